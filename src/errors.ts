@@ -1,0 +1,58 @@
+// The one error type of the compiler. A stage that finds problems collects all of them and
+// throws once; the CLI is the only place that prints them.
+
+export type Stage =
+  | "usage"
+  | "load-params"
+  | "validate-params"
+  | "discover-templates"
+  | "compile-templates"
+  | "render"
+  | "check-manifests"
+  | "order-manifests"
+  | "write-output";
+
+/** Where a problem is: a file, then a line and column or a JSON pointer inside it. */
+export interface Problem {
+  file?: string;
+  line?: number;
+  column?: number;
+  pointer?: string;
+  message: string;
+}
+
+export class GenError extends Error {
+  readonly stage: Stage;
+  readonly problems: Problem[];
+  /** 1: the inputs are wrong; 2: the command line is wrong. */
+  readonly exitCode: 1 | 2;
+
+  constructor(stage: Stage, problems: Problem[], exitCode: 1 | 2 = 1) {
+    super(problems.map(formatProblem).join("\n"));
+    this.name = "GenError";
+    this.stage = stage;
+    this.problems = problems;
+    this.exitCode = exitCode;
+  }
+}
+
+/** `file:line:col: message`, `file: /pointer: message` or just `message`. */
+export function formatProblem(p: Problem): string {
+  let where = p.file ?? "";
+  if (p.line !== undefined) {
+    where += `:${p.line}`;
+    if (p.column !== undefined) where += `:${p.column}`;
+  }
+  if (p.pointer !== undefined) where += where ? `: ${p.pointer || "/"}` : p.pointer || "/";
+  return where ? `${where}: ${p.message}` : p.message;
+}
+
+/** Throws one GenError carrying every problem, if there are any. */
+export function throwIfAny(stage: Stage, problems: Problem[]): void {
+  if (problems.length > 0) throw new GenError(stage, problems);
+}
+
+/** Escapes a JSON pointer segment (RFC 6901). */
+export function pointerSegment(s: string | number): string {
+  return String(s).replace(/~/g, "~0").replace(/\//g, "~1");
+}

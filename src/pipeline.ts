@@ -1,0 +1,52 @@
+// Calls the stages in order. Everything is rendered and checked in memory; nothing is written here.
+import { checkManifests } from "./stages/check-manifests";
+import { buildOutput, OutputTrees } from "./stages/build-output";
+import { compileTemplates } from "./stages/compile-templates";
+import { mergeParamLayers, parseParamsFile } from "./stages/load-params";
+import { orderManifests } from "./stages/order-manifests";
+import { renderTemplates } from "./stages/render";
+import { parseSetFlags, secretParamNames, validateParams } from "./stages/validate-params";
+import type { ParamSchema, Params, PlacedManifest, Plan, SourceFile, TemplateFile } from "./types";
+
+export interface PipelineInput {
+  paramsFiles: SourceFile[];
+  sets: string[];
+  schema: ParamSchema;
+  schemaFile: string;
+  templates: TemplateFile[];
+  outDir: string;
+  secretsDir: string;
+  inlineSecrets: boolean;
+  /** Filled with every secret value as soon as it is known, so the printer can mask it. */
+  secretValues?: Set<string>;
+}
+
+export interface PipelineResult {
+  params: Params;
+  manifests: PlacedManifest[];
+  plan: Plan;
+  trees: OutputTrees;
+  templateCount: number;
+}
+
+export function runPipeline(input: PipelineInput): PipelineResult {
+  const layers = input.paramsFiles.map(parseParamsFile);
+  if (input.sets.length) layers.push(parseSetFlags(input.sets, input.schema));
+  const merged = mergeParamLayers(layers);
+  rememberSecrets(merged.values, secretParamNames(input.schema), input.secretValues);
+  const params = validateParams({ ...merged, schema: input.schema, schemaFile: input.schemaFile, sources: input.paramsFiles.map((f) => f.path) });
+  const templateSet = compileTemplates({ files: input.templates, schema: input.schema });
+  const objects = renderTemplates(templateSet, params);
+  checkManifests(objects);
+  const { manifests, plan } = orderManifests(objects);
+  const trees = buildOutput({ manifests, plan, outDir: input.outDir, secretsDir: input.secretsDir, inlineSecrets: input.inlineSecrets });
+  return { params, manifests, plan, trees, templateCount: templateSet.templates.length };
+}
+
+function rememberSecrets(values: Record<string, unknown>, names: Set<string>, into?: Set<string>): void {
+  if (!into) return;
+  for (const name of names) {
+    const v = values[name];
+    if (typeof v === "string" && v !== "") into.add(v);
+  }
+}

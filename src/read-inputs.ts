@@ -1,0 +1,70 @@
+// Reads the inputs from disk: the one place besides write-output that touches the file system.
+import fs from "node:fs";
+import path from "node:path";
+import { GenError, Problem } from "./errors";
+import { MAX_PARAMS_BYTES } from "./stages/load-params";
+import { discoverTemplates } from "./stages/discover-templates";
+import { checkSchema } from "./stages/validate-params";
+import type { ParamSchema, SourceFile, TemplateFile } from "./types";
+
+/** The package's own folder: the shipped OpenStack set lives here. */
+export const PACKAGE_ROOT = path.resolve(__dirname, "..", "..");
+
+export interface InputPaths {
+  params: string[];
+  templatesDir?: string;
+  schemaFile?: string;
+}
+
+export interface Inputs {
+  paramsFiles: SourceFile[];
+  templates: TemplateFile[];
+  templatesDir: string;
+  schema: ParamSchema;
+  schemaFile: string;
+}
+
+/** `./kubernetes-in` when the current folder has one, else the set shipped with the package. */
+export function defaultTemplatesDir(cwd: string): string {
+  const local = path.join(cwd, "kubernetes-in");
+  return fs.existsSync(local) ? "kubernetes-in" : path.relative(cwd, path.join(PACKAGE_ROOT, "kubernetes-in")) || ".";
+}
+
+export function readInputs(paths: InputPaths, cwd = process.cwd()): Inputs {
+  const problems: Problem[] = [];
+  const paramsFiles: SourceFile[] = [];
+  for (const p of paths.params) {
+    try {
+      const stat = fs.statSync(path.resolve(cwd, p));
+      if (stat.isDirectory()) {
+        problems.push({ file: p, message: "is a folder; expected a parameters file (JSON or YAML)" });
+        continue;
+      }
+      if (stat.size > MAX_PARAMS_BYTES) {
+        problems.push({ file: p, message: `is ${(stat.size / 1e6).toFixed(1)} MB; a parameters file may be at most ${MAX_PARAMS_BYTES / 1024 / 1024} MiB` });
+        continue;
+      }
+      paramsFiles.push({ path: p, text: fs.readFileSync(path.resolve(cwd, p), "utf8") });
+    } catch (e) {
+      problems.push({ file: p, message: (e as NodeJS.ErrnoException).code === "ENOENT" ? "no such parameters file" : `cannot be read (${(e as NodeJS.ErrnoException).code})` });
+    }
+  }
+  const templatesDir = paths.templatesDir ?? defaultTemplatesDir(cwd);
+  const schemaFile = paths.schemaFile ?? path.join(path.dirname(templatesDir), "params", "schema.json");
+  let schema: ParamSchema | undefined;
+  try {
+    schema = checkSchema(JSON.parse(fs.readFileSync(path.resolve(cwd, schemaFile), "utf8")), schemaFile);
+  } catch (e) {
+    if (e instanceof GenError) problems.push(...e.problems);
+    else problems.push({ file: schemaFile, message: (e as NodeJS.ErrnoException).code === "ENOENT" ? "no such schema file (set --schema)" : `is not a JSON Schema: ${(e as Error).message}` });
+  }
+  let templates: TemplateFile[] = [];
+  try {
+    templates = discoverTemplates(path.resolve(cwd, templatesDir), templatesDir);
+  } catch (e) {
+    if (!(e instanceof GenError)) throw e;
+    problems.push(...e.problems);
+  }
+  if (problems.length || !schema) throw new GenError("load-params", problems);
+  return { paramsFiles, templates, templatesDir, schema, schemaFile };
+}

@@ -1,0 +1,225 @@
+// Checks the rendered objects on every run, not only in tests: each against the Kubernetes
+// OpenAPI schema of its apiVersion/kind (offline, with the validators kubernetes-models ships),
+// and across objects, the mistakes a cluster would only show at run time. Validators only read.
+import fs from "node:fs";
+import path from "node:path";
+import { GenError, Problem } from "../errors";
+import type { KubeObject, RenderedObject } from "../types";
+import { formatPath } from "./render";
+
+type Validator = (object: KubeObject) => { instancePath: string; message?: string; params?: Record<string, unknown> }[];
+
+const modelsRoot = path.dirname(require.resolve("kubernetes-models/package.json"));
+/** A kind's validator; "custom" for resources kubernetes-models does not know (CRDs). */
+type KindCheck = Validator | "custom" | "unknown-kind";
+const validators = new Map<string, KindCheck>();
+
+/** The schema validator of an apiVersion/kind, loaded only when that kind is rendered. */
+function validatorFor(apiVersion: string, kind: string): KindCheck {
+  const key = `${apiVersion}/${kind}`;
+  let check = validators.get(key);
+  if (check === undefined) {
+    check = loadValidator(apiVersion, kind);
+    validators.set(key, check);
+  }
+  return check;
+}
+
+function loadValidator(apiVersion: string, kind: string): KindCheck {
+  if (!/^[A-Za-z0-9.-]+(\/[A-Za-z0-9]+)?$/.test(apiVersion) || !/^[A-Za-z0-9]+$/.test(kind)) return "custom";
+  const dir = path.join(modelsRoot, ...apiVersion.split("/"));
+  const file = path.join(dir, `${kind}.js`);
+  // A group/version kubernetes-models knows but a kind it lacks is a typo; anything else a custom resource.
+  const groupDir = apiVersion.includes("/") ? path.join(modelsRoot, apiVersion.split("/")[0]) : dir;
+  if (!fs.existsSync(file)) return fs.existsSync(groupDir) ? "unknown-kind" : "custom";
+  const Model = (require(file) as Record<string, new (data: unknown) => { validate(): void }>)[kind];
+  return (object) => {
+    try {
+      new Model(object).validate();
+      return [];
+    } catch (e) {
+      const errors = (e as { errors?: ReturnType<Validator> }).errors;
+      if (!errors) throw e;
+      return errors;
+    }
+  };
+}
+
+export function describeObject(o: KubeObject): string {
+  return `${o.kind} ${o.metadata.namespace ? `${o.metadata.namespace}/` : ""}${o.metadata.name}`;
+}
+
+function objectProblem(r: RenderedObject, message: string): Problem {
+  return { file: r.template, message: `${describeObject(r.object)}: ${message}` };
+}
+
+export function checkManifests(objects: RenderedObject[]): void {
+  const problems: Problem[] = [];
+  checkDuplicates(objects, problems);
+  for (const r of objects) checkSchema(r, problems);
+  if (problems.length === 0) checkReferences(objects, problems);
+  if (problems.length) throw new GenError("check-manifests", problems);
+}
+
+function checkDuplicates(objects: RenderedObject[], problems: Problem[]): void {
+  const seen = new Map<string, RenderedObject>();
+  for (const r of objects) {
+    const group = r.object.apiVersion.includes("/") ? r.object.apiVersion.split("/")[0] : "";
+    const key = `${group}|${r.object.kind}|${r.object.metadata.namespace ?? ""}|${r.object.metadata.name}`;
+    const first = seen.get(key);
+    if (first) {
+      problems.push(objectProblem(r, `defined twice: in ${first.template} (document ${first.document}) and in ${r.template} (document ${r.document})`));
+    } else seen.set(key, r);
+  }
+}
+
+function checkSchema(r: RenderedObject, problems: Problem[]): void {
+  const v = validatorFor(r.object.apiVersion, r.object.kind);
+  if (v === "custom") return;
+  if (v === "unknown-kind") {
+    problems.push(objectProblem(r, `${r.object.apiVersion} has no kind ${r.object.kind}`));
+    return;
+  }
+  for (const e of v(r.object)) {
+    const segments = e.instancePath.split("/").slice(1).map((s) => (/^\d+$/.test(s) ? Number(s) : s.replace(/~1/g, "/").replace(/~0/g, "~")));
+    let message = e.message ?? "is invalid";
+    if (e.params && "missingProperty" in e.params) {
+      segments.push(String(e.params.missingProperty));
+      message = "is required";
+    }
+    problems.push(objectProblem(r, `${formatPath(segments) || "(the object)"}: ${message}`));
+  }
+}
+
+interface PodTemplate {
+  owner: RenderedObject;
+  /** Path of the pod spec inside the owner, for messages. */
+  at: string;
+  labels: Record<string, string>;
+  spec: PodSpec;
+}
+
+interface Container {
+  name: string;
+  ports?: { name?: string; containerPort?: number }[];
+  env?: { name: string; valueFrom?: { secretKeyRef?: { name: string; key: string; optional?: boolean } } }[];
+  envFrom?: { secretRef?: { name: string; optional?: boolean } }[];
+  livenessProbe?: Probe;
+  readinessProbe?: Probe;
+  startupProbe?: Probe;
+}
+type Probe = { httpGet?: { port?: number | string }; tcpSocket?: { port?: number | string }; grpc?: { port?: number } };
+interface PodSpec {
+  containers?: Container[];
+  initContainers?: Container[];
+  volumes?: { name: string; secret?: { secretName?: string; optional?: boolean; items?: { key: string }[] } }[];
+}
+
+/** The pod templates of workloads and jobs, and bare pods. */
+function podTemplates(objects: RenderedObject[]): PodTemplate[] {
+  const out: PodTemplate[] = [];
+  for (const r of objects) {
+    const o = r.object as KubeObject & { spec?: Record<string, unknown> };
+    if (o.kind === "Pod") out.push({ owner: r, at: "spec", labels: o.metadata.labels ?? {}, spec: (o.spec ?? {}) as PodSpec });
+    const tpl = (o.kind === "CronJob" ? (o.spec?.jobTemplate as { spec?: Record<string, unknown> })?.spec?.template : o.spec?.template) as
+      | { metadata?: { labels?: Record<string, string> }; spec?: PodSpec }
+      | undefined;
+    if (tpl && typeof tpl === "object" && tpl.spec) {
+      out.push({ owner: r, at: o.kind === "CronJob" ? "spec.jobTemplate.spec.template.spec" : "spec.template.spec", labels: tpl.metadata?.labels ?? {}, spec: tpl.spec });
+    }
+  }
+  return out;
+}
+
+const ns = (r: RenderedObject): string => r.object.metadata.namespace ?? "";
+
+function checkReferences(objects: RenderedObject[], problems: Problem[]): void {
+  const pods = podTemplates(objects);
+  const secrets = new Map<string, RenderedObject>();
+  for (const r of objects) if (r.object.kind === "Secret") secrets.set(`${ns(r)}/${r.object.metadata.name}`, r);
+
+  for (const pod of pods) {
+    const all = [...(pod.spec.containers ?? []), ...(pod.spec.initContainers ?? [])];
+    const seen = new Set<string>();
+    all.forEach((c) => {
+      if (seen.has(c.name)) problems.push(objectProblem(pod.owner, `${pod.at}: two containers are named "${c.name}"`));
+      seen.add(c.name);
+    });
+    (pod.spec.containers ?? []).forEach((c, i) => checkContainer(pod, c, `${pod.at}.containers[${i}]`, secrets, problems));
+    (pod.spec.initContainers ?? []).forEach((c, i) => checkContainer(pod, c, `${pod.at}.initContainers[${i}]`, secrets, problems));
+    (pod.spec.volumes ?? []).forEach((v, i) => {
+      if (!v.secret?.secretName || v.secret.optional) return;
+      const secret = secrets.get(`${ns(pod.owner)}/${v.secret.secretName}`);
+      const where = `${pod.at}.volumes[${i}]`;
+      if (!secret) problems.push(objectProblem(pod.owner, `${where}: mounts Secret "${v.secret.secretName}", which no template renders`));
+      else for (const item of v.secret.items ?? []) if (!secretHasKey(secret, item.key)) problems.push(objectProblem(pod.owner, `${where}: Secret "${v.secret.secretName}" has no key "${item.key}"`));
+    });
+  }
+
+  for (const r of objects) {
+    if (r.object.kind === "Service") checkService(r, pods, problems);
+    if (["Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job"].includes(r.object.kind)) checkSelector(r, problems);
+  }
+}
+
+function secretHasKey(secret: RenderedObject, key: string): boolean {
+  const o = secret.object as { data?: Record<string, unknown>; stringData?: Record<string, unknown> };
+  return (o.data !== undefined && key in o.data) || (o.stringData !== undefined && key in o.stringData);
+}
+
+function checkContainer(pod: PodTemplate, c: Container, where: string, secrets: Map<string, RenderedObject>, problems: Problem[]): void {
+  const portNames = new Set((c.ports ?? []).map((p) => p.name).filter(Boolean));
+  for (const probeName of ["livenessProbe", "readinessProbe", "startupProbe"] as const) {
+    const probe = c[probeName];
+    const port = probe?.httpGet?.port ?? probe?.tcpSocket?.port;
+    if (typeof port === "string" && !portNames.has(port)) {
+      problems.push(objectProblem(pod.owner, `${where}.${probeName}: names port "${port}", which container "${c.name}" does not declare${portNames.size ? ` (it has ${[...portNames].join(", ")})` : " (it declares no named ports)"}`));
+    }
+  }
+  (c.env ?? []).forEach((e, i) => {
+    const ref = e.valueFrom?.secretKeyRef;
+    if (!ref || ref.optional) return;
+    const secret = secrets.get(`${ns(pod.owner)}/${ref.name}`);
+    const at = `${where}.env[${i}].valueFrom.secretKeyRef`;
+    if (!secret) problems.push(objectProblem(pod.owner, `${at}: Secret "${ref.name}" is not rendered by any template`));
+    else if (!secretHasKey(secret, ref.key)) problems.push(objectProblem(pod.owner, `${at}: Secret "${ref.name}" has no key "${ref.key}"`));
+  });
+  (c.envFrom ?? []).forEach((e, i) => {
+    const ref = e.secretRef;
+    if (ref && !ref.optional && !secrets.has(`${ns(pod.owner)}/${ref.name}`)) {
+      problems.push(objectProblem(pod.owner, `${where}.envFrom[${i}].secretRef: Secret "${ref.name}" is not rendered by any template`));
+    }
+  });
+}
+
+const matches = (selector: Record<string, string>, labels: Record<string, string>): boolean =>
+  Object.entries(selector).every(([k, v]) => labels[k] === v);
+
+function checkService(svc: RenderedObject, pods: PodTemplate[], problems: Problem[]): void {
+  const spec = (svc.object as { spec?: { selector?: Record<string, string>; ports?: { port: number; targetPort?: number | string; name?: string }[] } }).spec ?? {};
+  const selector = spec.selector;
+  if (!selector || Object.keys(selector).length === 0) return; // a Service without selector is wired by hand
+  const selected = pods.filter((p) => ns(p.owner) === ns(svc) && matches(selector, p.labels));
+  if (selected.length === 0) {
+    problems.push(objectProblem(svc, `spec.selector ${JSON.stringify(selector)} matches no pod template of any rendered workload`));
+    return;
+  }
+  (spec.ports ?? []).forEach((port, i) => {
+    if (typeof port.targetPort !== "string") return;
+    for (const pod of selected) {
+      const declared = (pod.spec.containers ?? []).some((c) => (c.ports ?? []).some((p) => p.name === port.targetPort));
+      if (!declared) {
+        problems.push(objectProblem(svc, `spec.ports[${i}].targetPort: names port "${port.targetPort}", which no container of ${describeObject(pod.owner.object)} declares`));
+      }
+    }
+  });
+}
+
+function checkSelector(r: RenderedObject, problems: Problem[]): void {
+  const spec = (r.object as { spec?: { selector?: { matchLabels?: Record<string, string> }; template?: { metadata?: { labels?: Record<string, string> } } } }).spec;
+  const selector = spec?.selector?.matchLabels;
+  if (!selector || !spec?.template) return;
+  if (!matches(selector, spec.template.metadata?.labels ?? {})) {
+    problems.push(objectProblem(r, `spec.selector.matchLabels ${JSON.stringify(selector)} does not match the labels of spec.template`));
+  }
+}

@@ -1,0 +1,466 @@
+// Parses every template before any is rendered, checks what each one may use, and compiles them
+// in an isolated Handlebars environment.
+//
+// Values are data, never structure: every `{{expr}}` is rewritten to print an opaque token
+// instead of its value. The render stage parses the YAML with only tokens in it and puts each
+// value into the parsed tree afterwards, so no value ever passes through the YAML parser.
+import Handlebars from "handlebars";
+import { GenError, Problem } from "../errors";
+import { Phase, phaseByName, PHASES } from "../phases";
+import type { EmitSite, ParamSchema, ParamValue, ParamValues, TemplateFile } from "../types";
+import { closestName } from "./validate-params";
+
+type Node = hbs.AST.Node;
+type Program = hbs.AST.Program;
+type Expression = hbs.AST.Expression;
+type PathExpression = hbs.AST.PathExpression;
+
+/** Alphanumeric, so it is a plain scalar wherever it stands in YAML. */
+export const TOKEN_PREFIX = "GMv9x";
+const TOKEN_SUFFIX = "xGM";
+export const TOKEN_PATTERN = /GMv9x(\d+)xGM/g;
+export const tokenFor = (i: number): string => `${TOKEN_PREFIX}${i}${TOKEN_SUFFIX}`;
+
+/** A secret parameter's value, wrapped so that every place it reaches is known. */
+export class SecretValue {
+  constructor(
+    readonly names: string[],
+    readonly value: ParamValue,
+  ) {}
+  // Whatever prints this by accident prints no secret.
+  toString(): string {
+    return "[secret]";
+  }
+  toJSON(): string {
+    return "[secret]";
+  }
+}
+
+function unwrap(v: unknown): { value: unknown; secrets: string[] } {
+  return v instanceof SecretValue ? { value: v.value, secrets: v.names } : { value: v, secrets: [] };
+}
+
+/** One value printed during a render, in the order the tokens were handed out. */
+export interface Emitted {
+  value: unknown;
+  secrets: string[];
+  site: EmitSite;
+}
+
+export interface RenderedText {
+  text: string;
+  emitted: Emitted[];
+}
+
+export interface CompiledTemplate {
+  file: TemplateFile;
+  phaseOverride?: Phase;
+  render(values: ParamValues, secretNames: Set<string>): RenderedText;
+}
+
+/** Thrown inside a render, caught by the render stage, which adds nothing but the file name. */
+export class RenderFault extends Error {
+  constructor(
+    readonly site: { template: string; line?: number; column?: number },
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+interface CustomHelper {
+  /** Declared parameters the helper reads from the root context. */
+  reads: string[];
+  usage: string;
+  fn: (args: unknown[], root: Record<string, unknown>) => unknown;
+}
+
+// The only helpers a template may call besides if/unless/each/with.
+const HELPERS: Record<string, CustomHelper> = {
+  image: {
+    reads: ["docker_registry", "docker_image_prefix", "image_tag"],
+    usage: '{{image "keystone"}}',
+    // <registry>/<prefix>/<name>:<tag>; an empty registry means the default one (no leading slash).
+    fn([name], root) {
+      if (typeof name !== "string" || name === "") throw new Error('expects an image name, e.g. {{image "keystone"}}');
+      const registry = String(unwrap(root.docker_registry).value ?? "").replace(/\/+$/, "");
+      const prefix = String(unwrap(root.docker_image_prefix).value ?? "").replace(/^\/+|\/+$/g, "");
+      const tag = String(unwrap(root.image_tag).value ?? "");
+      return [registry, prefix, name].filter((s) => s !== "").join("/") + (tag ? `:${tag}` : "");
+    },
+  },
+};
+const BLOCK_HELPERS = new Set(["if", "unless", "each", "with"]);
+const SCOPE_CHANGING = new Set(["each", "with"]);
+
+const DIRECTIVE = /^\s*gen-manifests:\s*phase\s*=\s*(\S+)\s*$/;
+
+interface Scope {
+  /** True where a bare name refers to a parameter (not inside each/with). */
+  root: boolean;
+  blockParams: Set<string>;
+}
+
+interface PartialCall {
+  partial: string;
+  hashKeys: Set<string>;
+  file: TemplateFile;
+  line: number;
+  column: number;
+}
+
+interface FileAnalysis {
+  file: TemplateFile;
+  ast: Program;
+  /** Undeclared names used at root scope (allowed in partials if every caller passes them). */
+  freeVars: Map<string, { line: number; column: number }>;
+  calls: PartialCall[];
+  phaseOverride?: Phase;
+}
+
+export interface CompileTemplatesInput {
+  files: TemplateFile[];
+  schema: ParamSchema;
+}
+
+export interface TemplateSet {
+  templates: CompiledTemplate[];
+  partialCount: number;
+}
+
+export function partialName(file: TemplateFile): string {
+  const base = file.name.replace(/(\.hbs)$/, "");
+  const slash = base.lastIndexOf("/");
+  return base.slice(0, slash + 1) + base.slice(slash + 2);
+}
+
+export function compileTemplates(input: CompileTemplatesInput): TemplateSet {
+  const declared = new Set(Object.keys(input.schema.properties ?? {}));
+  const partialFiles = new Map(input.files.filter((f) => f.isPartial).map((f) => [partialName(f), f]));
+  const problems: Problem[] = [];
+
+  // 1. Parse everything first, so a syntax error anywhere stops the run before any rendering.
+  const analyses: FileAnalysis[] = [];
+  for (const file of input.files) {
+    const ast = parseTemplate(file, problems);
+    if (ast) analyses.push(analyseTemplate(file, ast, declared, new Set(partialFiles.keys()), problems));
+  }
+  if (problems.length) throw new GenError("compile-templates", problems);
+
+  // 2. A partial may use names its callers pass; everything else must be a declared parameter.
+  checkPartialCalls(analyses, declared, problems);
+  if (problems.length) throw new GenError("compile-templates", problems);
+
+  // 3. Compile in an isolated environment with only the known helpers.
+  const hb = Handlebars.create();
+  for (const name of ["log", "lookup", "helperMissing", "blockHelperMissing"]) hb.unregisterHelper(name);
+  hb.registerHelper("if", function (this: unknown, cond: unknown, options: Handlebars.HelperOptions) {
+    return isEmpty(unwrap(cond).value) ? options.inverse(this) : options.fn(this);
+  });
+  hb.registerHelper("unless", function (this: unknown, cond: unknown, options: Handlebars.HelperOptions) {
+    return isEmpty(unwrap(cond).value) ? options.fn(this) : options.inverse(this);
+  });
+  const sites: EmitSite[] = [];
+  hb.registerHelper("__emit", function (value: unknown, siteId: number, options: Handlebars.HelperOptions) {
+    const site = sites[siteId];
+    if (value === undefined) throw new RenderFault(site, `${site.expression} has no value (is it a declared parameter, or a field it has?)`);
+    if (typeof value === "function") throw new RenderFault(site, `${site.expression} is not a value`);
+    const { value: raw, secrets } = unwrap(value);
+    const emitted = (options.data as { gmEmitted: Emitted[] }).gmEmitted;
+    emitted.push({ value: raw, secrets, site });
+    return tokenFor(emitted.length - 1);
+  });
+  for (const [name, helper] of Object.entries(HELPERS)) {
+    hb.registerHelper(name, function (...args: unknown[]) {
+      const options = args.pop() as Handlebars.HelperOptions;
+      const unwrapped = args.map(unwrap);
+      const root = (options.data as { root: Record<string, unknown> }).root;
+      const secrets = [...new Set(unwrapped.flatMap((u) => u.secrets).concat(helper.reads.flatMap((r) => unwrap(root[r]).secrets)))];
+      let result: unknown;
+      try {
+        result = helper.fn(unwrapped.map((u) => u.value), root);
+      } catch (e) {
+        const loc = (options as unknown as { loc?: hbs.AST.SourceLocation }).loc;
+        throw new RenderFault({ template: "", line: loc?.start.line, column: loc ? loc.start.column + 1 : undefined }, `${name}: ${(e as Error).message}`);
+      }
+      return secrets.length ? new SecretValue(secrets, result as ParamValue) : result;
+    });
+  }
+  const compileOptions = {
+    strict: true,
+    noEscape: true,
+    knownHelpersOnly: true,
+    knownHelpers: Object.fromEntries([...Object.keys(HELPERS), "__emit"].map((n) => [n, true])),
+  };
+  const compiled = new Map<string, Handlebars.TemplateDelegate>();
+  for (const a of analyses) {
+    rewriteMustaches(a.ast, a.file, sites);
+    const fn = hb.compile(a.ast, compileOptions);
+    compiled.set(a.file.name, fn);
+    if (a.file.isPartial) {
+      hb.registerPartial(partialName(a.file), (ctx: unknown, opts?: Handlebars.RuntimeOptions) => withFile(a.file, () => fn(ctx, opts)));
+    }
+  }
+
+  const templates: CompiledTemplate[] = analyses
+    .filter((a) => !a.file.isPartial)
+    .map((a) => ({
+      file: a.file,
+      phaseOverride: a.phaseOverride,
+      render(values: ParamValues, secretNames: Set<string>): RenderedText {
+        const context: Record<string, unknown> = {};
+        for (const [k, v] of Object.entries(values)) context[k] = secretNames.has(k) ? new SecretValue([k], v) : v;
+        const emitted: Emitted[] = [];
+        const text = withFile(a.file, () => compiled.get(a.file.name)!(context, { data: { gmEmitted: emitted } }));
+        return { text, emitted };
+      },
+    }));
+  return { templates, partialCount: partialFiles.size };
+}
+
+function isEmpty(v: unknown): boolean {
+  return v === undefined || v === null || v === false || v === "" || (Array.isArray(v) && v.length === 0);
+}
+
+/** Runs a render, naming the file in any fault that does not name one yet. */
+function withFile<T>(file: TemplateFile, run: () => T): T {
+  try {
+    return run();
+  } catch (e) {
+    if (e instanceof RenderFault) {
+      if (!e.site.template) (e.site as { template: string }).template = file.path;
+      throw e;
+    }
+    const ex = e as { lineNumber?: number; column?: number; message?: string };
+    // Handlebars' own runtime messages can quote a value; keep only the first clause and never a value.
+    const reason = String(ex.message ?? e).split(/ - \d+:\d+|\n/)[0];
+    throw new RenderFault({ template: file.path, line: ex.lineNumber, column: ex.column !== undefined ? ex.column + 1 : undefined }, sanitiseRuntimeMessage(reason));
+  }
+}
+
+function sanitiseRuntimeMessage(reason: string): string {
+  if (/^Cannot use 'in' operator|^Cannot read prop/.test(reason)) return "looked up a field of something that is not an object";
+  if (/^The partial .* could not be found/.test(reason)) return reason;
+  if (/^You specified knownHelpersOnly|helper/.test(reason)) return reason;
+  return "failed while rendering";
+}
+
+function parseTemplate(file: TemplateFile, problems: Problem[]): Program | undefined {
+  if (file.text.includes(TOKEN_PREFIX)) {
+    const before = file.text.slice(0, file.text.indexOf(TOKEN_PREFIX));
+    problems.push({ file: file.path, line: before.split("\n").length, column: before.length - before.lastIndexOf("\n"), message: `contains "${TOKEN_PREFIX}", which the compiler reserves` });
+    return undefined;
+  }
+  try {
+    return Handlebars.parse(file.text);
+  } catch (e) {
+    problems.push(describeParseError(file, e as Error & { lineNumber?: number; column?: number }));
+    return undefined;
+  }
+}
+
+/** Handlebars' parse errors: either `msg - line:col`, or jison's `Parse error on line N:` with a caret. */
+export function describeParseError(file: TemplateFile, e: Error & { lineNumber?: number; column?: number }): Problem {
+  if (e.lineNumber !== undefined) {
+    return { file: file.path, line: e.lineNumber, column: (e.column ?? 0) + 1, message: `syntax error: ${e.message.replace(/ - \d+:\d+$/, "")}` };
+  }
+  const m = /Parse error on line (\d+):\n(.*)\n(-*)\^\n(.*)/.exec(e.message);
+  if (!m) return { file: file.path, message: `syntax error: ${e.message.split("\n")[0]}` };
+  const line = Number(m[1]);
+  const shown = m[2].slice(0, m[3].length).replace(/^\.\.\./, "");
+  const lineText = file.text.split("\n")[line - 1] ?? "";
+  const at = lineText.lastIndexOf(shown.slice(-Math.min(shown.length, lineText.length)));
+  const column = at >= 0 ? at + Math.min(shown.length, lineText.length) + 1 : undefined;
+  const expecting = m[4].replace(/^Expecting /, "expected ").replace(/'/g, "");
+  return { file: file.path, line, column, message: `syntax error: ${expecting.length > 120 ? `${expecting.slice(0, 117)}...` : expecting}` };
+}
+
+function at(file: TemplateFile, node: Node, message: string): Problem {
+  return { file: file.path, line: node.loc.start.line, column: node.loc.start.column + 1, message };
+}
+
+function analyseTemplate(file: TemplateFile, ast: Program, declared: Set<string>, partials: Set<string>, problems: Problem[]): FileAnalysis {
+  const analysis: FileAnalysis = { file, ast, freeVars: new Map(), calls: [] };
+  const undeclared = (node: Node, name: string): void => {
+    if (file.isPartial) {
+      if (!analysis.freeVars.has(name)) analysis.freeVars.set(name, { line: node.loc.start.line, column: node.loc.start.column + 1 });
+      return;
+    }
+    const hint = closestName(name, [...declared]);
+    problems.push(at(file, node, `"${name}" is not a declared parameter${hint ? ` (did you mean "${hint}"?)` : ""}; declare it in params/schema.json`));
+  };
+
+  const checkPath = (path: PathExpression, scope: Scope): void => {
+    const parts = path.parts;
+    if (path.data) {
+      if (parts[0] === "root" && parts[1] !== undefined && !declared.has(parts[1])) undeclared(path, parts[1]);
+      return;
+    }
+    if (path.depth > 0 || parts.length === 0 || !scope.root || scope.blockParams.has(parts[0])) return;
+    if (!declared.has(parts[0])) undeclared(path, parts[0]);
+  };
+
+  const checkHelperReads = (node: Node, name: string): void => {
+    for (const r of HELPERS[name].reads) {
+      if (!declared.has(r)) problems.push(at(file, node, `helper "${name}" reads "${r}", which params/schema.json does not declare`));
+    }
+  };
+
+  const expression = (expr: Expression, scope: Scope): void => {
+    if (expr.type === "PathExpression") checkPath(expr as PathExpression, scope);
+    else if (expr.type === "SubExpression") call(expr as hbs.AST.SubExpression, scope, false);
+  };
+
+  const call = (node: hbs.AST.MustacheStatement | hbs.AST.SubExpression, scope: Scope, isMustache: boolean): void => {
+    const path = node.path as Expression;
+    const hasArgs = node.params.length > 0 || (node.hash?.pairs.length ?? 0) > 0;
+    if (path.type !== "PathExpression") {
+      if (hasArgs) problems.push(at(file, node, "only a helper name can take arguments"));
+      return;
+    }
+    const name = (path as PathExpression).original;
+    if (HELPERS[name]) checkHelperReads(node, name);
+    else if (hasArgs || !isMustache) {
+      const known = Object.keys(HELPERS);
+      const hint = closestName(name, known);
+      problems.push(at(file, node, `unknown helper "${name}"${hint ? ` (did you mean "${hint}"?)` : ""}; known helpers: ${known.join(", ")} and the blocks #${[...BLOCK_HELPERS].join(", #")}`));
+      return;
+    } else checkPath(path as PathExpression, scope);
+    node.params.forEach((p) => expression(p, scope));
+    node.hash?.pairs.forEach((p) => expression(p.value, scope));
+  };
+
+  const program = (prog: Program | undefined, scope: Scope): void => {
+    if (!prog) return;
+    for (const stmt of prog.body) statement(stmt, scope);
+  };
+
+  const statement = (stmt: hbs.AST.Statement, scope: Scope): void => {
+    switch (stmt.type) {
+      case "ContentStatement":
+        return;
+      case "CommentStatement": {
+        const m = DIRECTIVE.exec((stmt as hbs.AST.CommentStatement).value);
+        if (!m) return;
+        const phase = phaseByName(m[1]);
+        if (!phase) problems.push(at(file, stmt, `unknown phase "${m[1]}"; expected one of ${PHASES.map((p) => p.name).join(", ")}`));
+        else analysis.phaseOverride = phase;
+        return;
+      }
+      case "MustacheStatement":
+        return call(stmt as hbs.AST.MustacheStatement, scope, true);
+      case "BlockStatement": {
+        const block = stmt as hbs.AST.BlockStatement;
+        const name = (block.path as PathExpression).original;
+        if (!BLOCK_HELPERS.has(name)) {
+          problems.push(at(file, block, `unknown block helper "#${name}"; known: #${[...BLOCK_HELPERS].join(", #")}`));
+          return;
+        }
+        if (block.params.length !== 1) problems.push(at(file, block, `#${name} takes exactly one argument`));
+        block.params.forEach((p) => expression(p, scope));
+        const inner: Scope = {
+          root: SCOPE_CHANGING.has(name) ? false : scope.root,
+          blockParams: new Set([...scope.blockParams, ...(block.program.blockParams ?? [])]),
+        };
+        program(block.program, inner);
+        program(block.inverse, scope);
+        return;
+      }
+      case "PartialStatement": {
+        const partial = stmt as hbs.AST.PartialStatement;
+        if (partial.name.type !== "PathExpression") {
+          problems.push(at(file, partial, "a partial must be named, not computed"));
+          return;
+        }
+        const name = (partial.name as PathExpression).original;
+        if (!partials.has(name)) {
+          problems.push(at(file, partial, `no partial named "${name}" (expected a file _${name.split("/").pop()}.hbs)`));
+          return;
+        }
+        partial.params.forEach((p) => expression(p, scope));
+        partial.hash?.pairs.forEach((p) => expression(p.value, scope));
+        if (partial.params.length === 0 && scope.root) {
+          analysis.calls.push({
+            partial: name,
+            hashKeys: new Set(partial.hash?.pairs.map((p) => p.key) ?? []),
+            file,
+            line: partial.loc.start.line,
+            column: partial.loc.start.column + 1,
+          });
+        }
+        return;
+      }
+      default:
+        problems.push(at(file, stmt, `${stmt.type.replace(/Statement$/, "").toLowerCase()} is not supported in templates`));
+    }
+  };
+
+  program(ast, { root: true, blockParams: new Set() });
+  return analysis;
+}
+
+function checkPartialCalls(analyses: FileAnalysis[], declared: Set<string>, problems: Problem[]): void {
+  const byPartial = new Map(analyses.filter((a) => a.file.isPartial).map((a) => [partialName(a.file), a]));
+  const memo = new Map<string, Map<string, string>>();
+  // name → where it is first used, across nested partials.
+  const freeVarsOf = (name: string, stack: string[]): Map<string, string> => {
+    const cached = memo.get(name);
+    if (cached) return cached;
+    const a = byPartial.get(name)!;
+    if (stack.includes(name)) {
+      problems.push({ file: a.file.path, message: `partial "${name}" includes itself (${[...stack, name].join(" → ")})` });
+      return new Map();
+    }
+    const vars = new Map<string, string>();
+    for (const [v, loc] of a.freeVars) vars.set(v, `${a.file.path}:${loc.line}:${loc.column}`);
+    for (const c of a.calls) {
+      for (const [v, where] of freeVarsOf(c.partial, [...stack, name])) if (!c.hashKeys.has(v) && !vars.has(v)) vars.set(v, where);
+    }
+    memo.set(name, vars);
+    return vars;
+  };
+  for (const a of analyses) {
+    if (a.file.isPartial) continue;
+    for (const c of a.calls) {
+      for (const [v, where] of freeVarsOf(c.partial, [])) {
+        if (c.hashKeys.has(v) || declared.has(v)) continue;
+        problems.push({ file: c.file.path, line: c.line, column: c.column, message: `partial "${c.partial}" uses "${v}" (at ${where}), which is neither a declared parameter nor passed to it` });
+      }
+    }
+  }
+}
+
+/** Replaces each `{{expr}}` with `{{__emit (expr) siteId}}`, so it prints a token. */
+function rewriteMustaches(ast: Program, file: TemplateFile, sites: EmitSite[]): void {
+  const lines = file.text.split("\n");
+  const visit = (prog: Program | undefined): void => {
+    if (!prog) return;
+    prog.body = prog.body.map((stmt) => {
+      if (stmt.type === "BlockStatement") {
+        visit((stmt as hbs.AST.BlockStatement).program);
+        visit((stmt as hbs.AST.BlockStatement).inverse);
+        return stmt;
+      }
+      if (stmt.type !== "MustacheStatement") return stmt;
+      const m = stmt as hbs.AST.MustacheStatement;
+      const { start, end } = m.loc;
+      const source = start.line === end.line ? lines[start.line - 1].slice(start.column, end.column) : `{{${(m.path as PathExpression).original}}}`;
+      sites.push({ template: file.path, line: start.line, column: start.column + 1, expression: source });
+      const isHelperCall = m.params.length > 0 || (m.hash?.pairs.length ?? 0) > 0 || (m.path.type === "PathExpression" && HELPERS[(m.path as PathExpression).original] !== undefined);
+      const value: Expression = isHelperCall
+        ? ({ type: "SubExpression", path: m.path, params: m.params, hash: m.hash, loc: m.loc } as unknown as Expression)
+        : (m.path as Expression);
+      const siteId = { type: "NumberLiteral", value: sites.length - 1, original: sites.length - 1, loc: m.loc } as unknown as Expression;
+      return {
+        type: "MustacheStatement",
+        path: { type: "PathExpression", data: false, depth: 0, parts: ["__emit"], original: "__emit", loc: m.loc },
+        params: [value, siteId],
+        hash: undefined,
+        escaped: false,
+        strip: m.strip,
+        loc: m.loc,
+      } as unknown as hbs.AST.MustacheStatement;
+    });
+  };
+  visit(ast);
+}

@@ -1,0 +1,188 @@
+// Parses parameters files in every shape an operator has on disk and normalises them to a plain
+// name → value object. Pure: the CLI reads the files and hands over their text.
+import yaml from "js-yaml";
+import { GenError, Problem, pointerSegment } from "../errors";
+import type { ParamLayer, ParamValues, SourceFile } from "../types";
+
+/** Larger files are refused with a clear error instead of exhausting memory. */
+export const MAX_PARAMS_BYTES = 8 * 1024 * 1024;
+/** Parameters are flat or shallow; anything deeper is refused before any recursion. */
+export const MAX_PARAMS_DEPTH = 64;
+
+export function parseParamsFile(file: SourceFile): ParamLayer {
+  const fail = (message: string, where: Partial<Problem> = {}): never => {
+    throw new GenError("load-params", [{ file: file.path, ...where, message }]);
+  };
+  if (Buffer.byteLength(file.text) > MAX_PARAMS_BYTES) {
+    fail(`is ${(Buffer.byteLength(file.text) / 1e6).toFixed(1)} MB; a parameters file may be at most ${MAX_PARAMS_BYTES / 1024 / 1024} MiB`);
+  }
+  if (file.text.trim() === "") fail("is empty; expected an object of parameter names and values");
+  if (exceedsDepth(file.text)) fail(`is nested more than ${MAX_PARAMS_DEPTH} levels deep; expected an object of parameter names and values`);
+
+  const doc = parseDocument(file);
+  if (doc === null || typeof doc !== "object" || Array.isArray(doc)) {
+    fail(`expected an object of parameter names and values, got ${describe(doc)}`);
+  }
+  return { origin: file.path, values: normaliseShape(doc as Record<string, unknown>, file.path) };
+}
+
+/** JSON when the content looks like JSON (whatever the extension), YAML otherwise. */
+function parseDocument(file: SourceFile): unknown {
+  const text = file.text.replace(/^\uFEFF/, "");
+  if (/^\s*[{[]/.test(text)) {
+    try {
+      return JSON.parse(text);
+    } catch (e) {
+      const { line, column } = jsonErrorPosition(text, (e as Error).message);
+      // Drop V8's own copy of the text around the position: it may hold a secret.
+      const reason = (e as Error).message.replace(/,? *"[^]*$/, "").replace(/ in JSON at position \d+.*$/, "");
+      throw new GenError("load-params", [{ file: file.path, line, column, message: `invalid JSON: ${reason}` }]);
+    }
+  }
+  try {
+    return yaml.load(text, { filename: file.path, schema: yaml.CORE_SCHEMA });
+  } catch (e) {
+    if (e instanceof yaml.YAMLException) {
+      throw new GenError("load-params", [
+        { file: file.path, line: e.mark.line + 1, column: e.mark.column + 1, message: `invalid YAML: ${e.reason}` },
+      ]);
+    }
+    throw e;
+  }
+}
+
+function jsonErrorPosition(text: string, message: string): { line?: number; column?: number } {
+  const m = /position (\d+)/.exec(message);
+  const offset = m ? Number(m[1]) : /Unexpected end of JSON input/.test(message) ? text.length : undefined;
+  if (offset === undefined) return {};
+  const before = text.slice(0, offset);
+  const line = before.split("\n").length;
+  return { line, column: offset - before.lastIndexOf("\n") };
+}
+
+/** Bracket depth of a document, counted without recursion (a 10,000-deep file must not overflow). */
+function exceedsDepth(text: string): boolean {
+  let depth = 0;
+  let inString: string | null = null;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (inString) {
+      if (c === "\\") i++;
+      else if (c === inString) inString = null;
+      continue;
+    }
+    if (c === '"') inString = c;
+    else if (c === "{" || c === "[") {
+      if (++depth > MAX_PARAMS_DEPTH) return true;
+    } else if (c === "}" || c === "]") depth--;
+  }
+  // YAML block nesting: indentation deeper than the limit allows is just as suspicious.
+  return /\n( {128,})\S/.test(text);
+}
+
+function describe(v: unknown): string {
+  if (v === null || v === undefined) return "nothing (null)";
+  if (Array.isArray(v)) return "a list";
+  return `a ${typeof v}`;
+}
+
+/**
+ * Recognises the shapes operators have on disk:
+ * - a plain object of name → value;
+ * - `openstack stack show -f json|yaml`: `outputs: [{output_key, output_value, description}]`;
+ * - the raw Heat API body: `{"stack": {...}}`;
+ * - `openstack stack output show --all -f json`: values are JSON strings of `{output_key, output_value}`.
+ */
+export function normaliseShape(doc: Record<string, unknown>, file: string): ParamValues {
+  const problems: Problem[] = [];
+  let stack = doc;
+  let base = "";
+  if (isObject(doc.stack) && ("outputs" in doc.stack || "stack_status" in doc.stack)) {
+    stack = doc.stack;
+    base = "/stack";
+  }
+  if (Array.isArray(stack.outputs) || "stack_status" in stack) {
+    checkStackStatus(stack, file);
+    const outputs = Array.isArray(stack.outputs) ? stack.outputs : [];
+    const values: ParamValues = {};
+    outputs.forEach((output, i) => {
+      const pointer = `${base}/outputs/${i}`;
+      if (!isObject(output) || typeof output.output_key !== "string") {
+        problems.push({ file, pointer, message: "expected an output with an output_key" });
+        return;
+      }
+      if (output.output_error) {
+        problems.push({ file, pointer, message: `stack output "${output.output_key}" has an error: ${oneLine(output.output_error)}` });
+        return;
+      }
+      values[output.output_key] = output.output_value as ParamValues[string];
+    });
+    if (problems.length) throw new GenError("load-params", problems);
+    return values;
+  }
+  const entries = Object.entries(doc);
+  if (entries.length > 0 && entries.every(([, v]) => typeof v === "string" && looksLikeOutputJson(v))) {
+    const values: ParamValues = {};
+    for (const [key, raw] of entries) {
+      const output = JSON.parse(raw as string) as Record<string, unknown>;
+      const name = typeof output.output_key === "string" ? output.output_key : key;
+      if (output.output_error) {
+        problems.push({ file, pointer: `/${pointerSegment(key)}`, message: `stack output "${name}" has an error: ${oneLine(output.output_error)}` });
+        continue;
+      }
+      values[name] = output.output_value as ParamValues[string];
+    }
+    if (problems.length) throw new GenError("load-params", problems);
+    return values;
+  }
+  return doc as ParamValues;
+}
+
+function checkStackStatus(stack: Record<string, unknown>, file: string): void {
+  const status = stack.stack_status;
+  if (status === undefined) return;
+  const name = typeof stack.stack_name === "string" ? stack.stack_name : "in this file";
+  const statusText = String(status);
+  if (!/_COMPLETE$/.test(statusText)) {
+    throw new GenError("load-params", [
+      { file, pointer: "/stack_status", message: `stack ${name} is ${statusText}; try again when it is complete` },
+    ]);
+  }
+  if (statusText === "DELETE_COMPLETE") {
+    throw new GenError("load-params", [
+      { file, pointer: "/stack_status", message: `stack ${name} is DELETE_COMPLETE; it has no outputs to use` },
+    ]);
+  }
+}
+
+function looksLikeOutputJson(s: string): boolean {
+  if (!/^\s*\{/.test(s)) return false;
+  try {
+    const v = JSON.parse(s);
+    return isObject(v) && "output_key" in v;
+  } catch {
+    return false;
+  }
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return v !== null && typeof v === "object" && !Array.isArray(v);
+}
+
+// Heat's own error text names the failing resource; it never holds an output value.
+function oneLine(v: unknown): string {
+  return String(v).split("\n")[0].slice(0, 200);
+}
+
+/** Later layers override earlier ones key by key; remembers which layer supplied each key. */
+export function mergeParamLayers(layers: ParamLayer[]): { values: ParamValues; origin: Record<string, string> } {
+  const values: ParamValues = {};
+  const origin: Record<string, string> = {};
+  for (const layer of layers) {
+    for (const [key, value] of Object.entries(layer.values)) {
+      values[key] = value;
+      origin[key] = layer.origin;
+    }
+  }
+  return { values, origin };
+}

@@ -1,0 +1,157 @@
+// Validates the merged parameters against params/schema.json (JSON Schema 2020-12) and fills in
+// defaults. Every problem is reported at once, each naming the file that supplied the value.
+// No message ever carries a value: ajv's messages describe the schema, not the data.
+import Ajv2020, { ErrorObject } from "ajv/dist/2020";
+import addFormats from "ajv-formats";
+import { GenError, Problem, pointerSegment } from "../errors";
+import type { ParamLayer, ParamSchema, Params, ParamValue, ParamValues } from "../types";
+import { deriveParams } from "./derive-params";
+
+export function secretParamNames(schema: ParamSchema): Set<string> {
+  return new Set(Object.entries(schema.properties ?? {}).filter(([, s]) => s.writeOnly === true).map(([name]) => name));
+}
+
+/** Checks that the schema itself is usable, so a broken schema is not blamed on the params. */
+export function checkSchema(schema: unknown, file: string): ParamSchema {
+  if (schema === null || typeof schema !== "object" || Array.isArray(schema)) {
+    throw new GenError("validate-params", [{ file, message: "expected a JSON Schema object" }]);
+  }
+  const s = schema as ParamSchema;
+  if (s.type !== "object" || typeof s.properties !== "object") {
+    throw new GenError("validate-params", [{ file, message: 'expected a schema with "type": "object" and "properties"' }]);
+  }
+  return s;
+}
+
+/**
+ * `--set name=value` flags as one more layer. The value is typed by the schema, not guessed
+ * (Helm's `--set` turns `0123` into a number; here a string parameter stays a string).
+ */
+export function parseSetFlags(sets: string[], schema: ParamSchema): ParamLayer {
+  const problems: Problem[] = [];
+  const values: ParamValues = {};
+  for (const set of sets) {
+    const eq = set.indexOf("=");
+    if (eq <= 0) {
+      problems.push({ message: `--set ${eq === 0 ? "needs a name before '='" : `"${set.split(/\s/)[0].slice(0, 60)}" needs the form name=value`}` });
+      continue;
+    }
+    const name = set.slice(0, eq);
+    const raw = set.slice(eq + 1);
+    const prop = schema.properties?.[name];
+    if (!prop) {
+      const hint = closestName(name, Object.keys(schema.properties ?? {}));
+      problems.push({ message: `--set ${name}: not a declared parameter${hint ? ` (did you mean ${hint}?)` : ""}` });
+      continue;
+    }
+    const typed = typeSetValue(raw, prop);
+    if (typed.error) problems.push({ message: `--set ${name}: ${typed.error}` });
+    else values[name] = typed.value as ParamValue;
+  }
+  if (problems.length) throw new GenError("usage", problems, 2);
+  return { origin: "--set", values };
+}
+
+function typeSetValue(raw: string, prop: ParamSchema): { value?: ParamValue; error?: string } {
+  const types = Array.isArray(prop.type) ? prop.type : [prop.type ?? "string"];
+  if (types.includes("string")) return { value: raw };
+  if (types.includes("integer") && /^-?\d+$/.test(raw)) return { value: Number(raw) };
+  if (types.includes("number") && raw.trim() !== "" && Number.isFinite(Number(raw))) return { value: Number(raw) };
+  if (types.includes("boolean") && (raw === "true" || raw === "false")) return { value: raw === "true" };
+  if (types.includes("object") || types.includes("array")) {
+    try {
+      return { value: JSON.parse(raw) };
+    } catch {
+      return { error: `expected JSON for a parameter of type ${types.join(" or ")}` };
+    }
+  }
+  return { error: `expected a value of type ${types.join(" or ")}` };
+}
+
+/** The declared name nearest to a mistyped one, for "did you mean". */
+export function closestName(name: string, names: string[]): string | undefined {
+  let best: string | undefined;
+  let bestDistance = Math.max(2, Math.floor(name.length / 3)) + 1;
+  for (const candidate of names) {
+    const d = editDistance(name, candidate);
+    if (d < bestDistance) {
+      best = candidate;
+      bestDistance = d;
+    }
+  }
+  return best;
+}
+
+function editDistance(a: string, b: string): number {
+  const row = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    let diagonal = row[0];
+    row[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const above = row[j];
+      row[j] = Math.min(row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] === b[j - 1] ? 0 : 1));
+      diagonal = above;
+    }
+  }
+  return row[b.length];
+}
+
+export interface ValidateParamsInput {
+  values: ParamValues;
+  origin: Record<string, string>;
+  schema: ParamSchema;
+  schemaFile: string;
+  /** Named in problems about missing parameters: the files the user gave. */
+  sources: string[];
+}
+
+export function validateParams(input: ValidateParamsInput): Params {
+  const derived = deriveParams(input.values, input.origin);
+  const values = structuredClone(derived.values);
+  const origin = { ...derived.origin };
+  const declared = input.schema.properties ?? {};
+  for (const name of Object.keys(declared)) {
+    if (values[name] === undefined && declared[name].default !== undefined) origin[name] = "default";
+  }
+
+  const ajv = new Ajv2020({ allErrors: true, useDefaults: true, strict: false, messages: true });
+  addFormats(ajv);
+  let validate;
+  try {
+    validate = ajv.compile(input.schema);
+  } catch (e) {
+    throw new GenError("validate-params", [{ file: input.schemaFile, message: `is not a valid JSON Schema: ${(e as Error).message}` }]);
+  }
+  if (!validate(values)) {
+    const sources = input.sources.length ? input.sources.join(", ") : "parameters";
+    const problems = (validate.errors ?? []).map((e) => describeSchemaError(e, origin, sources));
+    throw new GenError("validate-params", dedupe(problems));
+  }
+  return { values, origin, secretNames: secretParamNames(input.schema) };
+}
+
+function describeSchemaError(e: ErrorObject, origin: Record<string, string>, sources: string): Problem {
+  let pointer = e.instancePath;
+  let message = e.message ?? "is invalid";
+  if (e.keyword === "required") {
+    pointer += `/${pointerSegment(e.params.missingProperty)}`;
+    message = "required parameter is missing";
+  } else if (e.keyword === "type") {
+    message = `must be ${e.params.type === "integer" ? "an integer" : `of type ${e.params.type}`}`;
+  } else if (e.keyword === "enum") {
+    message = `must be one of ${(e.params.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(", ")}`;
+  }
+  const top = decodeURIComponent(pointer.split("/")[1] ?? "").replace(/~1/g, "/").replace(/~0/g, "~");
+  const file = (top && origin[top]) || sources;
+  return { file, pointer, message };
+}
+
+function dedupe(problems: Problem[]): Problem[] {
+  const seen = new Set<string>();
+  return problems.filter((p) => {
+    const key = `${p.file}|${p.pointer}|${p.message}`;
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+}

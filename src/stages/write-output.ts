@@ -1,0 +1,166 @@
+// The other end of the pipeline: compares the planned folders with the disk and replaces them.
+// A folder is replaced whole (built beside it, then renamed into place) under a lock, so a failed
+// or concurrent run never leaves a mix; and only folders gen-manifests made are ever deleted from.
+import fs from "node:fs";
+import path from "node:path";
+import { GenError, Problem } from "../errors";
+import type { FileChange, OutputTree } from "../types";
+import { MARKER_FILE } from "./build-output";
+
+function isInside(child: string, parent: string): boolean {
+  const rel = path.relative(parent, child);
+  return rel === "" || (!rel.startsWith("..") && !path.isAbsolute(rel));
+}
+
+function lstat(p: string): fs.Stats | undefined {
+  try {
+    return fs.lstatSync(p);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Refuses, before anything is written, every target that is not safe to replace. */
+export function checkTargets(trees: OutputTree[], templatesDir: string, displayName: (dir: string) => string): void {
+  const problems: Problem[] = [];
+  const templates = path.resolve(templatesDir);
+  const resolved = trees.map((t) => path.resolve(t.dir));
+  trees.forEach((tree, i) => {
+    const dir = resolved[i];
+    const name = displayName(tree.dir);
+    if (isInside(dir, templates) || isInside(templates, dir)) {
+      problems.push({ file: name, message: `refusing to write into the templates folder ${displayName(templatesDir)}; choose another output folder` });
+      return;
+    }
+    if (resolved.some((other, j) => j !== i && (isInside(dir, other) || isInside(other, dir)))) {
+      problems.push({ file: name, message: "the output folder and the secrets folder must be separate folders" });
+      return;
+    }
+    const stat = lstat(dir);
+    if (!stat) return;
+    if (stat.isSymbolicLink()) problems.push({ file: name, message: "is a symbolic link; gen-manifests writes only into a real folder" });
+    else if (!stat.isDirectory()) problems.push({ file: name, message: "is a file; expected a folder (or nothing) to write into" });
+    else if (!lstat(path.join(dir, MARKER_FILE))?.isFile() && fs.readdirSync(dir).length > 0) {
+      problems.push({ file: name, message: `is a folder gen-manifests did not create (it has no ${MARKER_FILE} file) and is not empty; refusing to replace it. Choose an empty or new folder` });
+    }
+  });
+  if (problems.length) throw new GenError("write-output", problems);
+}
+
+/** What writing the tree would change on disk. Never follows links inside the folder. */
+export function diffTree(tree: OutputTree): FileChange[] {
+  const changes: FileChange[] = [];
+  const dir = path.resolve(tree.dir);
+  const existing = lstat(dir)?.isDirectory() ? fs.readdirSync(dir).sort() : [];
+  for (const [name, file] of [...tree.files].sort(([a], [b]) => (a < b ? -1 : 1))) {
+    const stat = lstat(path.join(dir, name));
+    if (!stat) changes.push({ file: path.join(tree.dir, name), change: "added" });
+    else if (!stat.isFile() || fs.readFileSync(path.join(dir, name), "utf8") !== file.content) changes.push({ file: path.join(tree.dir, name), change: "changed" });
+  }
+  for (const name of existing) if (!tree.files.has(name)) changes.push({ file: path.join(tree.dir, name), change: "removed" });
+  return changes;
+}
+
+/** Reads the files of a folder written earlier (for diffs); links and sub-folders are skipped. */
+export function readTree(dir: string): Map<string, string> {
+  const files = new Map<string, string>();
+  if (!lstat(dir)?.isDirectory()) return files;
+  for (const name of fs.readdirSync(dir).sort()) {
+    if (lstat(path.join(dir, name))?.isFile()) files.set(name, fs.readFileSync(path.join(dir, name), "utf8"));
+  }
+  return files;
+}
+
+interface Lock {
+  path: string;
+}
+
+/** A lock beside the folder; a second concurrent run refuses instead of mixing its files in. */
+function acquireLock(dir: string, display: string): Lock {
+  const lockPath = path.join(path.dirname(dir), `.${path.basename(dir)}.gen-manifests.lock`);
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      fs.mkdirSync(lockPath);
+      fs.writeFileSync(path.join(lockPath, "pid"), String(process.pid));
+      return { path: lockPath };
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
+      const pid = Number(fs.readFileSync(path.join(lockPath, "pid"), { encoding: "utf8", flag: "a+" }));
+      if (pid && pid !== process.pid && processAlive(pid)) {
+        throw new GenError("write-output", [{ file: display, message: `another gen-manifests run (pid ${pid}) is writing this folder; try again when it has finished` }]);
+      }
+      // Left behind by a run that died: safe to take over.
+      fs.rmSync(lockPath, { recursive: true, force: true });
+    }
+  }
+  throw new GenError("write-output", [{ file: display, message: `could not lock ${lockPath}` }]);
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+function stage(tree: OutputTree): string {
+  const dir = path.resolve(tree.dir);
+  fs.mkdirSync(path.dirname(dir), { recursive: true });
+  const staged = fs.mkdtempSync(path.join(path.dirname(dir), `.${path.basename(dir)}.new-`));
+  try {
+    for (const [name, file] of tree.files) {
+      const target = path.join(staged, name);
+      fs.writeFileSync(target, file.content, { mode: file.mode, flag: "wx" });
+      fs.chmodSync(target, file.mode); // the umask must not loosen a secret's mode
+    }
+    fs.chmodSync(staged, tree.dirMode);
+  } catch (e) {
+    fs.rmSync(staged, { recursive: true, force: true });
+    throw e;
+  }
+  return staged;
+}
+
+/**
+ * Replaces each folder with its planned content. Everything is built beside the targets first;
+ * only then are the folders swapped in, and a failed swap puts the earlier folders back.
+ */
+export function writeTrees(trees: OutputTree[], display: (dir: string) => string): void {
+  const locks: Lock[] = [];
+  const staged: string[] = [];
+  const swapped: { dir: string; old?: string }[] = [];
+  try {
+    for (const t of trees) locks.push(acquireLock(path.resolve(t.dir), display(t.dir)));
+    for (const t of trees) staged.push(stage(t));
+    trees.forEach((t, i) => {
+      const dir = path.resolve(t.dir);
+      let old: string | undefined;
+      if (lstat(dir)) {
+        old = path.join(path.dirname(dir), `.${path.basename(dir)}.old-${process.pid}`);
+        fs.rmSync(old, { recursive: true, force: true });
+        fs.renameSync(dir, old);
+      }
+      swapped.push({ dir, old });
+      fs.renameSync(staged[i], dir);
+      staged[i] = "";
+    });
+  } catch (e) {
+    for (const s of swapped.reverse()) {
+      try {
+        if (lstat(s.dir) && s.old) fs.rmSync(s.dir, { recursive: true, force: true });
+        if (s.old) fs.renameSync(s.old, s.dir);
+      } catch {
+        // Leave the .old folder for the user rather than lose it.
+      }
+    }
+    for (const s of staged) if (s) fs.rmSync(s, { recursive: true, force: true });
+    for (const l of locks) fs.rmSync(l.path, { recursive: true, force: true });
+    if (e instanceof GenError) throw e;
+    const err = e as NodeJS.ErrnoException;
+    throw new GenError("write-output", [{ file: display(trees[Math.max(0, swapped.length - 1)]?.dir ?? ""), message: `could not write (${err.code ?? err.message}); the earlier output is unchanged` }]);
+  }
+  for (const s of swapped) if (s.old) fs.rmSync(s.old, { recursive: true, force: true });
+  for (const l of locks) fs.rmSync(l.path, { recursive: true, force: true });
+}
