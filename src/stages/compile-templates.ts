@@ -267,10 +267,15 @@ export function describeParseError(file: TemplateFile, e: Error & { lineNumber?:
   const m = /Parse error on line (\d+):\n(.*)\n(-*)\^\n(.*)/.exec(e.message);
   if (!m) return { file: file.path, message: `syntax error: ${e.message.split("\n")[0]}` };
   const line = Number(m[1]);
+  // jison shows up to 20 characters before the fault, newlines removed: find them on the line.
+  const truncated = m[2].startsWith("...");
   const shown = m[2].slice(0, m[3].length).replace(/^\.\.\./, "");
   const lineText = file.text.split("\n")[line - 1] ?? "";
-  const at = lineText.lastIndexOf(shown.slice(-Math.min(shown.length, lineText.length)));
-  const column = at >= 0 ? at + Math.min(shown.length, lineText.length) + 1 : undefined;
+  let column: number | undefined;
+  if (truncated && lineText.includes(shown)) column = lineText.indexOf(shown) + shown.length + 1;
+  else {
+    for (let k = Math.min(shown.length, lineText.length); k >= 0 && column === undefined; k--) if (shown.endsWith(lineText.slice(0, k))) column = k + 1;
+  }
   const expecting = m[4].replace(/^Expecting /, "expected ").replace(/'/g, "");
   return { file: file.path, line, column, message: `syntax error: ${expecting.length > 120 ? `${expecting.slice(0, 117)}...` : expecting}` };
 }

@@ -1,6 +1,7 @@
 // Parses parameters files in every shape an operator has on disk and normalises them to a plain
 // name → value object. Pure: the CLI reads the files and hands over their text.
 import yaml from "js-yaml";
+import { parse as parseJsonc, ParseError, printParseErrorCode } from "jsonc-parser";
 import { GenError, Problem, pointerSegment } from "../errors";
 import type { ParamLayer, ParamValues, SourceFile } from "../types";
 
@@ -32,11 +33,8 @@ function parseDocument(file: SourceFile): unknown {
   if (/^\s*[{[]/.test(text)) {
     try {
       return JSON.parse(text);
-    } catch (e) {
-      const { line, column } = jsonErrorPosition(text, (e as Error).message);
-      // Drop V8's own copy of the text around the position: it may hold a secret.
-      const reason = (e as Error).message.replace(/,? *"[^]*$/, "").replace(/ in JSON at position \d+.*$/, "");
-      throw new GenError("load-params", [{ file: file.path, line, column, message: `invalid JSON: ${reason}` }]);
+    } catch {
+      throw new GenError("load-params", [jsonProblem(file.path, text)]);
     }
   }
   try {
@@ -51,13 +49,18 @@ function parseDocument(file: SourceFile): unknown {
   }
 }
 
-function jsonErrorPosition(text: string, message: string): { line?: number; column?: number } {
-  const m = /position (\d+)/.exec(message);
-  const offset = m ? Number(m[1]) : /Unexpected end of JSON input/.test(message) ? text.length : undefined;
-  if (offset === undefined) return {};
-  const before = text.slice(0, offset);
-  const line = before.split("\n").length;
-  return { line, column: offset - before.lastIndexOf("\n") };
+/**
+ * Where a JSON text goes wrong. V8's messages differ between versions and may quote the text
+ * (a secret), so the position comes from a second, error-reporting parser instead.
+ */
+function jsonProblem(file: string, text: string): Problem {
+  const errors: ParseError[] = [];
+  parseJsonc(text, errors, { disallowComments: true, allowTrailingComma: false, allowEmptyContent: false });
+  const first = errors[0];
+  if (!first) return { file, message: "invalid JSON" };
+  const before = text.slice(0, first.offset);
+  const expected = printParseErrorCode(first.error).replace(/([a-z])([A-Z])/g, "$1 $2").toLowerCase();
+  return { file, line: before.split("\n").length, column: first.offset - before.lastIndexOf("\n"), message: `invalid JSON: ${expected}` };
 }
 
 /** Bracket depth of a document, counted without recursion (a 10,000-deep file must not overflow). */

@@ -44,10 +44,12 @@ function renderTemplate(template: CompiledTemplate, params: Params, problems: Pr
       for (const err of doc.errors) problems.push(yamlProblem(file, err, lines, emitted));
       continue;
     }
-    if (doc.contents === null) continue;
+    // A document of only comments or nothing (e.g. after a trailing ---) is not an object.
+    if (doc.contents === null || (isScalar(doc.contents) && doc.contents.value === null)) continue;
     index++;
+    const docStart = problems.length;
     const placed = insertValues(doc, emitted, reached, file, problems);
-    if (problems.length > before) continue;
+    if (problems.length > docStart) continue;
     const object = doc.toJS({ maxAliasCount: 100 }) as unknown;
     const shapeProblem = checkObjectShape(object);
     if (shapeProblem) {

@@ -1,0 +1,89 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { problemsOf, renderInMemory, SECRET_TEMPLATE, WEB_TEMPLATE } from "./helpers";
+
+const run = (templates: Record<string, string>) => renderInMemory({ templates, params: { name: "web", password: "p" } });
+
+/** The web template with one edit: each case breaks exactly one thing. */
+const web = (from: string, to: string): string => {
+  assert.ok(WEB_TEMPLATE.includes(from), `the template contains ${from}`);
+  return WEB_TEMPLATE.replace(from, to);
+};
+
+describe("check-manifests: each check fails on a broken template", () => {
+  const cases: { name: string; templates: Record<string, string>; error: string | RegExp }[] = [
+    {
+      name: "Kubernetes schema: a wrong type, with the field path",
+      templates: { "web.yaml.hbs": web("containerPort: 80", 'containerPort: "80"') },
+      error: "tpl/web.yaml.hbs: Deployment web: spec.template.spec.containers[0].ports[0].containerPort: must be integer",
+    },
+    {
+      name: "Kubernetes schema: a missing required field",
+      templates: { "web.yaml.hbs": web("        - name: web\n          image: nginx:1.27\n", "        - image: nginx:1.27\n") },
+      error: "tpl/web.yaml.hbs: Deployment web: spec.template.spec.containers[0].name: is required",
+    },
+    {
+      name: "Kubernetes schema: an unknown kind in a known API group",
+      templates: { "web.yaml.hbs": web("kind: Deployment", "kind: Deploymnet") },
+      error: "tpl/web.yaml.hbs: Deploymnet web: apps/v1 has no kind Deploymnet",
+    },
+    {
+      name: "a Service whose selector matches no pod template",
+      templates: { "web.yaml.hbs": web("  selector:\n    app: {{name}}\n  ports:", "  selector:\n    app: other\n  ports:") },
+      error: 'tpl/web.yaml.hbs: Service web: spec.selector {"app":"other"} matches no pod template of any rendered workload',
+    },
+    {
+      name: "a Service targetPort the container does not declare",
+      templates: { "web.yaml.hbs": web("targetPort: http", "targetPort: https") },
+      error: 'tpl/web.yaml.hbs: Service web: spec.ports[0].targetPort: names port "https", which no container of Deployment web declares',
+    },
+    {
+      name: "a probe naming a port the container lacks (the seed's swift bug)",
+      templates: { "web.yaml.hbs": web("              containerPort: 80\n", "              containerPort: 80\n          livenessProbe:\n            httpGet:\n              path: /healthcheck\n              port: account\n") },
+      error: 'tpl/web.yaml.hbs: Deployment web: spec.template.spec.containers[0].livenessProbe: names port "account", which container "web" does not declare (it has http)',
+    },
+    {
+      name: "a secretKeyRef to a Secret no template renders",
+      templates: { "web.yaml.hbs": web("              containerPort: 80\n", "              containerPort: 80\n          env:\n            - name: P\n              valueFrom:\n                secretKeyRef:\n                  name: nothere\n                  key: password\n") },
+      error: 'tpl/web.yaml.hbs: Deployment web: spec.template.spec.containers[0].env[0].valueFrom.secretKeyRef: Secret "nothere" is not rendered by any template',
+    },
+    {
+      name: "a secretKeyRef to a key the Secret lacks",
+      templates: {
+        "s.yaml.hbs": SECRET_TEMPLATE,
+        "web.yaml.hbs": web("              containerPort: 80\n", "              containerPort: 80\n          env:\n            - name: P\n              valueFrom:\n                secretKeyRef:\n                  name: web-secret\n                  key: passwd\n"),
+      },
+      error: 'tpl/web.yaml.hbs: Deployment web: spec.template.spec.containers[0].env[0].valueFrom.secretKeyRef: Secret "web-secret" has no key "passwd"',
+    },
+    {
+      name: "two containers with the same name",
+      templates: { "web.yaml.hbs": web("              containerPort: 80\n", "              containerPort: 80\n        - name: web\n          image: busybox:1.36\n") },
+      error: 'tpl/web.yaml.hbs: Deployment web: spec.template.spec: two containers are named "web"',
+    },
+    {
+      name: "a selector that does not match the pod template's labels",
+      templates: { "web.yaml.hbs": web("    matchLabels:\n      app: {{name}}", "    matchLabels:\n      app: x") },
+      error: /Deployment web: spec\.selector\.matchLabels \{"app":"x"\} does not match the labels of spec\.template/,
+    },
+    {
+      name: "the same object from two templates, naming both",
+      templates: { "a.yaml.hbs": WEB_TEMPLATE, "b.yaml.hbs": WEB_TEMPLATE },
+      error: "tpl/b.yaml.hbs: Service web: defined twice: in tpl/a.yaml.hbs (document 1) and in tpl/b.yaml.hbs (document 1)",
+    },
+  ];
+  for (const c of cases) {
+    it(c.name, () => {
+      const problems = problemsOf(() => run(c.templates));
+      const found = problems.some((p) => (typeof c.error === "string" ? p === c.error : c.error.test(p)));
+      assert.ok(found, `expected ${c.error} among:\n${problems.join("\n")}`);
+    });
+  }
+
+  it("the unbroken template passes every check", () => {
+    assert.equal(run({ "web.yaml.hbs": WEB_TEMPLATE, "s.yaml.hbs": SECRET_TEMPLATE }).manifests.length, 3);
+  });
+
+  it("a custom resource (unknown group) is not schema-checked", () => {
+    assert.equal(run({ "cr.yaml.hbs": "apiVersion: example.com/v1\nkind: Widget\nmetadata:\n  name: w\nspec:\n  anything: [1]\n" }).manifests.length, 1);
+  });
+});

@@ -1,0 +1,126 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { deriveParams } from "../src/stages/derive-params";
+import { parseSetFlags, validateParams } from "../src/stages/validate-params";
+import { EXAMPLE_PARAMS, problemsOf, SHIPPED_SCHEMA, TEST_SCHEMA } from "./helpers";
+import type { ParamValues } from "../src/types";
+
+const validate = (values: Record<string, unknown>, origin: Record<string, string> = {}) =>
+  validateParams({ values: values as ParamValues, origin, schema: SHIPPED_SCHEMA, schemaFile: "params/schema.json", sources: ["params/prod.json"] });
+
+/** The outputs of the seed's own Heat stack, and nothing gen-manifests added. */
+const SEED_OUTPUTS = Object.fromEntries(Object.entries(EXAMPLE_PARAMS).filter(([k]) => (SHIPPED_SCHEMA.required ?? []).includes(k) || k === "swift_region_name"));
+
+describe("validate-params: the shipped schema", () => {
+  it("accepts params/example.json and fills every default", () => {
+    const params = validate(EXAMPLE_PARAMS);
+    assert.equal(params.values.namespace, "openstack");
+    assert.equal(params.values.keystone_replicas, 3);
+    assert.equal(params.values.swift_object_server_replicas, 5);
+    assert.equal(params.values.swift_object_auditor_replicas, 1);
+    assert.equal(params.values.image_tag, "2014.2");
+    assert.equal(params.origin.namespace, "default");
+  });
+
+  it("validates a stack of the seed's outputs with no extra file", () => {
+    const params = validate(SEED_OUTPUTS);
+    assert.equal(params.values.swift_container, "example-container");
+  });
+
+  it("declares every Heat output of the seed by its exact name, each with a description", () => {
+    const seedOutputs = [
+      "admin_user_password", "demo_user_password", "keystone_admin_password", "keystone_admin_token", "nova_admin_password",
+      "neutron_admin_password", "neutron_metadata_secret", "glance_admin_password", "glance_metadata_encryption_key",
+      "cinder_admin_password", "swift_admin_password", "swift_hash_path_prefix", "swift_hash_path_suffix", "swift_password",
+      "rabbitmq_password", "keystone_db_uri", "nova_db_uri", "neutron_db_uri", "glance_db_uri", "cinder_db_uri", "database_host",
+      "swift_auth_url", "swift_region_name", "swift_user", "swift_siteurl", "docker_registry", "docker_image_prefix",
+    ];
+    for (const name of seedOutputs) {
+      const prop = SHIPPED_SCHEMA.properties?.[name];
+      assert.ok(prop, `${name} is declared`);
+      assert.ok(typeof prop.description === "string" && prop.description.length > 10, `${name} has a description`);
+    }
+  });
+
+  it("marks every password, key, token and database URI secret", () => {
+    const secrets = Object.entries(SHIPPED_SCHEMA.properties ?? {}).filter(([, p]) => p.writeOnly).map(([n]) => n);
+    for (const name of Object.keys(SHIPPED_SCHEMA.properties ?? {})) {
+      if (/password|secret|token|_key$|hash_path|db_uri/.test(name)) assert.ok(secrets.includes(name), `${name} is secret`);
+    }
+    assert.ok(!secrets.includes("swift_user") && !secrets.includes("database_host"));
+  });
+
+  it("never defaults the image tag to latest, and refuses it", () => {
+    assert.notEqual(validate(SEED_OUTPUTS).values.image_tag, "latest");
+    assert.match(problemsOf(() => validate({ ...SEED_OUTPUTS, image_tag: "latest" })).join("\n"), /\/image_tag: must NOT be valid/);
+  });
+
+  it("reports every problem at once, each naming the parameter and the file that supplied it", () => {
+    const values = { ...EXAMPLE_PARAMS, keystone_replicas: "three", nova_db_uri: "not a uri", glance_metadata_encryption_key: "short" } as Record<string, unknown>;
+    delete values.swift_password;
+    const origin = { keystone_replicas: "params/prod.json", nova_db_uri: "--set", glance_metadata_encryption_key: "params/base.yaml" };
+    const problems = problemsOf(() => validate(values, origin));
+    assert.deepEqual(problems.sort(), [
+      "--set: /nova_db_uri: must match format \"uri\"",
+      "--set: /nova_db_uri: must match pattern \"^mysql(\\+[a-z]+)?://\"",
+      "params/base.yaml: /glance_metadata_encryption_key: must match pattern \"^(.{16}|.{24}|.{32})$\"",
+      "params/prod.json: /keystone_replicas: must be an integer",
+      "params/prod.json: /swift_password: required parameter is missing",
+    ]);
+  });
+
+  it("accepts encryption keys of 16, 24 and 32 characters only", () => {
+    for (const n of [16, 24, 32]) validate({ ...EXAMPLE_PARAMS, glance_metadata_encryption_key: "k".repeat(n) });
+    for (const n of [15, 17, 31, 33]) assert.equal(problemsOf(() => validate({ ...EXAMPLE_PARAMS, glance_metadata_encryption_key: "k".repeat(n) })).length, 1);
+  });
+
+  it("never prints a value in a message", () => {
+    const problems = problemsOf(() => validate({ ...EXAMPLE_PARAMS, keystone_db_uri: "SENTINEL-not a uri", swift_hash_path_prefix: "" }));
+    assert.ok(problems.length >= 2);
+    assert.doesNotMatch(problems.join("\n"), /SENTINEL/);
+  });
+});
+
+describe("derive-params", () => {
+  const cases = [
+    { url: "https://storage.example.com/v1/AUTH_tenant/images", container: "images", tenant: "AUTH_tenant" },
+    { url: "https://s.example.com/v1/MossoCloudFS%20x/my%2Fcontainer/", container: "my/container", tenant: "MossoCloudFS x" },
+  ];
+  for (const c of cases) {
+    it(`takes container and tenant from ${c.url}`, () => {
+      const { values, origin } = deriveParams({ swift_siteurl: c.url }, { swift_siteurl: "stack.json" });
+      assert.equal(values.swift_container, c.container);
+      assert.equal(values.swift_tenant_name, c.tenant);
+      assert.equal(origin.swift_container, "stack.json (derived from swift_siteurl)");
+    });
+  }
+  it("keeps a value the operator gave", () => {
+    assert.equal(deriveParams({ swift_siteurl: cases[0].url, swift_container: "mine" }, {}).values.swift_container, "mine");
+  });
+});
+
+describe("--set", () => {
+  const cases: { set: string; value?: unknown; error?: RegExp }[] = [
+    { set: "name=0123", value: "0123" },
+    { set: "name=a=b", value: "a=b" },
+    { set: "name=", value: "" },
+    { set: "replicas=5", value: 5 },
+    { set: "flag=true", value: true },
+    { set: 'obj={"cpu":"1"}', value: { cpu: "1" } },
+    { set: "replicas=five", error: /^--set replicas: expected a value of type integer$/ },
+    { set: "nmae=x", error: /^--set nmae: not a declared parameter \(did you mean name\?\)$/ },
+    { set: "novalue", error: /^--set "novalue" needs the form name=value$/ },
+    { set: "=x", error: /^--set needs a name before '='$/ },
+  ];
+  for (const c of cases) {
+    it(c.set, () => {
+      if (c.error) {
+        const problems = problemsOf(() => parseSetFlags([c.set], TEST_SCHEMA));
+        assert.match(problems[0], c.error);
+      } else {
+        const key = c.set.split("=")[0];
+        assert.deepEqual(parseSetFlags([c.set], TEST_SCHEMA).values[key], c.value);
+      }
+    });
+  }
+});
