@@ -1,12 +1,14 @@
 #!/usr/bin/env node
 // gen-manifests: arguments → options → pipeline → disk. The only place that prints and exits.
+import fs from "node:fs";
 import path from "node:path";
 import yargs from "yargs";
 import { GenError, formatProblem } from "./errors";
 import { runPipeline } from "./pipeline";
-import { readInputs } from "./read-inputs";
+import { defaultTemplatesDir, readInputs } from "./read-inputs";
+import { parseParamsFile } from "./stages/load-params";
 import { checkTargets, diffTree, writeTrees } from "./stages/write-output";
-import { closestName } from "./stages/validate-params";
+import { closestName, secretParamNames } from "./stages/validate-params";
 import type { FileChange } from "./types";
 
 interface Printer {
@@ -53,21 +55,45 @@ function parseArgs(argv: string[]) {
     .strict()
     .exitProcess(false)
     .fail((msg, err) => {
-      throw new GenError("usage", [{ message: suggest(msg ?? err?.message ?? "invalid arguments") }], 2);
+      throw new GenError("usage", [{ message: suggest(msg ?? err?.message ?? "invalid arguments", argv) }], 2);
     })
     .help()
     .version()
     .wrap(Math.min(110, process.stdout.columns ?? 100));
 }
 
-function suggest(message: string): string {
-  const m = /Unknown arguments?: (.*)/.exec(message);
-  if (!m) return message;
-  const hints = m[1].split(", ").map((a) => {
-    const hint = closestName(a.replace(/^-+/, ""), OPTION_NAMES);
+const KNOWN_FLAGS = new Set([...OPTION_NAMES, "p", "o", "q", "no-inline-secrets", "no-check", "no-quiet"]);
+
+/** A mistyped option is the likeliest cause of any usage error, so it is named first. */
+function suggest(message: string, argv: string[]): string {
+  const unknown = argv
+    .filter((a) => /^--?[A-Za-z]/.test(a))
+    .map((a) => a.replace(/^-+/, "").split("=")[0])
+    .filter((a) => !KNOWN_FLAGS.has(a));
+  if (unknown.length === 0) return message;
+  const hints = unknown.map((a) => {
+    const hint = closestName(a, OPTION_NAMES);
     return hint ? `${a} (did you mean --${hint}?)` : a;
   });
   return `unknown option ${hints.join(", ")}; see --help`;
+}
+
+/** On a failure before the parameters were parsed, learn their secrets anyway, to mask them. */
+function learnSecrets(paramsPaths: string[], schemaPath: string | undefined, into: Set<string>): void {
+  try {
+    const schema = JSON.parse(fs.readFileSync(schemaPath ?? path.join(path.dirname(defaultTemplatesDir(process.cwd())), "params", "schema.json"), "utf8"));
+    const names = secretParamNames(schema);
+    for (const p of paramsPaths) {
+      try {
+        const { values } = parseParamsFile({ path: p, text: fs.readFileSync(p, "utf8") });
+        for (const n of names) if (typeof values[n] === "string" && values[n] !== "") into.add(values[n] as string);
+      } catch {
+        // Unreadable or malformed: nothing of it reaches a message either.
+      }
+    }
+  } catch {
+    // No schema: no names to look for.
+  }
 }
 
 function summarise(changes: FileChange[]): string {
@@ -80,8 +106,10 @@ export function main(argv: string[]): number {
   const started = process.hrtime.bigint();
   const secretValues = new Set<string>();
   const print = makePrinter(secretValues);
+  let learn = (): void => undefined;
   try {
     const args = parseArgs(argv).parseSync();
+    learn = () => learnSecrets(args.params, args.schema, secretValues);
     if (args.help || args.version) return 0;
     const cwd = process.cwd();
     const inputs = readInputs({ params: args.params, templatesDir: args.templates, schemaFile: args.schema }, cwd);
@@ -119,6 +147,7 @@ export function main(argv: string[]): number {
     if (!args.quiet) print.out(`rendered ${what} → ${outDir}/${secrets ? ` and ${secretsDir}/` : ""} (${summarise(changes)}) in ${seconds} s`);
     return 0;
   } catch (e) {
+    if (secretValues.size === 0) learn();
     if (e instanceof GenError) {
       for (const p of e.problems) print.err(`${print.red("error:")} ${print.bold(formatProblem(p))}`);
       if (e.problems.length > 1) print.err(`${e.problems.length} problems; nothing was written`);

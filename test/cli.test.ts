@@ -1,0 +1,259 @@
+// The binary as a user runs it: a new process, real files, exit codes and messages.
+import assert from "node:assert/strict";
+import { spawn, spawnSync } from "node:child_process";
+import fs from "node:fs";
+import path from "node:path";
+import { describe, it } from "node:test";
+import { CLI, makeChart, REPO, runCli, SECRET_TEMPLATE, snapshot, tmpDir, WEB_TEMPLATE, writeFiles } from "./helpers";
+
+const SENTINEL = "SENTINEL-7f3a9c-secret";
+const PARAMS = { name: "web", password: SENTINEL };
+const chart = (templates: Record<string, string> = { "web.yaml.hbs": WEB_TEMPLATE, "secret.yaml.hbs": SECRET_TEMPLATE }, params: Record<string, unknown> = PARAMS) => makeChart(templates, params);
+const render = (cwd: string, ...extra: string[]) => runCli(["--params", "params.json", ...extra], { cwd });
+
+function assertNoSentinel(...texts: string[]): void {
+  for (const t of texts) assert.ok(!t.includes(SENTINEL), `no secret in:\n${t}`);
+}
+
+/** Runs a failing command and checks that out/ and secrets/ are byte for byte as before. */
+function assertFailsLeavingOutput(cwd: string, args: string[], code: number, message: RegExp): void {
+  const before = { out: snapshot(path.join(cwd, "out")), secrets: snapshot(path.join(cwd, "secrets")) };
+  const r = runCli(args, { cwd });
+  assert.equal(r.status, code, r.all);
+  assert.match(r.stderr, message);
+  assert.doesNotMatch(r.all, /\n\s+at .*\(.*:\d+:\d+\)/, "no stack trace");
+  assertNoSentinel(r.stdout, r.stderr);
+  assert.deepEqual({ out: snapshot(path.join(cwd, "out")), secrets: snapshot(path.join(cwd, "secrets")) }, before);
+}
+
+describe("cli: rendering", () => {
+  it("writes one object per file in phase order, the kustomization, apply.sh and the secrets folder", () => {
+    const cwd = chart();
+    const r = render(cwd);
+    assert.equal(r.status, 0, r.all);
+    assert.match(r.stdout, /^rendered 3 objects from 2 templates → out\/ and secrets\/ \(8 added\) in \d+\.\d\d s\n$/);
+    assert.deepEqual(fs.readdirSync(path.join(cwd, "out")).sort(), [".gen-manifests", "50-service-web.yaml", "70-deployment-web.yaml", "apply.sh", "kustomization.yaml"]);
+    assert.deepEqual(fs.readdirSync(path.join(cwd, "secrets")).sort(), [".gen-manifests", ".gitignore", "20-secret-web-secret.yaml"]);
+    assert.equal(fs.statSync(path.join(cwd, "secrets")).mode & 0o777, 0o700);
+    assert.equal(fs.statSync(path.join(cwd, "secrets", "20-secret-web-secret.yaml")).mode & 0o777, 0o600);
+    assert.equal(fs.readFileSync(path.join(cwd, "secrets", ".gitignore"), "utf8").split("\n").filter((l) => l && !l.startsWith("#")).join(), "*");
+    assert.equal(fs.statSync(path.join(cwd, "out", "apply.sh")).mode & 0o111, 0o111);
+    const kustomization = fs.readFileSync(path.join(cwd, "out", "kustomization.yaml"), "utf8");
+    assert.match(kustomization, /sortOptions:\n {2}order: fifo\nresources:\n {2}- 50-service-web\.yaml\n {2}- 70-deployment-web\.yaml\n$/);
+  });
+
+  it("never writes a secret value under out/ by default", () => {
+    const cwd = chart();
+    assert.equal(render(cwd).status, 0);
+    for (const f of fs.readdirSync(path.join(cwd, "out"))) assertNoSentinel(fs.readFileSync(path.join(cwd, "out", f), "utf8"));
+    assert.ok(fs.readFileSync(path.join(cwd, "secrets", "20-secret-web-secret.yaml"), "utf8").includes(SENTINEL));
+  });
+
+  it("--inline-secrets puts the Secrets into out/, in phase order", () => {
+    const cwd = chart();
+    assert.equal(render(cwd, "--inline-secrets").status, 0);
+    assert.ok(fs.existsSync(path.join(cwd, "out", "20-secret-web-secret.yaml")));
+    assert.ok(!fs.existsSync(path.join(cwd, "secrets")));
+    assert.match(fs.readFileSync(path.join(cwd, "out", "kustomization.yaml"), "utf8"), /- 20-secret-web-secret\.yaml\n {2}- 50-service/);
+  });
+
+  it("is deterministic: two runs, from different folders, give the same bytes", () => {
+    const cwd = chart();
+    assert.equal(render(cwd).status, 0);
+    const first = snapshot(path.join(cwd, "out"));
+    fs.rmSync(path.join(cwd, "out"), { recursive: true });
+    fs.rmSync(path.join(cwd, "secrets"), { recursive: true });
+    const elsewhere = runCli(["--params", path.join(cwd, "params.json"), "--templates", path.join(cwd, "kubernetes-in"), "--out", path.join(cwd, "out")], { cwd: REPO });
+    assert.equal(elsewhere.status, 0, elsewhere.all);
+    assert.deepEqual(snapshot(path.join(cwd, "out")), first);
+  });
+
+  it("a second run with nothing changed changes nothing", () => {
+    const cwd = chart();
+    render(cwd);
+    const r = render(cwd);
+    assert.match(r.stdout, /\(no changes\)/);
+  });
+
+  it("--quiet prints nothing on success", () => {
+    const cwd = chart();
+    const r = render(cwd, "--quiet");
+    assert.equal(r.status, 0);
+    assert.equal(r.all, "");
+  });
+
+  it("removing a template removes its files and renames no other", () => {
+    const cwd = chart({ "web.yaml.hbs": WEB_TEMPLATE, "secret.yaml.hbs": SECRET_TEMPLATE, "cm.yaml.hbs": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: extra\ndata:\n  a: b\n" });
+    render(cwd);
+    const before = snapshot(path.join(cwd, "out"));
+    fs.rmSync(path.join(cwd, "kubernetes-in", "cm.yaml.hbs"));
+    const r = render(cwd);
+    assert.match(r.stdout, /\(2 changed, 1 removed\)/);
+    const after = snapshot(path.join(cwd, "out"));
+    assert.ok(!("30-configmap-extra.yaml" in after));
+    for (const f of ["50-service-web.yaml", "70-deployment-web.yaml"]) assert.equal(after[f], before[f]);
+  });
+
+  it("the committed out/ is what params/example.json renders today", () => {
+    const r = runCli(["--params", "params/example.json", "--check"]);
+    assert.equal(r.status, 0, r.all);
+  });
+});
+
+describe("cli: --check", () => {
+  it("exits 0 when out/ is current, 1 listing each added, changed and removed file otherwise", () => {
+    const cwd = chart();
+    render(cwd);
+    assert.equal(render(cwd, "--check").status, 0);
+    fs.appendFileSync(path.join(cwd, "out", "50-service-web.yaml"), "# edited\n");
+    fs.rmSync(path.join(cwd, "out", "70-deployment-web.yaml"));
+    fs.writeFileSync(path.join(cwd, "out", "99-stray.yaml"), "x: 1\n");
+    const before = snapshot(path.join(cwd, "out"));
+    const r = render(cwd, "--check");
+    assert.equal(r.status, 1);
+    assert.equal(r.stderr.split("\n").filter((l) => /^(added|changed|removed): /.test(l)).join("\n"), ["changed: out/50-service-web.yaml", "added: out/70-deployment-web.yaml", "removed: out/99-stray.yaml"].join("\n"));
+    assert.match(r.stderr, /out\/ is stale: 1 added, 1 changed, 1 removed/);
+    assert.deepEqual(snapshot(path.join(cwd, "out")), before, "--check writes nothing");
+  });
+});
+
+describe("cli: nothing lost", () => {
+  it("a failed run leaves out/ and secrets/ byte for byte as they were", () => {
+    const cwd = chart();
+    assert.equal(render(cwd).status, 0);
+    fs.writeFileSync(path.join(cwd, "kubernetes-in", "web.yaml.hbs"), WEB_TEMPLATE.replace("containerPort: 80", 'containerPort: "80"'));
+    assertFailsLeavingOutput(cwd, ["--params", "params.json"], 1, /containerPort: must be integer/);
+  });
+
+  it("refuses a non-empty folder it did not create, and deletes nothing", () => {
+    const cwd = chart();
+    writeFiles(cwd, { "mine/notes.txt": "keep me\n" });
+    assertFailsLeavingOutput(cwd, ["--params", "params.json", "--out", "mine"], 1, /mine: is a folder gen-manifests did not create .* refusing to replace it/);
+    assert.equal(fs.readFileSync(path.join(cwd, "mine", "notes.txt"), "utf8"), "keep me\n");
+  });
+
+  it("refuses --out that is a file", () => {
+    const cwd = chart();
+    writeFiles(cwd, { "afile": "x" });
+    assertFailsLeavingOutput(cwd, ["--params", "params.json", "--out", "afile"], 1, /afile: is a file; expected a folder/);
+    assert.equal(fs.readFileSync(path.join(cwd, "afile"), "utf8"), "x");
+  });
+
+  it("refuses to write into its own templates folder (the seed: cowardly refusing to work in-place)", () => {
+    const cwd = chart();
+    const before = snapshot(path.join(cwd, "kubernetes-in"));
+    const r = render(cwd, "--out", "kubernetes-in/out");
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /refusing to write into the templates folder kubernetes-in/);
+    assert.deepEqual(snapshot(path.join(cwd, "kubernetes-in")), before);
+  });
+
+  it("never follows a symbolic link inside out/", () => {
+    const cwd = chart();
+    render(cwd);
+    const outside = path.join(tmpDir(), "precious.yaml");
+    fs.writeFileSync(outside, "precious\n");
+    fs.symlinkSync(outside, path.join(cwd, "out", "50-service-web.yaml.tmp"));
+    fs.rmSync(path.join(cwd, "out", "70-deployment-web.yaml"));
+    fs.symlinkSync(outside, path.join(cwd, "out", "70-deployment-web.yaml"));
+    const check = render(cwd, "--check");
+    assert.match(check.stderr, /changed: out\/70-deployment-web\.yaml/);
+    const r = render(cwd);
+    assert.equal(r.status, 0, r.all);
+    assert.equal(fs.readFileSync(outside, "utf8"), "precious\n");
+    assert.ok(fs.lstatSync(path.join(cwd, "out", "70-deployment-web.yaml")).isFile());
+    assert.ok(!fs.existsSync(path.join(cwd, "out", "50-service-web.yaml.tmp")));
+  });
+
+  it("refuses an output folder that is itself a symbolic link", () => {
+    const cwd = chart();
+    const real = tmpDir();
+    fs.symlinkSync(real, path.join(cwd, "out"));
+    const r = render(cwd);
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /out: is a symbolic link/);
+  });
+
+  it("an output folder that cannot be written fails cleanly, earlier output intact", (t) => {
+    const cwd = chart();
+    assert.equal(render(cwd).status, 0);
+    fs.appendFileSync(path.join(cwd, "kubernetes-in", "web.yaml.hbs"), "---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: more\n");
+    const lock = process.getuid?.() === 0 ? spawnSync("chattr", ["+i", cwd]) : spawnSync("chmod", ["0555", cwd]);
+    if (lock.status !== 0) return t.skip("cannot make a folder read-only here");
+    try {
+      assertFailsLeavingOutput(cwd, ["--params", "params.json"], 1, /could not write \(EPERM|EACCES\); the earlier output is unchanged/);
+    } finally {
+      spawnSync("chattr", ["-i", cwd]);
+      fs.chmodSync(cwd, 0o755);
+    }
+  });
+
+  it("two runs on the same out/ at once never leave a mix: one wins whole, or the other refuses", async () => {
+    const many = Object.fromEntries(Array.from({ length: 40 }, (_, i) => [`cm${i}.yaml.hbs`, `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm${i}\ndata:\n  who: {{name}}\n`]));
+    const cwd = makeChart(many, { name: "first", password: "p" });
+    writeFiles(cwd, { "second.json": JSON.stringify({ name: "second", password: "p" }) });
+    const start = (params: string) =>
+      new Promise<{ code: number | null; stderr: string }>((resolve) => {
+        const child = spawn(process.execPath, [CLI, "--params", params, "--quiet"], { cwd });
+        let stderr = "";
+        child.stderr.on("data", (d) => (stderr += d));
+        child.on("close", (code) => resolve({ code, stderr }));
+      });
+    for (let round = 0; round < 3; round++) {
+      const results = await Promise.all([start("params.json"), start("second.json")]);
+      for (const r of results) {
+        if (r.code !== 0) assert.match(r.stderr, /another gen-manifests run \(pid \d+\) is writing this folder/);
+      }
+      assert.ok(results.some((r) => r.code === 0));
+      const whos = new Set(fs.readdirSync(path.join(cwd, "out")).filter((f) => f.startsWith("30-")).map((f) => /who: (\w+)/.exec(fs.readFileSync(path.join(cwd, "out", f), "utf8"))![1]));
+      assert.equal(whos.size, 1, `one run's output, whole: ${[...whos]}`);
+      assert.deepEqual(fs.readdirSync(cwd).filter((f) => f.startsWith(".out")), [], "no staging or lock left behind");
+    }
+  });
+});
+
+describe("cli: errors, exit codes, and no secret ever printed", () => {
+  const cases: { name: string; setup?: (cwd: string) => void; args: string[]; code: number; message: RegExp }[] = [
+    { name: "missing params file", args: ["--params", "nope.json"], code: 1, message: /^error: nope\.json: no such parameters file$/m },
+    { name: "malformed params", setup: (c) => writeFiles(c, { "bad.json": `{"password": "${SENTINEL}",\n "name": }` }), args: ["--params", "bad.json"], code: 1, message: /bad\.json:2:10: invalid JSON: value expected/ },
+    { name: "schema violations, all at once", setup: (c) => writeFiles(c, { "bad.json": JSON.stringify({ password: SENTINEL, replicas: "x", url: "not a url" }) }), args: ["--params", "bad.json"], code: 1, message: /(?=[^]*bad\.json: \/replicas: must be an integer\n)(?=[^]*bad\.json: \/url: must match format "uri"\n)(?=[^]*bad\.json: \/name: required parameter is missing\n)[^]*3 problems; nothing was written/ },
+    { name: "--set without =", args: ["--params", "params.json", "--set", "name"], code: 2, message: /--set "name" needs the form name=value/ },
+    { name: "--set of an undeclared parameter", args: ["--params", "params.json", "--set", "nmae=x"], code: 2, message: /--set nmae: not a declared parameter \(did you mean name\?\)/ },
+    { name: "a mistyped option suggests the right one", args: ["--parms", "params.json"], code: 2, message: /unknown option parms \(did you mean --params\?\)/ },
+    { name: "no --params", args: [], code: 2, message: /Missing required argument: params/ },
+    { name: "template syntax error", setup: (c) => writeFiles(c, { "kubernetes-in/bad.yaml.hbs": "a: {{#if name}}\n" }), args: ["--params", "params.json"], code: 1, message: /kubernetes-in\/bad\.yaml\.hbs:\d+:\d+: syntax error/ },
+    { name: "template using an undeclared parameter", setup: (c) => writeFiles(c, { "kubernetes-in/bad.yaml.hbs": "a: {{passwrd}}\n" }), args: ["--params", "params.json"], code: 1, message: /kubernetes-in\/bad\.yaml\.hbs:1:6: "passwrd" is not a declared parameter \(did you mean "password"\?\)/ },
+    { name: "template with an unknown helper", setup: (c) => writeFiles(c, { "kubernetes-in/bad.yaml.hbs": "a: {{b64 password}}\n" }), args: ["--params", "params.json"], code: 1, message: /kubernetes-in\/bad\.yaml\.hbs:1:4: unknown helper "b64"/ },
+    { name: "template output that is not YAML", setup: (c) => writeFiles(c, { "kubernetes-in/bad.yaml.hbs": "a: [\nb: {{password}}\n" }), args: ["--params", "params.json"], code: 1, message: /kubernetes-in\/bad\.yaml\.hbs:\d+.*output is not valid YAML/ },
+    { name: "a secret in a ConfigMap", setup: (c) => writeFiles(c, { "kubernetes-in/bad.yaml.hbs": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\ndata:\n  p: {{password}}\n" }), args: ["--params", "params.json"], code: 1, message: /kubernetes-in\/bad\.yaml\.hbs:6:6: secret parameter "password" lands in ConfigMap c at data\.p/ },
+    { name: "object invalid against the Kubernetes schema", setup: (c) => writeFiles(c, { "kubernetes-in/bad.yaml.hbs": "apiVersion: v1\nkind: Service\nmetadata:\n  name: s\nspec:\n  ports: 80\n" }), args: ["--params", "params.json"], code: 1, message: /Service s: spec\.ports: must be array/ },
+    { name: "duplicate objects", setup: (c) => writeFiles(c, { "kubernetes-in/copy.yaml.hbs": WEB_TEMPLATE }), args: ["--params", "params.json"], code: 1, message: /defined twice: in kubernetes-in\/copy\.yaml\.hbs \(document 1\) and in kubernetes-in\/web\.yaml\.hbs/ },
+    { name: "templates folder missing", args: ["--params", "params.json", "--templates", "nowhere"], code: 1, message: /nowhere: templates folder does not exist/ },
+    { name: "templates folder empty", setup: (c) => fs.mkdirSync(path.join(c, "empty")), args: ["--params", "params.json", "--templates", "empty", "--schema", "params/schema.json"], code: 1, message: /empty: holds no templates/ },
+    { name: "incomplete stack", setup: (c) => writeFiles(c, { "stack.json": JSON.stringify({ stack_name: "mystack", stack_status: "CREATE_IN_PROGRESS", outputs: [{ output_key: "password", output_value: SENTINEL }] }) }), args: ["--params", "stack.json"], code: 1, message: /stack\.json: \/stack_status: stack mystack is CREATE_IN_PROGRESS; try again when it is complete/ },
+    { name: "output with output_error", setup: (c) => writeFiles(c, { "stack.json": JSON.stringify({ stack_status: "CREATE_COMPLETE", outputs: [{ output_key: "name", output_error: "boom" }] }) }), args: ["--params", "stack.json"], code: 1, message: /stack output "name" has an error: boom/ },
+    { name: "an empty params file", setup: (c) => writeFiles(c, { "empty.yaml": "" }), args: ["--params", "empty.yaml"], code: 1, message: /empty\.yaml: is empty/ },
+  ];
+  for (const c of cases) {
+    it(`${c.name}: exit ${c.code}, a clear message, output untouched, no secret printed`, () => {
+      const cwd = chart();
+      assert.equal(render(cwd).status, 0);
+      c.setup?.(cwd);
+      assertFailsLeavingOutput(cwd, c.args, c.code, c.message);
+    });
+  }
+
+  it("a secret that appears in a message anyway is masked", () => {
+    const cwd = chart();
+    // The secret's value doubles as a file name the user passes: it must still not be printed.
+    const r = runCli(["--params", "params.json", "--params", `${SENTINEL}.json`], { cwd });
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /\[secret\]\.json: no such parameters file/);
+  });
+
+  it("--help shows every option and an example", () => {
+    const r = runCli(["--help"]);
+    assert.equal(r.status, 0);
+    for (const o of ["--params", "--set", "--out", "--secrets-out", "--inline-secrets", "--check", "--quiet", "Examples:"]) assert.ok(r.stdout.includes(o), o);
+  });
+});
