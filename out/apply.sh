@@ -85,23 +85,23 @@ fail() { echo "apply.sh: $*" >&2; exit 1; }
   "$@"
 if [ "$dry_run" -eq 0 ]; then
   "$KUBECTL" wait --for=condition=complete --timeout="$WAIT_TIMEOUT" -n 'openstack' 'job/cinder-db-sync' "$@" ||
-    fail 'Job openstack/cinder-db-sync did not complete within'" $WAIT_TIMEOUT; see: kubectl logs -n 'openstack' job/cinder-db-sync"
+    fail 'Job openstack/cinder-db-sync did not complete within '"$WAIT_TIMEOUT"'; see: kubectl logs -n openstack job/cinder-db-sync'
 fi
 if [ "$dry_run" -eq 0 ]; then
   "$KUBECTL" wait --for=condition=complete --timeout="$WAIT_TIMEOUT" -n 'openstack' 'job/glance-db-sync' "$@" ||
-    fail 'Job openstack/glance-db-sync did not complete within'" $WAIT_TIMEOUT; see: kubectl logs -n 'openstack' job/glance-db-sync"
+    fail 'Job openstack/glance-db-sync did not complete within '"$WAIT_TIMEOUT"'; see: kubectl logs -n openstack job/glance-db-sync'
 fi
 if [ "$dry_run" -eq 0 ]; then
   "$KUBECTL" wait --for=condition=complete --timeout="$WAIT_TIMEOUT" -n 'openstack' 'job/keystone-db-sync' "$@" ||
-    fail 'Job openstack/keystone-db-sync did not complete within'" $WAIT_TIMEOUT; see: kubectl logs -n 'openstack' job/keystone-db-sync"
+    fail 'Job openstack/keystone-db-sync did not complete within '"$WAIT_TIMEOUT"'; see: kubectl logs -n openstack job/keystone-db-sync'
 fi
 if [ "$dry_run" -eq 0 ]; then
   "$KUBECTL" wait --for=condition=complete --timeout="$WAIT_TIMEOUT" -n 'openstack' 'job/neutron-db-sync' "$@" ||
-    fail 'Job openstack/neutron-db-sync did not complete within'" $WAIT_TIMEOUT; see: kubectl logs -n 'openstack' job/neutron-db-sync"
+    fail 'Job openstack/neutron-db-sync did not complete within '"$WAIT_TIMEOUT"'; see: kubectl logs -n openstack job/neutron-db-sync'
 fi
 if [ "$dry_run" -eq 0 ]; then
   "$KUBECTL" wait --for=condition=complete --timeout="$WAIT_TIMEOUT" -n 'openstack' 'job/nova-db-sync' "$@" ||
-    fail 'Job openstack/nova-db-sync did not complete within'" $WAIT_TIMEOUT; see: kubectl logs -n 'openstack' job/nova-db-sync"
+    fail 'Job openstack/nova-db-sync did not complete within '"$WAIT_TIMEOUT"'; see: kubectl logs -n openstack job/nova-db-sync'
 fi
 
 # Phase 70 workloads: long-running workloads (rollouts waited for at the end)
@@ -140,38 +140,38 @@ fi
 # Wait for every workload to roll out.
 if [ "$dry_run" -eq 0 ]; then
   "$KUBECTL" rollout status --timeout="$WAIT_TIMEOUT" -n 'openstack' 'deployment/cinder-api' "$@" ||
-    fail 'Deployment openstack/cinder-api did not roll out within'" $WAIT_TIMEOUT"
+    fail 'Deployment openstack/cinder-api did not roll out within '"$WAIT_TIMEOUT"
   "$KUBECTL" rollout status --timeout="$WAIT_TIMEOUT" -n 'openstack' 'deployment/client' "$@" ||
-    fail 'Deployment openstack/client did not roll out within'" $WAIT_TIMEOUT"
+    fail 'Deployment openstack/client did not roll out within '"$WAIT_TIMEOUT"
   "$KUBECTL" rollout status --timeout="$WAIT_TIMEOUT" -n 'openstack' 'deployment/docker-registry' "$@" ||
-    fail 'Deployment openstack/docker-registry did not roll out within'" $WAIT_TIMEOUT"
+    fail 'Deployment openstack/docker-registry did not roll out within '"$WAIT_TIMEOUT"
   "$KUBECTL" rollout status --timeout="$WAIT_TIMEOUT" -n 'openstack' 'deployment/glance-api' "$@" ||
-    fail 'Deployment openstack/glance-api did not roll out within'" $WAIT_TIMEOUT"
+    fail 'Deployment openstack/glance-api did not roll out within '"$WAIT_TIMEOUT"
   "$KUBECTL" rollout status --timeout="$WAIT_TIMEOUT" -n 'openstack' 'deployment/glance-registry' "$@" ||
-    fail 'Deployment openstack/glance-registry did not roll out within'" $WAIT_TIMEOUT"
+    fail 'Deployment openstack/glance-registry did not roll out within '"$WAIT_TIMEOUT"
   "$KUBECTL" rollout status --timeout="$WAIT_TIMEOUT" -n 'openstack' 'deployment/keystone' "$@" ||
-    fail 'Deployment openstack/keystone did not roll out within'" $WAIT_TIMEOUT"
+    fail 'Deployment openstack/keystone did not roll out within '"$WAIT_TIMEOUT"
   "$KUBECTL" rollout status --timeout="$WAIT_TIMEOUT" -n 'openstack' 'deployment/neutron-server' "$@" ||
-    fail 'Deployment openstack/neutron-server did not roll out within'" $WAIT_TIMEOUT"
+    fail 'Deployment openstack/neutron-server did not roll out within '"$WAIT_TIMEOUT"
   "$KUBECTL" rollout status --timeout="$WAIT_TIMEOUT" -n 'openstack' 'deployment/nova-api' "$@" ||
-    fail 'Deployment openstack/nova-api did not roll out within'" $WAIT_TIMEOUT"
+    fail 'Deployment openstack/nova-api did not roll out within '"$WAIT_TIMEOUT"
   "$KUBECTL" rollout status --timeout="$WAIT_TIMEOUT" -n 'openstack' 'deployment/nova-conductor' "$@" ||
-    fail 'Deployment openstack/nova-conductor did not roll out within'" $WAIT_TIMEOUT"
+    fail 'Deployment openstack/nova-conductor did not roll out within '"$WAIT_TIMEOUT"
   "$KUBECTL" rollout status --timeout="$WAIT_TIMEOUT" -n 'openstack' 'deployment/nova-consoleauth' "$@" ||
-    fail 'Deployment openstack/nova-consoleauth did not roll out within'" $WAIT_TIMEOUT"
+    fail 'Deployment openstack/nova-consoleauth did not roll out within '"$WAIT_TIMEOUT"
   "$KUBECTL" rollout status --timeout="$WAIT_TIMEOUT" -n 'openstack' 'deployment/nova-novncproxy' "$@" ||
-    fail 'Deployment openstack/nova-novncproxy did not roll out within'" $WAIT_TIMEOUT"
+    fail 'Deployment openstack/nova-novncproxy did not roll out within '"$WAIT_TIMEOUT"
   "$KUBECTL" rollout status --timeout="$WAIT_TIMEOUT" -n 'openstack' 'deployment/rabbitmq' "$@" ||
-    fail 'Deployment openstack/rabbitmq did not roll out within'" $WAIT_TIMEOUT"
+    fail 'Deployment openstack/rabbitmq did not roll out within '"$WAIT_TIMEOUT"
   "$KUBECTL" rollout status --timeout="$WAIT_TIMEOUT" -n 'openstack' 'deployment/swift-account-server' "$@" ||
-    fail 'Deployment openstack/swift-account-server did not roll out within'" $WAIT_TIMEOUT"
+    fail 'Deployment openstack/swift-account-server did not roll out within '"$WAIT_TIMEOUT"
   "$KUBECTL" rollout status --timeout="$WAIT_TIMEOUT" -n 'openstack' 'deployment/swift-container-server' "$@" ||
-    fail 'Deployment openstack/swift-container-server did not roll out within'" $WAIT_TIMEOUT"
+    fail 'Deployment openstack/swift-container-server did not roll out within '"$WAIT_TIMEOUT"
   "$KUBECTL" rollout status --timeout="$WAIT_TIMEOUT" -n 'openstack' 'deployment/swift-object-auditor' "$@" ||
-    fail 'Deployment openstack/swift-object-auditor did not roll out within'" $WAIT_TIMEOUT"
+    fail 'Deployment openstack/swift-object-auditor did not roll out within '"$WAIT_TIMEOUT"
   "$KUBECTL" rollout status --timeout="$WAIT_TIMEOUT" -n 'openstack' 'deployment/swift-object-server' "$@" ||
-    fail 'Deployment openstack/swift-object-server did not roll out within'" $WAIT_TIMEOUT"
+    fail 'Deployment openstack/swift-object-server did not roll out within '"$WAIT_TIMEOUT"
   "$KUBECTL" rollout status --timeout="$WAIT_TIMEOUT" -n 'openstack' 'deployment/swift-proxy' "$@" ||
-    fail 'Deployment openstack/swift-proxy did not roll out within'" $WAIT_TIMEOUT"
+    fail 'Deployment openstack/swift-proxy did not roll out within '"$WAIT_TIMEOUT"
 fi
 echo "apply.sh: done"

@@ -76,7 +76,8 @@ export function writeApplyScript(input: ApplyScriptInput): string {
       const name = `job/${job.object.metadata.name}`;
       out(`if [ "$dry_run" -eq 0 ]; then`);
       out(`  "$KUBECTL" wait --for=condition=complete --timeout="$WAIT_TIMEOUT"${namespaceFlag(job)} ${q(name)} "$@" ||`);
-      out(`    fail ${q(`${job.object.kind} ${job.object.metadata.namespace ?? ""}/${job.object.metadata.name} did not complete within`)}" $WAIT_TIMEOUT; see: kubectl logs${namespaceFlag(job)} ${name}"`);
+      const ns = job.object.metadata.namespace;
+      out(`    fail ${q(`${job.object.kind} ${ns ?? ""}/${job.object.metadata.name} did not complete within `)}"$WAIT_TIMEOUT"${q(`; see: kubectl logs${ns ? ` -n ${ns}` : ""} ${name}`)}`);
       out("fi");
     }
     out();
@@ -102,7 +103,7 @@ export function writeApplyScript(input: ApplyScriptInput): string {
     for (const m of plan.rollouts) {
       const name = `${m.object.kind.toLowerCase()}/${m.object.metadata.name}`;
       out(`  "$KUBECTL" rollout status --timeout="$WAIT_TIMEOUT"${namespaceFlag(m)} ${q(name)} "$@" ||`);
-      out(`    fail ${q(`${m.object.kind} ${m.object.metadata.namespace ?? ""}/${m.object.metadata.name} did not roll out within`)}" $WAIT_TIMEOUT"`);
+      out(`    fail ${q(`${m.object.kind} ${m.object.metadata.namespace ?? ""}/${m.object.metadata.name} did not roll out within `)}"$WAIT_TIMEOUT"`);
     }
     out("fi");
   }

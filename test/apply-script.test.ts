@@ -1,0 +1,136 @@
+// apply.sh, run against a stand-in kubectl on PATH that records its calls. No cluster needed.
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import fs from "node:fs";
+import path from "node:path";
+import { describe, it } from "node:test";
+import { makeChart, REPO, runCli, SECRET_TEMPLATE, tmpDir, WEB_TEMPLATE } from "./helpers";
+
+const JOB_TEMPLATE = `apiVersion: batch/v1
+kind: Job
+metadata:
+  name: {{name}}-migrate
+  namespace: apps
+spec:
+  template:
+    spec:
+      restartPolicy: OnFailure
+      containers:
+        - name: migrate
+          image: busybox:1.36
+`;
+const NS = (t: string): string => t.replace(/metadata:\n {2}name: (.*)\n/g, "metadata:\n  name: $1\n  namespace: apps\n");
+
+/** A stand-in kubectl: records each call's arguments, one line per call; fails where told. */
+function fakeKubectl(): { bin: string; log: string } {
+  const dir = tmpDir("gm-kubectl-");
+  const log = path.join(dir, "calls.log");
+  const bin = path.join(dir, "kubectl");
+  fs.writeFileSync(
+    bin,
+    `#!/bin/sh
+printf '%s\\n' "$*" >> "${log}"
+case "$1" in
+  wait) [ -n "\${FAIL_WAIT:-}" ] && exit 1 ;;
+  get) [ -n "\${LIVE_OBJECTS:-}" ] && printf '%s\\n' $LIVE_OBJECTS ;;
+esac
+exit 0
+`,
+    { mode: 0o755 },
+  );
+  return { bin: dir, log };
+}
+
+function renderedChart(): string {
+  const cwd = makeChart({ "web.yaml.hbs": NS(WEB_TEMPLATE), "secret.yaml.hbs": NS(SECRET_TEMPLATE), "job.yaml.hbs": JOB_TEMPLATE }, { name: "web", password: "p" });
+  const r = runCli(["--params", "params.json"], { cwd });
+  assert.equal(r.status, 0, r.all);
+  return cwd;
+}
+
+function applyScript(cwd: string, args: string[], env: Record<string, string> = {}) {
+  const kubectl = fakeKubectl();
+  const r = spawnSync("sh", [path.join(cwd, "out", "apply.sh"), ...args], { cwd: tmpDir(), encoding: "utf8", env: { ...process.env, PATH: `${kubectl.bin}:${process.env.PATH}`, ...env } });
+  const calls = fs.existsSync(kubectl.log) ? fs.readFileSync(kubectl.log, "utf8").trim().split("\n") : [];
+  // Paths differ per run: keep only file names.
+  return { ...r, calls: calls.map((c) => c.replace(/\S*\/(out|secrets)\//g, "$1/")) };
+}
+
+describe("apply.sh", () => {
+  it("passes shellcheck (POSIX sh)", (t) => {
+    if (spawnSync("shellcheck", ["--version"]).status !== 0) return t.skip("shellcheck is not installed (.ci/run installs it)");
+    const r = spawnSync("shellcheck", ["--shell=sh", path.join(REPO, "out", "apply.sh"), path.join(renderedChart(), "out", "apply.sh")], { encoding: "utf8" });
+    assert.equal(r.status, 0, r.stdout);
+  });
+
+  it("applies phase by phase, secrets first from their folder, waits for jobs after their phase and for rollouts at the end", () => {
+    const r = applyScript(renderedChart(), ["--context", "prod"]);
+    assert.equal(r.status, 0, r.stderr);
+    assert.deepEqual(r.calls, [
+      "apply -f secrets/20-secret-web-secret.yaml --context prod",
+      "apply -f out/50-service-web.yaml --context prod",
+      "apply -f out/60-job-web-migrate.yaml --context prod",
+      "wait --for=condition=complete --timeout=600s -n apps job/web-migrate --context prod",
+      "apply -f out/70-deployment-web.yaml --context prod",
+      "rollout status --timeout=600s -n apps deployment/web --context prod",
+    ]);
+  });
+
+  it("honours KUBECTL and WAIT_TIMEOUT", () => {
+    const kubectl = fakeKubectl();
+    const r = applyScript(renderedChart(), [], { KUBECTL: path.join(kubectl.bin, "kubectl"), PATH: "/usr/bin:/bin", WAIT_TIMEOUT: "30s" });
+    assert.equal(r.status, 0, r.stderr);
+    const calls = fs.readFileSync(kubectl.log, "utf8");
+    assert.match(calls, /^wait --for=condition=complete --timeout=30s -n apps job\/web-migrate$/m);
+  });
+
+  it("--dry-run passes --dry-run=server to every apply and waits for nothing", () => {
+    const r = applyScript(renderedChart(), ["--dry-run", "--context", "x"]);
+    assert.equal(r.status, 0, r.stderr);
+    assert.ok(r.calls.length === 4);
+    for (const c of r.calls) assert.match(c, /^apply --dry-run=server -f \S+ --context x$/);
+  });
+
+  it("a job that does not complete stops the rollout with a message naming it", () => {
+    const r = applyScript(renderedChart(), [], { FAIL_WAIT: "1" });
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /apply\.sh: Job apps\/web-migrate did not complete within 600s; see: kubectl logs -n apps job\/web-migrate/);
+    assert.ok(!r.calls.some((c) => c.includes("70-deployment")), "nothing after the failed job is applied");
+  });
+
+  it("fails clearly when the secrets folder is missing", () => {
+    const cwd = renderedChart();
+    fs.rmSync(path.join(cwd, "secrets"), { recursive: true });
+    const r = applyScript(cwd, []);
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /secrets folder .* is missing/);
+    assert.deepEqual(r.calls, []);
+  });
+
+  it("re-running it makes the same calls (apply is idempotent)", () => {
+    const cwd = renderedChart();
+    assert.deepEqual(applyScript(cwd, []).calls, applyScript(cwd, []).calls);
+  });
+
+  it("--prune deletes managed objects that are no longer rendered, and nothing else", () => {
+    const r = applyScript(renderedChart(), ["--prune"], { LIVE_OBJECTS: "Deployment/apps/web Deployment/apps/old-api Service/apps/old-api" });
+    assert.equal(r.status, 0, r.stderr);
+    const deletes = r.calls.filter((c) => c.startsWith("delete"));
+    assert.deepEqual(deletes, ["delete -n apps Deployment/old-api", "delete -n apps Service/old-api"]);
+    assert.ok(r.calls.some((c) => c.startsWith("get ") && c.includes("-l app.kubernetes.io/managed-by=gen-manifests") && c.includes("-n apps")));
+  });
+
+  it("the shipped set applies namespace, secrets, services, jobs (each waited for), then workloads", () => {
+    const kubectl = fakeKubectl();
+    const cwd = tmpDir();
+    const rendered = runCli(["--params", path.join(REPO, "params/example.json"), "--templates", path.join(REPO, "kubernetes-in"), "--out", path.join(cwd, "out")], { cwd });
+    assert.equal(rendered.status, 0, rendered.all);
+    const r = spawnSync("sh", [path.join(cwd, "out", "apply.sh")], { encoding: "utf8", env: { ...process.env, PATH: `${kubectl.bin}:${process.env.PATH}` } });
+    assert.equal(r.status, 0, r.stderr);
+    const calls = fs.readFileSync(kubectl.log, "utf8").trim().split("\n").map((c) => c.split(" ")[0] + " " + (/(\d\d)-/.exec(c)?.[1] ?? c.split(" ")[1]));
+    assert.deepEqual(calls.slice(0, 5), ["apply 00", "apply 20", "apply 50", "apply 60", "wait --for=condition=complete"]);
+    assert.equal(calls.filter((c) => c.startsWith("wait")).length, 5);
+    assert.equal(calls[9], "apply 70");
+    assert.equal(calls.filter((c) => c.startsWith("rollout")).length, 17);
+  });
+});
