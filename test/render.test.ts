@@ -107,6 +107,11 @@ describe("render: values are data, never structure", () => {
     assert.match(problems[0], /^tpl\/a\.yaml\.hbs:\d+(:\d+)?: output is not valid YAML \(rendered line \d+: /);
   });
 
+  it("an alias without its anchor is a YAML error naming the template (found by the fuzzer)", () => {
+    const problems = problemsOf(() => renderInMemory({ templates: { "a.yaml.hbs": "*a\n" } }));
+    assert.match(problems[0], /^tpl\/a\.yaml\.hbs:1: document 1: output is not valid YAML: Unresolved alias/);
+  });
+
   it("a document that is not a Kubernetes object is an error", () => {
     const problems = problemsOf(() => renderInMemory({ templates: { "a.yaml.hbs": "- a\n- b\n---\nkind: X\n" } }));
     assert.match(problems[0], /^tpl\/a\.yaml\.hbs:1: document 1: expected a Kubernetes object/);

@@ -50,7 +50,14 @@ function renderTemplate(template: CompiledTemplate, params: Params, problems: Pr
     const docStart = problems.length;
     const placed = insertValues(doc, emitted, reached, file, problems);
     if (problems.length > docStart) continue;
-    const object = doc.toJS({ maxAliasCount: 100 }) as unknown;
+    let object: unknown;
+    try {
+      object = doc.toJS({ maxAliasCount: 100 });
+    } catch (e) {
+      // An alias without its anchor, or an alias bomb: the YAML is wrong, not the compiler.
+      problems.push({ file, line: lineOf(text, doc.contents), message: `document ${index}: output is not valid YAML: ${(e as Error).message.split("\n")[0]}` });
+      continue;
+    }
     const shapeProblem = checkObjectShape(object);
     if (shapeProblem) {
       problems.push({ file, line: lineOf(text, doc.contents), message: `document ${index}: ${shapeProblem}` });

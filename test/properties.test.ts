@@ -1,0 +1,90 @@
+// Property tests over the shipped set: whatever string a parameter holds, the written manifests
+// read back (YAML 1.1, as Kubernetes reads them) to the same objects with exactly that string in
+// place, and integers stay exact integers.
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import fc from "fast-check";
+import { parse } from "yaml";
+import { buildOutput } from "../src/stages/build-output";
+import { compileTemplates } from "../src/stages/compile-templates";
+import { orderManifests } from "../src/stages/order-manifests";
+import { renderTemplates } from "../src/stages/render";
+import { validateParams } from "../src/stages/validate-params";
+import { readInputs } from "../src/read-inputs";
+import type { Params, ParamValue } from "../src/types";
+import { REPO } from "./helpers";
+
+const inputs = readInputs({ params: ["params/example.json"] }, REPO);
+const set = compileTemplates({ files: inputs.templates, schema: inputs.schema });
+const base = validateParams({ values: JSON.parse(inputs.paramsFiles[0].text), origin: {}, schema: inputs.schema, schemaFile: "schema.json", sources: [] });
+const props = inputs.schema.properties ?? {};
+
+/** Every object as read back from the bytes written (secrets inlined, to read them too). */
+function writtenObjects(params: Params): Record<string, unknown> {
+  const { manifests, plan } = orderManifests(renderTemplates(set, params));
+  const { out } = buildOutput({ manifests, plan, outDir: "out", secretsDir: "secrets", inlineSecrets: true });
+  const objects: Record<string, unknown> = {};
+  for (const m of manifests) objects[m.fileName] = parse(out.files.get(m.fileName)!.content, { version: "1.1" });
+  return objects;
+}
+
+function withValue(name: string, value: ParamValue): Params {
+  return { ...base, values: { ...base.values, [name]: value } };
+}
+
+/** Replaces a marker inside every string, and a marker number everywhere, of a tree. */
+function replaceDeep(v: unknown, from: string | number, to: string | number): unknown {
+  if (typeof v === "string" && typeof from === "string") return v.split(from).join(String(to));
+  if (typeof v === "number" && v === from) return to;
+  if (Array.isArray(v)) return v.map((x) => replaceDeep(x, from, to));
+  if (v && typeof v === "object") return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, replaceDeep(x, from, to)]));
+  return v;
+}
+
+// Free-form strings only: a parameter with a pattern or format refuses most strings by design.
+const freeStrings = Object.entries(props)
+  .filter(([, p]) => p.type === "string" && !p.pattern && !p.format && !p.not)
+  .map(([n]) => n);
+const integers = Object.entries(props).filter(([, p]) => p.type === "integer").map(([n]) => n);
+
+const YAML_TRAPS = ["no", "yes", "on", "off", "y", "n", "Y", "NO", "true", "False", "null", "~", "0x1F", "0o17", "1e3", "12:30", "2026-01-01", ".inf", "-.nan", "1_000", "017", "+1", "- x", "? x", ": x", "a: b", "#c", "&a", "*a", "!t", "|", ">", "%x", "@x", "`x", "'", '"', "\\", "{a}", "[a]", "---", "...", " ", "\t", "a\nb", "\n", " a ", "\u2028", "\u0085", "\ufeff", "\u0000", "\r\n", "x\r", "é\u0301"];
+const arbitraryValue = fc.oneof(
+  fc.string({ minLength: 1, unit: "binary-ascii" }),
+  fc.string({ minLength: 1, unit: "grapheme" }),
+  fc.constantFrom(...YAML_TRAPS),
+  fc.array(fc.constantFrom(...YAML_TRAPS, "a", " ", "\n", ":"), { minLength: 1, maxLength: 6 }).map((a) => a.join("")),
+);
+
+describe("property: values are data", () => {
+  it("covers the shipped set's free-form string parameters", () => {
+    assert.ok(freeStrings.length >= 20, freeStrings.join(", "));
+    assert.ok(integers.length >= 17);
+  });
+
+  for (const name of freeStrings) {
+    it(`any string in ${name} round-trips exactly`, () => {
+      const MARK = "qzmarkqz";
+      const expected = writtenObjects(withValue(name, MARK));
+      assert.ok(JSON.stringify(expected).includes(MARK), `${name} reaches some manifest`);
+      fc.assert(
+        fc.property(arbitraryValue, (value) => {
+          assert.deepEqual(writtenObjects(withValue(name, value)), replaceDeep(expected, MARK, value));
+        }),
+        { numRuns: 25 },
+      );
+    });
+  }
+
+  for (const name of integers) {
+    it(`any integer in ${name} is written as exactly that integer`, () => {
+      const MARK = 987654321;
+      const expected = writtenObjects(withValue(name, MARK));
+      fc.assert(
+        fc.property(fc.integer({ min: 0, max: 2 ** 31 - 1 }), (n) => {
+          assert.deepEqual(writtenObjects(withValue(name, n)), replaceDeep(expected, MARK, n));
+        }),
+        { numRuns: 8 },
+      );
+    });
+  }
+});
