@@ -233,6 +233,11 @@ describe("cli: errors, exit codes, and no secret ever printed", () => {
     { name: "incomplete stack", setup: (c) => writeFiles(c, { "stack.json": JSON.stringify({ stack_name: "mystack", stack_status: "CREATE_IN_PROGRESS", outputs: [{ output_key: "password", output_value: SENTINEL }] }) }), args: ["--params", "stack.json"], code: 1, message: /stack\.json: \/stack_status: stack mystack is CREATE_IN_PROGRESS; try again when it is complete/ },
     { name: "output with output_error", setup: (c) => writeFiles(c, { "stack.json": JSON.stringify({ stack_status: "CREATE_COMPLETE", outputs: [{ output_key: "name", output_error: "boom" }] }) }), args: ["--params", "stack.json"], code: 1, message: /stack output "name" has an error: boom/ },
     { name: "an empty params file", setup: (c) => writeFiles(c, { "empty.yaml": "" }), args: ["--params", "empty.yaml"], code: 1, message: /empty\.yaml: is empty/ },
+    { name: "a 50 MB params file", setup: (c) => writeFiles(c, { "big.json": `{"name": "${"x".repeat(50 * 1000 * 1000)}"}` }), args: ["--params", "big.json"], code: 1, message: /big\.json: is 50\.0 MB; a parameters file may be at most 8 MiB/ },
+    { name: "params nested 10,000 levels deep", setup: (c) => writeFiles(c, { "deep.json": '{"name":'.repeat(10000) + "1" + "}".repeat(10000) }), args: ["--params", "deep.json"], code: 1, message: /deep\.json: is nested more than 64 levels deep/ },
+    { name: "YAML params nested 2,000 levels deep", setup: (c) => writeFiles(c, { "deep.yaml": Array.from({ length: 2000 }, (_, i) => `${" ".repeat(i)}a:`).join("\n") + " 1\n" }), args: ["--params", "deep.yaml"], code: 1, message: /deep\.yaml: is nested more than 64 levels deep/ },
+    { name: "params that are not an object", setup: (c) => writeFiles(c, { "list.yaml": "- a\n- b\n" }), args: ["--params", "list.yaml"], code: 1, message: /list\.yaml: expected an object of parameter names and values, got a list/ },
+    { name: "--out inside the templates folder", args: ["--params", "params.json", "--out", "kubernetes-in/generated"], code: 1, message: /refusing to write into the templates folder/ },
   ];
   for (const c of cases) {
     it(`${c.name}: exit ${c.code}, a clear message, output untouched, no secret printed`, () => {

@@ -44,46 +44,34 @@ function assertWellBehaved(r: { code: number; output: string }, before: ReturnTy
   }
 }
 
+/** Writes each generated input to a file, runs the CLI, and checks it behaves. */
+function fuzz<T>(arbitrary: fc.Arbitrary<T>, file: string, write: (v: T) => string | Uint8Array, args: string[], numRuns: number): void {
+  fc.assert(
+    fc.property(arbitrary, (value) => {
+      const before = folders();
+      fs.writeFileSync(file, write(value));
+      assertWellBehaved(runMain(args), before, args);
+    }),
+    { numRuns },
+  );
+}
+
 describe("fuzz", () => {
   it("random bytes as parameters", () => {
     const file = path.join(cwd, "fuzz-params");
-    fc.assert(
-      fc.property(fc.uint8Array({ maxLength: 300 }), (bytes) => {
-        const before = folders();
-        fs.writeFileSync(file, bytes);
-        const args = ["--params", good, "--params", file, ...base, "--quiet"];
-        assertWellBehaved(runMain(args), before, args);
-      }),
-      { numRuns: 150 },
-    );
+    fuzz(fc.uint8Array({ maxLength: 300 }), file, (b) => b, ["--params", good, "--params", file, ...base, "--quiet"], 150);
   });
 
   it("random JSON as parameters", () => {
     const file = path.join(cwd, "fuzz.json");
-    fc.assert(
-      fc.property(fc.json({ maxDepth: 4 }), (json) => {
-        const before = folders();
-        fs.writeFileSync(file, json);
-        const args = ["--params", good, "--params", file, ...base, "--quiet"];
-        assertWellBehaved(runMain(args), before, args);
-      }),
-      { numRuns: 150 },
-    );
+    fuzz(fc.json({ maxDepth: 4 }), file, (j) => j, ["--params", good, "--params", file, ...base, "--quiet"], 150);
   });
 
   it("random text as a template", () => {
     const file = path.join(cwd, "kubernetes-in", "fuzz.yaml.hbs");
     const pieces = ["{{", "}}", "{{#if name}}", "{{/if}}", "{{> x}}", "{{name}}", "{{password}}", "{{replicas}}", "apiVersion: v1\n", "kind: ConfigMap\n", "metadata:\n  name: f\n", "data:\n  a: ", "---\n", ": ", "- ", "\n", "  ", "#", '"', "'", "[", "{", "&a", "*a"];
     const text = fc.oneof(fc.string({ maxLength: 200 }), fc.array(fc.constantFrom(...pieces), { maxLength: 30 }).map((a) => a.join("")));
-    fc.assert(
-      fc.property(text, (t) => {
-        const before = folders();
-        fs.writeFileSync(file, t);
-        const args = ["--params", good, ...base, "--quiet"];
-        assertWellBehaved(runMain(args), before, args);
-      }),
-      { numRuns: 200 },
-    );
+    fuzz(text, file, (t) => t, ["--params", good, ...base, "--quiet"], 200);
     fs.rmSync(file);
   });
 });
