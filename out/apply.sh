@@ -84,24 +84,24 @@ fail() { echo "apply.sh: $*" >&2; exit 1; }
   -f "$here"/'60-job-nova-db-sync.yaml' \
   "$@"
 if [ "$dry_run" -eq 0 ]; then
-  "$KUBECTL" wait --for=condition=complete --timeout="$WAIT_TIMEOUT" -n 'openstack' 'job/cinder-db-sync' "$@" ||
-    fail 'Job openstack/cinder-db-sync did not complete within '"$WAIT_TIMEOUT"'; see: kubectl logs -n openstack job/cinder-db-sync'
+  "$KUBECTL" wait --for=condition=complete --timeout="$WAIT_TIMEOUT" -n 'openstack' 'job/cinder-db-sync-73d99261' "$@" ||
+    fail 'Job openstack/cinder-db-sync-73d99261 did not complete within '"$WAIT_TIMEOUT"'; see: kubectl logs -n openstack job/cinder-db-sync-73d99261'
 fi
 if [ "$dry_run" -eq 0 ]; then
-  "$KUBECTL" wait --for=condition=complete --timeout="$WAIT_TIMEOUT" -n 'openstack' 'job/glance-db-sync' "$@" ||
-    fail 'Job openstack/glance-db-sync did not complete within '"$WAIT_TIMEOUT"'; see: kubectl logs -n openstack job/glance-db-sync'
+  "$KUBECTL" wait --for=condition=complete --timeout="$WAIT_TIMEOUT" -n 'openstack' 'job/glance-db-sync-50320556' "$@" ||
+    fail 'Job openstack/glance-db-sync-50320556 did not complete within '"$WAIT_TIMEOUT"'; see: kubectl logs -n openstack job/glance-db-sync-50320556'
 fi
 if [ "$dry_run" -eq 0 ]; then
-  "$KUBECTL" wait --for=condition=complete --timeout="$WAIT_TIMEOUT" -n 'openstack' 'job/keystone-db-sync' "$@" ||
-    fail 'Job openstack/keystone-db-sync did not complete within '"$WAIT_TIMEOUT"'; see: kubectl logs -n openstack job/keystone-db-sync'
+  "$KUBECTL" wait --for=condition=complete --timeout="$WAIT_TIMEOUT" -n 'openstack' 'job/keystone-db-sync-8e062042' "$@" ||
+    fail 'Job openstack/keystone-db-sync-8e062042 did not complete within '"$WAIT_TIMEOUT"'; see: kubectl logs -n openstack job/keystone-db-sync-8e062042'
 fi
 if [ "$dry_run" -eq 0 ]; then
-  "$KUBECTL" wait --for=condition=complete --timeout="$WAIT_TIMEOUT" -n 'openstack' 'job/neutron-db-sync' "$@" ||
-    fail 'Job openstack/neutron-db-sync did not complete within '"$WAIT_TIMEOUT"'; see: kubectl logs -n openstack job/neutron-db-sync'
+  "$KUBECTL" wait --for=condition=complete --timeout="$WAIT_TIMEOUT" -n 'openstack' 'job/neutron-db-sync-643713ed' "$@" ||
+    fail 'Job openstack/neutron-db-sync-643713ed did not complete within '"$WAIT_TIMEOUT"'; see: kubectl logs -n openstack job/neutron-db-sync-643713ed'
 fi
 if [ "$dry_run" -eq 0 ]; then
-  "$KUBECTL" wait --for=condition=complete --timeout="$WAIT_TIMEOUT" -n 'openstack' 'job/nova-db-sync' "$@" ||
-    fail 'Job openstack/nova-db-sync did not complete within '"$WAIT_TIMEOUT"'; see: kubectl logs -n openstack job/nova-db-sync'
+  "$KUBECTL" wait --for=condition=complete --timeout="$WAIT_TIMEOUT" -n 'openstack' 'job/nova-db-sync-50dbc1f4' "$@" ||
+    fail 'Job openstack/nova-db-sync-50dbc1f4 did not complete within '"$WAIT_TIMEOUT"'; see: kubectl logs -n openstack job/nova-db-sync-50dbc1f4'
 fi
 
 # Phase 70 workloads: long-running workloads (rollouts waited for at the end)
@@ -127,7 +127,7 @@ fi
 
 # Prune: delete what this deployment once applied and no longer renders.
 if [ "$prune" -eq 1 ]; then
-  keep='|Namespace//openstack|Secret/openstack/cinder|Secret/openstack/client|Secret/openstack/docker-registry|Secret/openstack/glance|Secret/openstack/keystone|Secret/openstack/neutron|Secret/openstack/nova|Secret/openstack/rabbitmq|Secret/openstack/swift|Service/openstack/cinder-api|Service/openstack/docker-registry|Service/openstack/glance-api|Service/openstack/glance-registry|Service/openstack/keystone|Service/openstack/neutron|Service/openstack/nova-api-ec2|Service/openstack/nova-api-metadata|Service/openstack/nova-api|Service/openstack/nova-novncproxy|Service/openstack/rabbitmq|Service/openstack/swift-account|Service/openstack/swift-container|Service/openstack/swift-proxy|Job/openstack/cinder-db-sync|Job/openstack/glance-db-sync|Job/openstack/keystone-db-sync|Job/openstack/neutron-db-sync|Job/openstack/nova-db-sync|Deployment/openstack/cinder-api|Deployment/openstack/client|Deployment/openstack/docker-registry|Deployment/openstack/glance-api|Deployment/openstack/glance-registry|Deployment/openstack/keystone|Deployment/openstack/neutron-server|Deployment/openstack/nova-api|Deployment/openstack/nova-conductor|Deployment/openstack/nova-consoleauth|Deployment/openstack/nova-novncproxy|Deployment/openstack/rabbitmq|Deployment/openstack/swift-account-server|Deployment/openstack/swift-container-server|Deployment/openstack/swift-object-auditor|Deployment/openstack/swift-object-server|Deployment/openstack/swift-proxy|'
+  keep='|Namespace//openstack|Secret/openstack/cinder|Secret/openstack/client|Secret/openstack/docker-registry|Secret/openstack/glance|Secret/openstack/keystone|Secret/openstack/neutron|Secret/openstack/nova|Secret/openstack/rabbitmq|Secret/openstack/swift|Service/openstack/cinder-api|Service/openstack/docker-registry|Service/openstack/glance-api|Service/openstack/glance-registry|Service/openstack/keystone|Service/openstack/neutron|Service/openstack/nova-api-ec2|Service/openstack/nova-api-metadata|Service/openstack/nova-api|Service/openstack/nova-novncproxy|Service/openstack/rabbitmq|Service/openstack/swift-account|Service/openstack/swift-container|Service/openstack/swift-proxy|Job/openstack/cinder-db-sync-73d99261|Job/openstack/glance-db-sync-50320556|Job/openstack/keystone-db-sync-8e062042|Job/openstack/neutron-db-sync-643713ed|Job/openstack/nova-db-sync-50dbc1f4|Deployment/openstack/cinder-api|Deployment/openstack/client|Deployment/openstack/docker-registry|Deployment/openstack/glance-api|Deployment/openstack/glance-registry|Deployment/openstack/keystone|Deployment/openstack/neutron-server|Deployment/openstack/nova-api|Deployment/openstack/nova-conductor|Deployment/openstack/nova-consoleauth|Deployment/openstack/nova-novncproxy|Deployment/openstack/rabbitmq|Deployment/openstack/swift-account-server|Deployment/openstack/swift-container-server|Deployment/openstack/swift-object-auditor|Deployment/openstack/swift-object-server|Deployment/openstack/swift-proxy|'
   "$KUBECTL" get deployments,statefulsets,daemonsets,jobs,cronjobs,services,configmaps,secrets,serviceaccounts,roles,rolebindings -n 'openstack' \
     -l app.kubernetes.io/managed-by=gen-manifests -o 'jsonpath={range .items[*]}{.kind}/{.metadata.namespace}/{.metadata.name}{"\n"}{end}' "$@" |
   while IFS= read -r obj; do

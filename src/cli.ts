@@ -2,14 +2,17 @@
 // gen-manifests: arguments → options → pipeline → disk. The only place that prints and exits.
 import fs from "node:fs";
 import path from "node:path";
-import yargs from "yargs";
+import yargs, { Argv } from "yargs";
 import { GenError, formatProblem } from "./errors";
-import { runPipeline } from "./pipeline";
+import { PipelineResult, runPipeline } from "./pipeline";
 import { defaultTemplatesDir, readInputs } from "./read-inputs";
+import { diffOutput } from "./stages/diff-output";
+import { planJson, planText } from "./stages/describe-plan";
+import { formatParamsFile, initParams } from "./stages/init-params";
 import { parseParamsFile } from "./stages/load-params";
-import { checkTargets, diffTree, writeTrees } from "./stages/write-output";
-import { closestName, secretParamNames } from "./stages/validate-params";
-import type { FileChange } from "./types";
+import { closestName, secretParamNames, checkSchema } from "./stages/validate-params";
+import { checkTargets, diffTree, readTree, writeTrees } from "./stages/write-output";
+import type { FileChange, PlacedManifest } from "./types";
 
 interface Printer {
   out(line: string): void;
@@ -34,35 +37,64 @@ function makePrinter(secretValues: Set<string>): Printer {
   };
 }
 
-const OPTION_NAMES = ["params", "set", "out", "secrets-out", "inline-secrets", "templates", "schema", "check", "quiet", "help", "version"];
+const RENDER_OPTIONS = ["params", "set", "out", "secrets-out", "inline-secrets", "templates", "schema", "argocd", "output", "quiet"];
+const INIT_OPTIONS = ["database-host", "swift-auth-url", "swift-user", "swift-password", "swift-siteurl", "swift-region-name", "schema"];
+const OPTION_NAMES = [...RENDER_OPTIONS, "check", ...INIT_OPTIONS, "help", "version"];
+const KNOWN_FLAGS = new Set([...OPTION_NAMES, "p", "o", "q", "h", ...OPTION_NAMES.map((o) => `no-${o}`)]);
 
-function parseArgs(argv: string[]) {
-  return yargs(argv)
-    .scriptName("gen-manifests")
-    .usage("$0 --params FILE [--params FILE...] [--set name=value...] [--out DIR]\n\nRenders the templates with the parameters into ordered Kubernetes manifests and an apply script.")
+function renderOptions(y: Argv) {
+  return y
     .option("params", { alias: "p", type: "string", array: true, demandOption: true, describe: "parameters file: JSON or YAML, plain or a Heat stack's outputs (repeatable; later files win)" })
-    .option("set", { type: "string", array: true, default: [], describe: "override one parameter: name=value (repeatable)" })
+    .option("set", { type: "string", array: true, default: [] as string[], describe: "override one parameter: name=value, typed by the schema (repeatable)" })
     .option("out", { alias: "o", type: "string", default: "out", describe: "output folder (replaced whole on success)" })
     .option("secrets-out", { type: "string", describe: "folder for Secret manifests (default: secrets/ beside the output folder)" })
     .option("inline-secrets", { type: "boolean", default: false, describe: "write Secrets into the output folder (for encrypted repositories)" })
     .option("templates", { type: "string", describe: "templates folder (default: ./kubernetes-in, else the shipped OpenStack set)" })
     .option("schema", { type: "string", describe: "parameters schema (default: params/schema.json beside the templates folder)" })
-    .option("check", { type: "boolean", default: false, describe: "write nothing; exit 1 and list the files that would change" })
-    .option("quiet", { alias: "q", type: "boolean", default: false, describe: "print nothing on success" })
-    .example("$0 --params params/example.json", "render the shipped OpenStack set into out/")
-    .example("$0 --params mystack.json --set keystone_replicas=5", "render with one parameter overridden")
-    .example("$0 --params params/example.json --check", "in CI: fail when out/ is stale")
+    .option("argocd", { type: "boolean", default: false, describe: "annotate Argo CD sync waves by phase, and make jobs Sync hooks" })
+    .option("output", { type: "string", choices: ["text", "json"], default: "text", describe: "what to print: text for people, json for scripts" })
+    .option("quiet", { alias: "q", type: "boolean", default: false, describe: "print nothing on success" });
+}
+
+function parseArgs(argv: string[]) {
+  return yargs(argv)
+    .scriptName("gen-manifests")
+    .usage("$0 [command] --params FILE [options]\n\nRenders the templates with the parameters into ordered Kubernetes manifests and an apply script.")
+    .command(["render", "$0"], "render into the output folder (the default command)", (y) =>
+      renderOptions(y)
+        .option("check", { type: "boolean", default: false, describe: "write nothing; exit 1 and list the files that would change" })
+        .example("$0 --params params/example.json", "render the shipped OpenStack set into out/")
+        .example("$0 --params mystack.json --set keystone_replicas=5", "with one parameter overridden")
+        .example("$0 --params params/example.json --check", "in CI: fail when out/ is stale"),
+    )
+    .command("diff", "show what regenerating would change in the output folder; exit 1 if anything", (y) =>
+      renderOptions(y).example("$0 diff --params mystack.json", "review a parameter change before committing it"),
+    )
+    .command("plan", "show the ordered rollout apply.sh will perform", (y) =>
+      renderOptions(y).example("$0 plan --params mystack.json --output json", "the rollout, for a script"),
+    )
+    .command("init-params <file>", "write a new parameters file with freshly generated secrets", (y) =>
+      y
+        .positional("file", { type: "string", describe: "file to create (.json for JSON, else YAML); never overwritten" })
+        .option("database-host", { type: "string", demandOption: true, describe: "database server host name (the database URIs point at it)" })
+        .option("swift-auth-url", { type: "string", describe: "object store Keystone URL" })
+        .option("swift-user", { type: "string", describe: "object store user" })
+        .option("swift-password", { type: "string", describe: "object store password" })
+        .option("swift-siteurl", { type: "string", describe: "object store container URL: https://HOST/v1/TENANT/CONTAINER" })
+        .option("swift-region-name", { type: "string", describe: "object store region (default: none)" })
+        .option("schema", { type: "string", describe: "parameters schema (default: the shipped one)" })
+        .example("$0 init-params mystack.yaml --database-host db.example.com --swift-user me", "create the parameters without Heat"),
+    )
     .strict()
     .exitProcess(false)
     .fail((msg, err) => {
       throw new GenError("usage", [{ message: suggest(msg ?? err?.message ?? "invalid arguments", argv) }], 2);
     })
     .help()
+    .alias("help", "h")
     .version()
     .wrap(Math.min(110, process.stdout.columns ?? 100));
 }
-
-const KNOWN_FLAGS = new Set([...OPTION_NAMES, "p", "o", "q", "no-inline-secrets", "no-check", "no-quiet"]);
 
 /** A mistyped option is the likeliest cause of any usage error, so it is named first. */
 function suggest(message: string, argv: string[]): string {
@@ -102,6 +134,120 @@ function summarise(changes: FileChange[]): string {
   return parts.length ? parts.join(", ") : "no changes";
 }
 
+type Args = ReturnType<ReturnType<typeof parseArgs>["parseSync"]>;
+
+interface Context {
+  args: Args;
+  print: Printer;
+  secretValues: Set<string>;
+  seconds: () => string;
+}
+
+function render(ctx: Context): { result: PipelineResult; outDir: string; secretsDir: string; templatesDir: string } {
+  const a = ctx.args as Args & { params: string[]; set: string[]; out: string; "secrets-out"?: string; "inline-secrets": boolean; argocd: boolean; templates?: string; schema?: string };
+  const inputs = readInputs({ params: a.params, templatesDir: a.templates, schemaFile: a.schema });
+  const outDir = a.out;
+  const secretsDir = a["secrets-out"] ?? path.join(path.dirname(outDir), "secrets");
+  const result = runPipeline({
+    paramsFiles: inputs.paramsFiles,
+    sets: a.set.map(String),
+    schema: inputs.schema,
+    schemaFile: inputs.schemaFile,
+    templates: inputs.templates,
+    outDir,
+    secretsDir,
+    inlineSecrets: a["inline-secrets"],
+    argocd: a.argocd,
+    secretValues: ctx.secretValues,
+  });
+  return { result, outDir, secretsDir, templatesDir: inputs.templatesDir };
+}
+
+function fileOf(result: PipelineResult, outDir: string, secretsDir: string): (m: PlacedManifest) => string {
+  return (m) => path.join(result.trees.secrets && m.isSecret ? secretsDir : outDir, m.fileName);
+}
+
+function runRender(ctx: Context): number {
+  const { args, print } = ctx;
+  const { result, outDir, secretsDir, templatesDir } = render(ctx);
+  const { out, secrets } = result.trees;
+  const json = args.output === "json";
+  const what = `${result.manifests.length} objects from ${result.templateCount} templates`;
+  if (args.check) {
+    // The committed folder only: the secrets folder is never committed.
+    const changes = diffTree(out);
+    if (json) print.out(JSON.stringify({ upToDate: changes.length === 0, changes }, null, 2));
+    if (changes.length === 0) {
+      if (!json && !args.quiet) print.out(`${outDir}/ is up to date (${what}) in ${ctx.seconds()} s`);
+      return 0;
+    }
+    if (!json) {
+      for (const c of changes) print.err(`${c.change}: ${c.file}`);
+      print.err(`${print.red("error:")} ${outDir}/ is stale: ${summarise(changes)}; run gen-manifests --params ${(args.params as string[]).join(" --params ")} to regenerate it`);
+    }
+    return 1;
+  }
+  const trees = secrets ? [out, secrets] : [out];
+  checkTargets(trees, templatesDir, (d) => d);
+  const changes = trees.flatMap(diffTree);
+  if (changes.length > 0) writeTrees(trees, (d) => d);
+  if (json) {
+    print.out(JSON.stringify({ objects: result.manifests.length, templates: result.templateCount, out: outDir, secrets: secrets ? secretsDir : null, changes, seconds: Number(ctx.seconds()) }, null, 2));
+  } else if (!args.quiet) {
+    print.out(`rendered ${what} → ${outDir}/${secrets ? ` and ${secretsDir}/` : ""} (${summarise(changes)}) in ${ctx.seconds()} s`);
+  }
+  return 0;
+}
+
+function runDiff(ctx: Context): number {
+  const { args, print } = ctx;
+  const { result } = render(ctx);
+  const trees = result.trees.secrets ? [result.trees.out, result.trees.secrets] : [result.trees.out];
+  const changes = diffOutput(trees, new Map(trees.map((t) => [t.dir, readTree(t.dir)])));
+  if (args.output === "json") {
+    print.out(JSON.stringify({ changed: changes.length > 0, changes }, null, 2));
+  } else if (changes.length === 0) {
+    if (!args.quiet) print.out("no changes");
+  } else {
+    for (const c of changes) print.out(`${c.change.padEnd(8)} ${c.object ?? "(not an object)"}  ${c.file}`);
+    for (const c of changes) if (c.patch) print.out(`\n${c.patch.trimEnd()}`);
+  }
+  return changes.length > 0 ? 1 : 0;
+}
+
+function runPlan(ctx: Context): number {
+  const { result, outDir, secretsDir } = render(ctx);
+  const files = fileOf(result, outDir, secretsDir);
+  ctx.print.out(ctx.args.output === "json" ? JSON.stringify(planJson(result.plan, files), null, 2) : planText(result.plan, files));
+  return 0;
+}
+
+function runInitParams(ctx: Context): number {
+  const a = ctx.args as Args & { file: string; schema?: string } & Record<string, string | undefined>;
+  const schemaFile = a.schema ?? path.join(path.dirname(defaultTemplatesDir(process.cwd())), "params", "schema.json");
+  let schemaText: string;
+  try {
+    schemaText = fs.readFileSync(schemaFile, "utf8");
+  } catch {
+    throw new GenError("usage", [{ file: schemaFile, message: "no such schema file (set --schema)" }], 2);
+  }
+  const schema = checkSchema(JSON.parse(schemaText), schemaFile);
+  const supplied: Record<string, string> = {};
+  for (const flag of INIT_OPTIONS.filter((o) => o !== "schema")) if (typeof a[flag] === "string") supplied[flag.replace(/-/g, "_")] = a[flag] as string;
+  const result = initParams({ schema, supplied });
+  try {
+    fs.writeFileSync(a.file, formatParamsFile(result, a.file.endsWith(".json")), { mode: 0o600, flag: "wx" });
+    fs.chmodSync(a.file, 0o600);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new GenError("write-output", [{ file: a.file, message: code === "EEXIST" ? "already exists; init-params never overwrites a file (remove it first)" : `could not be written (${code})` }]);
+  }
+  const secrets = Object.keys(result.values).filter((k) => secretParamNames(schema).has(k) && !(k in supplied)).length;
+  ctx.print.out(`wrote ${a.file} (mode 0600): ${Object.keys(result.values).length} parameters, ${secrets} secrets generated`);
+  if (result.placeholders.length) ctx.print.out(`fill in before use: ${result.placeholders.join(", ")}`);
+  return 0;
+}
+
 export function main(argv: string[]): number {
   const started = process.hrtime.bigint();
   const secretValues = new Set<string>();
@@ -109,43 +255,19 @@ export function main(argv: string[]): number {
   let learn = (): void => undefined;
   try {
     const args = parseArgs(argv).parseSync();
-    learn = () => learnSecrets(args.params, args.schema, secretValues);
     if (args.help || args.version) return 0;
-    const cwd = process.cwd();
-    const inputs = readInputs({ params: args.params, templatesDir: args.templates, schemaFile: args.schema }, cwd);
-    const outDir = args.out;
-    const secretsDir = args["secrets-out"] ?? path.join(path.dirname(outDir), "secrets");
-    const result = runPipeline({
-      paramsFiles: inputs.paramsFiles,
-      sets: args.set.map(String),
-      schema: inputs.schema,
-      schemaFile: inputs.schemaFile,
-      templates: inputs.templates,
-      outDir,
-      secretsDir,
-      inlineSecrets: args["inline-secrets"],
-      secretValues,
-    });
-    const { out, secrets } = result.trees;
-    const seconds = (Number(process.hrtime.bigint() - started) / 1e9).toFixed(2);
-    const what = `${result.manifests.length} objects from ${result.templateCount} templates`;
-    if (args.check) {
-      // The committed folder only: the secrets folder is never committed.
-      const changes = diffTree(out);
-      if (changes.length === 0) {
-        if (!args.quiet) print.out(`${outDir}/ is up to date (${what}) in ${seconds} s`);
-        return 0;
-      }
-      for (const c of changes) print.err(`${c.change}: ${c.file}`);
-      print.err(`${print.red("error:")} ${outDir}/ is stale: ${summarise(changes)}; run gen-manifests --params ${args.params.join(" --params ")} to regenerate it`);
-      return 1;
+    if (Array.isArray(args.params)) learn = () => learnSecrets(args.params as string[], args.schema as string | undefined, secretValues);
+    const ctx: Context = { args, print, secretValues, seconds: () => (Number(process.hrtime.bigint() - started) / 1e9).toFixed(2) };
+    switch (args._[0]) {
+      case "diff":
+        return runDiff(ctx);
+      case "plan":
+        return runPlan(ctx);
+      case "init-params":
+        return runInitParams(ctx);
+      default:
+        return runRender(ctx);
     }
-    const trees = secrets ? [out, secrets] : [out];
-    checkTargets(trees, inputs.templatesDir, (d) => d);
-    const changes = trees.flatMap(diffTree);
-    if (changes.length > 0) writeTrees(trees, (d) => d);
-    if (!args.quiet) print.out(`rendered ${what} → ${outDir}/${secrets ? ` and ${secretsDir}/` : ""} (${summarise(changes)}) in ${seconds} s`);
-    return 0;
   } catch (e) {
     if (secretValues.size === 0) learn();
     if (e instanceof GenError) {

@@ -1,9 +1,11 @@
 // Calls the stages in order. Everything is rendered and checked in memory; nothing is written here.
+import { annotateForArgoCD } from "./stages/annotate-argocd";
 import { checkManifests } from "./stages/check-manifests";
 import { buildOutput, OutputTrees } from "./stages/build-output";
 import { compileTemplates } from "./stages/compile-templates";
 import { mergeParamLayers, parseParamsFile } from "./stages/load-params";
 import { orderManifests } from "./stages/order-manifests";
+import { nameJobsBySpec } from "./stages/name-jobs";
 import { renderTemplates } from "./stages/render";
 import { parseSetFlags, secretParamNames, validateParams } from "./stages/validate-params";
 import type { ParamSchema, Params, PlacedManifest, Plan, SourceFile, TemplateFile } from "./types";
@@ -17,6 +19,8 @@ export interface PipelineInput {
   outDir: string;
   secretsDir: string;
   inlineSecrets: boolean;
+  /** Annotate sync waves and hooks for Argo CD. */
+  argocd?: boolean;
   /** Filled with every secret value as soon as it is known, so the printer can mask it. */
   secretValues?: Set<string>;
 }
@@ -38,7 +42,8 @@ export function runPipeline(input: PipelineInput): PipelineResult {
   const templateSet = compileTemplates({ files: input.templates, schema: input.schema });
   const objects = renderTemplates(templateSet, params);
   checkManifests(objects);
-  const { manifests, plan } = orderManifests(objects);
+  const named = nameJobsBySpec(objects);
+  const { manifests, plan } = orderManifests(input.argocd ? annotateForArgoCD(named) : named);
   const trees = buildOutput({ manifests, plan, outDir: input.outDir, secretsDir: input.secretsDir, inlineSecrets: input.inlineSecrets });
   return { params, manifests, plan, trees, templateCount: templateSet.templates.length };
 }

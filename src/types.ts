@@ -73,6 +73,8 @@ export interface RenderedObject {
   /** 1-based position of the YAML document in the template's output. */
   document: number;
   phaseOverride?: Phase;
+  /** The name the file is called by, when the object's own name carries a hash (jobs). */
+  fileStem?: string;
 }
 
 /** A rendered object with its phase and the file it is written to. */

@@ -66,11 +66,11 @@ describe("apply.sh", () => {
   it("applies phase by phase, secrets first from their folder, waits for jobs after their phase and for rollouts at the end", () => {
     const r = applyScript(renderedChart(), ["--context", "prod"]);
     assert.equal(r.status, 0, r.stderr);
-    assert.deepEqual(r.calls, [
+    assert.deepEqual(r.calls.map((c) => c.replace(/web-migrate-[0-9a-f]{8}/, "web-migrate-HASH")), [
       "apply -f secrets/20-secret-web-secret.yaml --context prod",
       "apply -f out/50-service-web.yaml --context prod",
       "apply -f out/60-job-web-migrate.yaml --context prod",
-      "wait --for=condition=complete --timeout=600s -n apps job/web-migrate --context prod",
+      "wait --for=condition=complete --timeout=600s -n apps job/web-migrate-HASH --context prod",
       "apply -f out/70-deployment-web.yaml --context prod",
       "rollout status --timeout=600s -n apps deployment/web --context prod",
     ]);
@@ -81,7 +81,7 @@ describe("apply.sh", () => {
     const r = applyScript(renderedChart(), [], { KUBECTL: path.join(kubectl.bin, "kubectl"), PATH: "/usr/bin:/bin", WAIT_TIMEOUT: "30s" });
     assert.equal(r.status, 0, r.stderr);
     const calls = fs.readFileSync(kubectl.log, "utf8");
-    assert.match(calls, /^wait --for=condition=complete --timeout=30s -n apps job\/web-migrate$/m);
+    assert.match(calls, /^wait --for=condition=complete --timeout=30s -n apps job\/web-migrate-[0-9a-f]{8}$/m);
   });
 
   it("--dry-run passes --dry-run=server to every apply and waits for nothing", () => {
@@ -94,7 +94,7 @@ describe("apply.sh", () => {
   it("a job that does not complete stops the rollout with a message naming it", () => {
     const r = applyScript(renderedChart(), [], { FAIL_WAIT: "1" });
     assert.equal(r.status, 1);
-    assert.match(r.stderr, /apply\.sh: Job apps\/web-migrate did not complete within 600s; see: kubectl logs -n apps job\/web-migrate/);
+    assert.match(r.stderr, /apply\.sh: Job apps\/web-migrate-[0-9a-f]{8} did not complete within 600s; see: kubectl logs -n apps job\/web-migrate-[0-9a-f]{8}\n/);
     assert.ok(!r.calls.some((c) => c.includes("70-deployment")), "nothing after the failed job is applied");
   });
 
@@ -104,7 +104,7 @@ describe("apply.sh", () => {
     const r = applyScript(cwd, []);
     assert.equal(r.status, 1);
     assert.match(r.stderr, /secrets folder .* is missing/);
-    assert.deepEqual(r.calls, []);
+    assert.deepEqual(r.calls.map((c) => c.replace(/web-migrate-[0-9a-f]{8}/, "web-migrate-HASH")), []);
   });
 
   it("re-running it makes the same calls (apply is idempotent)", () => {

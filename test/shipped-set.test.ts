@@ -11,8 +11,9 @@ import { REPO } from "./helpers";
 const inputs = readInputs({ params: ["params/example.json"] }, REPO);
 const result = runPipeline({ ...inputs, sets: [], outDir: "out", secretsDir: "secrets", inlineSecrets: false });
 const all = result.manifests.map((m) => m.object as KubeObject & Record<string, any>);
+/** By name; a job by the name its template gives it, before the spec hash. */
 const get = (kind: string, name: string) => {
-  const o = all.find((x) => x.kind === kind && x.metadata.name === name);
+  const o = all.find((x) => x.kind === kind && (x.metadata.name === name || (kind === "Job" && new RegExp(`^${name}-[0-9a-f]{8}$`).test(x.metadata.name))));
   assert.ok(o, `${kind} ${name} is rendered`);
   return o;
 };

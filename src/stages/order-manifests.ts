@@ -2,7 +2,7 @@
 // from the object alone (phase, kind, name), so adding or removing a template never renames the
 // files of another, and `kubectl apply -f` (file-name order) follows the phases.
 import { GenError, Problem } from "../errors";
-import { ONE_SHOT_KINDS, phaseOfKind, PHASES, ROLLOUT_KINDS } from "../phases";
+import { ONE_SHOT_KINDS, Phase, phaseOfKind, PHASES, ROLLOUT_KINDS } from "../phases";
 import type { Plan, PlacedManifest, RenderedObject } from "../types";
 
 export function fileNameFor(phaseRank: string, kind: string, name: string): string {
@@ -10,12 +10,17 @@ export function fileNameFor(phaseRank: string, kind: string, name: string): stri
   return `${phaseRank}-${safe(kind)}-${safe(name)}.yaml`;
 }
 
+/** A template's phase directive wins over the kind's phase. */
+export function phaseOf(r: RenderedObject): Phase {
+  return r.phaseOverride ?? phaseOfKind(r.object.kind);
+}
+
 export function orderManifests(objects: RenderedObject[]): { manifests: PlacedManifest[]; plan: Plan } {
   const problems: Problem[] = [];
   const byFile = new Map<string, PlacedManifest>();
   for (const r of objects) {
-    const phase = r.phaseOverride ?? phaseOfKind(r.object.kind);
-    const fileName = fileNameFor(phase.rank, r.object.kind, r.object.metadata.name);
+    const phase = phaseOf(r);
+    const fileName = fileNameFor(phase.rank, r.object.kind, r.fileStem ?? r.object.metadata.name);
     const placed: PlacedManifest = { ...r, phase, fileName, isSecret: r.object.kind === "Secret" };
     const clash = byFile.get(fileName);
     if (clash) {

@@ -138,6 +138,8 @@ function describeSchemaError(e: ErrorObject, origin: Record<string, string>, sou
     message = "required parameter is missing";
   } else if (e.keyword === "type") {
     message = `must be ${e.params.type === "integer" ? "an integer" : `of type ${e.params.type}`}`;
+  } else if (e.keyword === "not" && e.schemaPath.startsWith("#/patternProperties")) {
+    message = "is still a placeholder from init-params; fill it in";
   } else if (e.keyword === "enum") {
     message = `must be one of ${(e.params.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(", ")}`;
   }
