@@ -68,6 +68,14 @@ describe("cli: rendering", () => {
     assert.deepEqual(snapshot(path.join(cwd, "out")), first);
   });
 
+  it("creates the output folder's missing parents", () => {
+    const cwd = chart();
+    const r = render(cwd, "--out", "build/deep/out");
+    assert.equal(r.status, 0, r.all);
+    assert.ok(fs.existsSync(path.join(cwd, "build/deep/out/70-deployment-web.yaml")));
+    assert.ok(fs.existsSync(path.join(cwd, "build/deep/secrets/20-secret-web-secret.yaml")));
+  });
+
   it("a second run with nothing changed changes nothing", () => {
     const cwd = chart();
     render(cwd);

@@ -107,7 +107,6 @@ function processAlive(pid: number): boolean {
 
 function stage(tree: OutputTree): string {
   const dir = path.resolve(tree.dir);
-  fs.mkdirSync(path.dirname(dir), { recursive: true });
   const staged = fs.mkdtempSync(path.join(path.dirname(dir), `.${path.basename(dir)}.new-`));
   try {
     for (const [name, file] of tree.files) {
@@ -132,7 +131,10 @@ export function writeTrees(trees: OutputTree[], display: (dir: string) => string
   const staged: string[] = [];
   const swapped: { dir: string; old?: string }[] = [];
   try {
-    for (const t of trees) locks.push(acquireLock(path.resolve(t.dir), display(t.dir)));
+    for (const t of trees) {
+      fs.mkdirSync(path.dirname(path.resolve(t.dir)), { recursive: true });
+      locks.push(acquireLock(path.resolve(t.dir), display(t.dir)));
+    }
     for (const t of trees) staged.push(stage(t));
     trees.forEach((t, i) => {
       const dir = path.resolve(t.dir);
