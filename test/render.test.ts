@@ -107,14 +107,20 @@ describe("render: values are data, never structure", () => {
     assert.match(problems[0], /^tpl\/a\.yaml\.hbs:\d+(:\d+)?: output is not valid YAML \(rendered line \d+: /);
   });
 
+  it("an alias bomb is refused, not expanded", () => {
+    const bomb = ["a: &a [x, x, x, x, x, x, x, x, x, x]", ...Array.from({ length: 8 }, (_, i) => `${String.fromCharCode(98 + i)}: &${String.fromCharCode(98 + i)} [${Array(10).fill(`*${String.fromCharCode(97 + i)}`).join(", ")}]`)].join("\n");
+    const problems = problemsOf(() => renderInMemory({ templates: { "a.yaml.hbs": `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\nx:\n  ${bomb.split("\n").join("\n  ")}\n` } }));
+    assert.match(problems[0], /document 1: expands to more than 1,000,000 nodes through aliases/);
+  });
+
   it("an alias without its anchor is a YAML error naming the template (found by the fuzzer)", () => {
     const problems = problemsOf(() => renderInMemory({ templates: { "a.yaml.hbs": "*a\n" } }));
-    assert.match(problems[0], /^tpl\/a\.yaml\.hbs:1: document 1: output is not valid YAML: Unresolved alias/);
+    assert.match(problems[0], /^tpl\/a\.yaml\.hbs:1:3: output is not valid YAML \(rendered line 1: "\*a"\): unidentified alias "a"$/);
   });
 
   it("a document that is not a Kubernetes object is an error", () => {
     const problems = problemsOf(() => renderInMemory({ templates: { "a.yaml.hbs": "- a\n- b\n---\nkind: X\n" } }));
-    assert.match(problems[0], /^tpl\/a\.yaml\.hbs:1: document 1: expected a Kubernetes object/);
+    assert.match(problems[0], /^tpl\/a\.yaml\.hbs: document 1: expected a Kubernetes object/);
     assert.match(problems[1], /document 2: expected a Kubernetes object; missing apiVersion, metadata\.name$/);
   });
 

@@ -114,7 +114,7 @@ describe("diff and plan", () => {
     const r = runCli(["diff", "--params", "params.json", "--set", "password=NEW-SENTINEL-value"], { cwd });
     assert.equal(r.status, 1);
     assert.match(r.stdout, /changed +Secret web-secret +secrets\/20-secret-web-secret\.yaml/);
-    assert.match(r.stdout, /-  password: "\(secret, old value\)"\n\+  password: "\(secret, new value\)"/);
+    assert.match(r.stdout, /-  password: \(secret, old value\)\n\+  password: \(secret, new value\)/);
     assert.doesNotMatch(r.all, /SENTINEL/);
   });
 

@@ -2,7 +2,7 @@
 // touches the disk; write-output does, and only once everything here has succeeded.
 import path from "node:path";
 import type { OutputTree, PlacedManifest, Plan } from "../types";
-import { serializeManifest } from "./serialize-manifest";
+import { serializeManifest } from "../kube-yaml";
 import { writeApplyScript } from "./write-apply-script";
 
 /** Marks a folder as made by gen-manifests: the only kind of folder it ever deletes from. */

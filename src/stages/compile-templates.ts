@@ -17,7 +17,7 @@ type PathExpression = hbs.AST.PathExpression;
 
 /** Alphanumeric, so it is a plain scalar wherever it stands in YAML. */
 export const TOKEN_PREFIX = "GMv9x";
-const TOKEN_SUFFIX = "xGM";
+export const TOKEN_SUFFIX = "xGM";
 export const TOKEN_PATTERN = /GMv9x(\d+)xGM/g;
 export const tokenFor = (i: number): string => `${TOKEN_PREFIX}${i}${TOKEN_SUFFIX}`;
 

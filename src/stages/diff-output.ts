@@ -2,9 +2,8 @@
 // unified diff of each changed file. Secret values are masked on both sides before diffing, so a
 // diff says that a secret changed, never what it was or is. Pure: the old files are passed in.
 import { createTwoFilesPatch } from "diff";
-import { parse } from "yaml";
 import type { FileChange, OutputTree } from "../types";
-import { serializeManifest } from "./serialize-manifest";
+import { loadKubeDocument, serializeManifest } from "../kube-yaml";
 
 export interface OutputChange extends FileChange {
   /** `Kind namespace/name`, when the file holds an object. */
@@ -16,7 +15,7 @@ export interface OutputChange extends FileChange {
 function parseObject(text: string | undefined): Record<string, any> | undefined {
   if (text === undefined) return undefined;
   try {
-    const o = parse(text, { version: "1.1" });
+    const o = loadKubeDocument(text) as Record<string, any> | null;
     return o && typeof o === "object" && typeof o.kind === "string" && o.metadata ? o : undefined;
   } catch {
     return undefined;

@@ -3,7 +3,7 @@
 // defaults filled in, and operator-supplied values given or left as placeholders that validation
 // refuses until they are filled. Pure: the random source is passed in; the CLI writes the file.
 import { randomInt } from "node:crypto";
-import { stringify } from "yaml";
+import { dumpYaml } from "../kube-yaml";
 import { DERIVATIONS } from "./derive-params";
 import type { ParamSchema, ParamValue } from "../types";
 
@@ -63,5 +63,5 @@ export function formatParamsFile(result: InitParamsResult, asJson: boolean): str
     "# It holds freshly generated secrets: keep it out of version control, or encrypt it.",
     result.placeholders.length ? `# Fill in before use: ${result.placeholders.join(", ")}.` : "# Complete: every value is set.",
   ];
-  return `${header.join("\n")}\n${stringify(result.values, { lineWidth: 0 })}`;
+  return `${header.join("\n")}\n${dumpYaml(result.values)}`;
 }

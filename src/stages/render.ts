@@ -1,19 +1,15 @@
 // Renders each template, splits its output into YAML documents, and puts the parameter values
 // into the parsed documents. Values are inserted into the parsed tree, never into YAML text, so
 // no value can change a manifest's shape; and each secret's landing place is checked.
-import { Document, isMap, isPair, isScalar, isSeq, Node, parseAllDocuments, Scalar, SchemaOptions, visit } from "yaml";
+import yaml from "js-yaml";
 import { GenError, Problem } from "../errors";
+import { loadKubeDocuments } from "../kube-yaml";
 import type { KubeObject, Params, RenderedObject } from "../types";
 import type { CompiledTemplate, Emitted, TemplateSet } from "./compile-templates";
-import { RenderFault, TOKEN_PATTERN } from "./compile-templates";
+import { RenderFault, TOKEN_PATTERN, TOKEN_PREFIX, tokenFor } from "./compile-templates";
 
-/** What Kubernetes reads: YAML 1.1, except that timestamps stay strings (as in Go's yaml.v2). */
-export const KUBE_YAML_OPTIONS = {
-  version: "1.1" as const,
-  merge: true,
-  uniqueKeys: true,
-  customTags: ((tags) => tags.filter((t) => typeof t === "string" ? t !== "timestamp" : t.tag !== "tag:yaml.org,2002:timestamp")) as SchemaOptions["customTags"],
-};
+/** Aliases may share nodes; a document that expands past this is refused (an alias bomb). */
+const MAX_EXPANDED_NODES = 1_000_000;
 
 export function renderTemplates(set: TemplateSet, params: Params): RenderedObject[] {
   const problems: Problem[] = [];
@@ -30,48 +26,71 @@ export function renderTemplates(set: TemplateSet, params: Params): RenderedObjec
   return objects;
 }
 
+/** Where a value was placed in the object: its path, and what was emitted there. */
+interface Placement {
+  path: (string | number)[];
+  emitted: Emitted;
+}
+
+interface Substitution {
+  emitted: Emitted[];
+  /** Tokens that stand right after a quote: a quoted `"{{x}}"` is always text. */
+  quoted: Set<number>;
+  reached: Set<number>;
+  placements: Placement[];
+  problems: Problem[];
+}
+
 function renderTemplate(template: CompiledTemplate, params: Params, problems: Problem[]): RenderedObject[] {
   const { text, emitted } = template.render(params.values, params.secretNames);
   const file = template.file.path;
   const before = problems.length;
-  const reached = new Set<number>();
+  let docs: unknown[];
+  try {
+    docs = loadKubeDocuments(text, file);
+  } catch (e) {
+    if (!(e instanceof yaml.YAMLException)) throw e;
+    problems.push(yamlProblem(file, e, text, emitted));
+    return [];
+  }
+  const sub: Substitution = { emitted, quoted: quotedTokens(text), reached: new Set(), placements: [], problems };
   const objects: RenderedObject[] = [];
-  const docs = parseAllDocuments(text, KUBE_YAML_OPTIONS);
-  const lines = text.split("\n");
   let index = 0;
-  for (const doc of Array.isArray(docs) ? docs : [docs]) {
-    if (doc.errors.length > 0) {
-      for (const err of doc.errors) problems.push(yamlProblem(file, err, lines, emitted));
-      continue;
-    }
+  for (const doc of docs) {
     // A document of only comments or nothing (e.g. after a trailing ---) is not an object.
-    if (doc.contents === null || (isScalar(doc.contents) && doc.contents.value === null)) continue;
+    if (doc === null || doc === undefined) continue;
     index++;
     const docStart = problems.length;
-    const placed = insertValues(doc, emitted, reached, file, problems);
-    if (problems.length > docStart) continue;
-    let object: unknown;
-    try {
-      object = doc.toJS({ maxAliasCount: 100 });
-    } catch (e) {
-      // An alias without its anchor, or an alias bomb: the YAML is wrong, not the compiler.
-      problems.push({ file, line: lineOf(text, doc.contents), message: `document ${index}: output is not valid YAML: ${(e as Error).message.split("\n")[0]}` });
+    if (expandedSize(doc, new Map()) > MAX_EXPANDED_NODES) {
+      problems.push({ file, message: `document ${index}: expands to more than ${MAX_EXPANDED_NODES.toLocaleString("en")} nodes through aliases` });
       continue;
     }
+    sub.placements = [];
+    const object = substitute(doc, [], sub, new Map());
+    if (problems.length > docStart) continue;
     const shapeProblem = checkObjectShape(object);
     if (shapeProblem) {
-      problems.push({ file, line: lineOf(text, doc.contents), message: `document ${index}: ${shapeProblem}` });
+      problems.push({ file, message: `document ${index}: ${shapeProblem}` });
       continue;
     }
-    checkSecretPlacement(object as KubeObject, placed, problems);
+    checkSecretPlacement(object as KubeObject, sub.placements, problems);
     objects.push({ object: object as KubeObject, template: file, source: template.file.source, document: index, phaseOverride: template.phaseOverride });
   }
   emitted.forEach((e, i) => {
-    if (!reached.has(i) && problems.length === before) {
+    if (!sub.reached.has(i) && problems.length === before) {
       problems.push(siteProblem(e, `the value of ${e.site.expression} does not reach any manifest (it stands in a YAML comment, tag or anchor); remove it`));
     }
   });
   return objects;
+}
+
+function quotedTokens(text: string): Set<number> {
+  const quoted = new Set<number>();
+  for (const m of text.matchAll(TOKEN_PATTERN)) {
+    const before = text[m.index! - 1];
+    if (before === '"' || before === "'") quoted.add(Number(m[1]));
+  }
+  return quoted;
 }
 
 function siteProblem(e: Emitted, message: string): Problem {
@@ -79,60 +98,75 @@ function siteProblem(e: Emitted, message: string): Problem {
 }
 
 /** A YAML error, with the rendered line shown as the template wrote it (tokens as `{{expr}}`). */
-function yamlProblem(file: string, err: { message: string; linePos?: [{ line: number; col: number }, ...unknown[]] }, lines: string[], emitted: Emitted[]): Problem {
-  const pos = err.linePos?.[0];
-  const reason = err.message.split(" at line ")[0].split("\n")[0];
-  if (!pos) return { file, message: `output is not valid YAML: ${reason}` };
-  const shown = (lines[pos.line - 1] ?? "").replace(TOKEN_PATTERN, (_, i) => emitted[Number(i)]?.site.expression ?? "?");
+function yamlProblem(file: string, e: yaml.YAMLException, text: string, emitted: Emitted[]): Problem {
+  const lineText = text.split("\n")[e.mark.line] ?? "";
+  const shown = lineText.replace(TOKEN_PATTERN, (_, i) => emitted[Number(i)]?.site.expression ?? "?");
   // Where a token stands on the failing line, its template position is exact.
-  const token = new RegExp(TOKEN_PATTERN.source).exec(lines[pos.line - 1] ?? "");
+  const token = new RegExp(TOKEN_PATTERN.source).exec(lineText);
   const site = token ? emitted[Number(token[1])]?.site : undefined;
   return {
     file,
-    line: site?.line ?? pos.line,
-    column: site ? undefined : pos.col,
-    message: `output is not valid YAML (rendered line ${pos.line}: ${JSON.stringify(shown.trim().slice(0, 100))}): ${reason}`,
+    line: site?.line ?? e.mark.line + 1,
+    column: site ? undefined : e.mark.column + 1,
+    message: `output is not valid YAML (rendered line ${e.mark.line + 1}: ${JSON.stringify(shown.trim().slice(0, 100))}): ${e.reason}`,
   };
 }
 
-/** The 1-based line of a parsed node in the rendered text. */
-function lineOf(text: string, node: { range?: [number, number, number] | null } | null): number | undefined {
-  const offset = node?.range?.[0];
-  return offset === undefined ? undefined : text.slice(0, offset).split("\n").length;
-}
-
-/** Where a value was placed in the object: its path, and the secrets it carries. */
-interface Placement {
-  path: (string | number)[];
-  emitted: Emitted;
+/** Nodes a document has once its aliases are expanded, counted without expanding them. */
+function expandedSize(v: unknown, memo: Map<object, number>): number {
+  if (v === null || typeof v !== "object") return 1;
+  const known = memo.get(v);
+  if (known !== undefined) return known;
+  memo.set(v, 1); // a cycle counts once
+  let size = 1;
+  for (const child of Array.isArray(v) ? v : Object.values(v)) {
+    size += expandedSize(child, memo);
+    if (size > MAX_EXPANDED_NODES) break;
+  }
+  memo.set(v, size);
+  return size;
 }
 
 /**
- * Replaces every token in the parsed document with its value. A plain scalar that is exactly one
+ * Replaces every token in a parsed document with its value. A plain scalar that is exactly one
  * token takes the value with its type (a number stays a number, an object becomes a mapping);
  * a token inside a longer or quoted scalar is put in as text. A token may not be a mapping key.
  */
-function insertValues(doc: Document, emitted: Emitted[], reached: Set<number>, file: string, problems: Problem[]): Placement[] {
-  const placements: Placement[] = [];
-  visit(doc, {
-    Scalar(key, node, ancestors) {
-      if (typeof node.value !== "string" || !node.value.includes("GMv9x")) return undefined;
-      const indexes = [...node.value.matchAll(TOKEN_PATTERN)].map((m) => Number(m[1]));
-      indexes.forEach((i) => reached.add(i));
-      if (key === "key") {
-        for (const i of indexes) problems.push(siteProblem(emitted[i], `${emitted[i].site.expression} stands in a mapping key; a parameter may only be a value`));
-        return undefined;
+function substitute(v: unknown, path: (string | number)[], sub: Substitution, memo: Map<object, unknown>): unknown {
+  if (typeof v === "string") return v.includes(TOKEN_PREFIX) ? substituteString(v, path, sub) : v;
+  if (v === null || typeof v !== "object") return v;
+  const done = memo.get(v);
+  if (done !== undefined) return done; // an alias: the node it names is already done
+  if (Array.isArray(v)) {
+    const out: unknown[] = [];
+    memo.set(v, out);
+    v.forEach((x, i) => out.push(substitute(x, [...path, i], sub, memo)));
+    return out;
+  }
+  const out: Record<string, unknown> = {};
+  memo.set(v, out);
+  for (const [key, x] of Object.entries(v)) {
+    if (key.includes(TOKEN_PREFIX)) {
+      for (const m of key.matchAll(TOKEN_PATTERN)) {
+        const e = sub.emitted[Number(m[1])];
+        sub.reached.add(Number(m[1]));
+        sub.problems.push(siteProblem(e, `${e.site.expression} stands in a mapping key; a parameter may only be a value`));
       }
-      const path = pathOf(ancestors, node);
-      for (const i of indexes) placements.push({ path, emitted: emitted[i] });
-      const whole = indexes.length === 1 && node.type === "PLAIN" && node.value === `GMv9x${indexes[0]}xGM`;
-      if (whole) return doc.createNode(emitted[indexes[0]].value);
-      const text = node.value.replace(TOKEN_PATTERN, (_, i) => asText(emitted[Number(i)], problems));
-      const replaced = new Scalar(text);
-      return replaced;
-    },
-  });
-  return placements;
+      continue;
+    }
+    out[key] = substitute(x, [...path, key], sub, memo);
+  }
+  return out;
+}
+
+function substituteString(s: string, path: (string | number)[], sub: Substitution): unknown {
+  const indexes = [...s.matchAll(TOKEN_PATTERN)].map((m) => Number(m[1]));
+  for (const i of indexes) {
+    sub.reached.add(i);
+    sub.placements.push({ path, emitted: sub.emitted[i] });
+  }
+  if (indexes.length === 1 && s === tokenFor(indexes[0]) && !sub.quoted.has(indexes[0])) return sub.emitted[indexes[0]].value;
+  return s.replace(TOKEN_PATTERN, (_, i) => asText(sub.emitted[Number(i)], sub.problems));
 }
 
 function asText(e: Emitted, problems: Problem[]): string {
@@ -141,21 +175,6 @@ function asText(e: Emitted, problems: Problem[]): string {
   if (typeof v === "number" || typeof v === "boolean") return String(v);
   problems.push(siteProblem(e, `${e.site.expression} is ${v === null ? "null" : Array.isArray(v) ? "a list" : "an object"}; only a whole value (not part of a text) can be one`));
   return "";
-}
-
-function pathOf(ancestors: readonly unknown[], node: unknown): (string | number)[] {
-  const path: (string | number)[] = [];
-  let child = node;
-  for (let i = ancestors.length - 1; i >= 0; i--) {
-    const a = ancestors[i];
-    if (isPair(a)) {
-      if (a.value === child) path.unshift(isScalar(a.key) ? String(a.key.value) : "?");
-    } else if (isSeq(a)) {
-      path.unshift(a.items.indexOf(child as Node));
-    }
-    if (isMap(a) || isSeq(a) || isPair(a)) child = a;
-  }
-  return path;
 }
 
 function checkObjectShape(o: unknown): string | undefined {

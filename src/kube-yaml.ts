@@ -1,0 +1,62 @@
+// YAML as Kubernetes reads it. kubectl reads manifests with Go's yaml.v2: YAML 1.1 booleans
+// (`yes`, `on`, `y`, `no`, `off`, `n` in their three cases), integers through Go's ParseInt
+// (`0o17`, `0b1`, `1_000`), but timestamps left as strings.
+//
+// LOAD reads templates' output the way kubectl will. DUMP writes manifests that every reader
+// gets back exactly: it knows every form any YAML 1.1 or Go reader takes for a non-string
+// (sexagesimal `12:30`, timestamps, `0o17`, `<<`), so js-yaml quotes each string it might
+// misread. Its extra types only resolve, never represent, so numbers and booleans are still
+// written as themselves.
+import yaml from "js-yaml";
+
+const matching = (re: RegExp) => (s: string | null): boolean => s !== null && re.test(s);
+
+const BOOL_11 = /^(y|Y|yes|Yes|YES|n|N|no|No|NO|on|On|ON|off|Off|OFF)$/;
+
+/** yaml.v2's extra booleans; true/false come from the core schema. */
+const bool11 = new yaml.Type("tag:yaml.org,2002:bool", {
+  kind: "scalar",
+  resolve: matching(BOOL_11),
+  construct: (s: string) => /^(y|yes|on)$/i.test(s),
+  predicate: () => false,
+});
+
+/** Types that only make DUMP quote a string some reader would take as something else. */
+const quoteOnly = (name: string, re: RegExp) =>
+  new yaml.Type(`tag:gen-manifests,2026:${name}`, { kind: "scalar", resolve: matching(re), construct: (s: string) => s, predicate: () => false });
+
+const AMBIGUOUS = [
+  quoteOnly("bool", BOOL_11),
+  quoteOnly("null", /^(~|null|Null|NULL|)$/),
+  quoteOnly("int", /^[-+]?(0b[0-1_]+|0o?[0-7_]+|0x[0-9a-fA-F_]+|[0-9][0-9_]*(:[0-5]?[0-9])*)$/),
+  quoteOnly("float", /^[-+]?(\.[0-9]+|[0-9][0-9_]*(\.[0-9_]*)?)([eE][-+]?[0-9]+)?$|^[-+]?[0-9][0-9_]*(:[0-5]?[0-9])+\.[0-9_]*$|^[-+]?\.(inf|Inf|INF)$|^\.(nan|NaN|NAN)$/),
+  quoteOnly("timestamp", /^[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}([Tt]|[ \t]+|$)/),
+  quoteOnly("merge", /^<<$/),
+];
+
+const mergeType = (yaml.DEFAULT_SCHEMA as unknown as { compiledImplicit: (yaml.Type & { tag: string })[] }).compiledImplicit.find((t) => t.tag === "tag:yaml.org,2002:merge");
+
+export const KUBE_LOAD_SCHEMA = yaml.CORE_SCHEMA.extend({ implicit: [bool11, ...(mergeType ? [mergeType] : [])] });
+export const KUBE_DUMP_SCHEMA = yaml.CORE_SCHEMA.extend({ implicit: AMBIGUOUS });
+
+/** Every document of a text, as kubectl reads them; throws js-yaml's YAMLException with a mark. */
+export function loadKubeDocuments(text: string, filename: string): unknown[] {
+  const docs: unknown[] = [];
+  yaml.loadAll(text, (d) => docs.push(d), { schema: KUBE_LOAD_SCHEMA, filename });
+  return docs;
+}
+
+export function loadKubeDocument(text: string): unknown {
+  return yaml.load(text, { schema: KUBE_LOAD_SCHEMA });
+}
+
+/** YAML that reads back exactly, under any YAML 1.1 or Go reader. */
+export function dumpYaml(value: unknown): string {
+  return yaml.dump(value, { schema: KUBE_DUMP_SCHEMA, lineWidth: -1, noRefs: true, quotingType: '"' });
+}
+
+/** One object as YAML, with the template it came from in a comment. */
+export function serializeManifest(object: unknown, source?: string): string {
+  const text = dumpYaml(object);
+  return source ? `# Source: ${source}\n${text}` : text;
+}
