@@ -8,7 +8,7 @@ import os from "node:os";
 import path from "node:path";
 
 const REPO = path.resolve(__dirname, "..", "..");
-const CLI = path.join(REPO, "dist", "src", "cli.js");
+const CLI = path.join(REPO, "dist", "gen-manifests.js");
 const RUNS = Number(process.env.BENCH_RUNS ?? 7);
 const TIME = "/usr/bin/time";
 

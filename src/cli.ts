@@ -5,7 +5,8 @@ import path from "node:path";
 import yargs, { Argv } from "yargs";
 import { GenError, formatProblem } from "./errors";
 import { PipelineResult, runPipeline } from "./pipeline";
-import { defaultTemplatesDir, readInputs } from "./read-inputs";
+import { openCompileCache } from "./compile-cache";
+import { defaultTemplatesDir, PACKAGE_ROOT, readInputs } from "./read-inputs";
 import { diffOutput } from "./stages/diff-output";
 import { planJson, planText } from "./stages/describe-plan";
 import { formatParamsFile, initParams } from "./stages/init-params";
@@ -158,6 +159,7 @@ function render(ctx: Context): { result: PipelineResult; outDir: string; secrets
     secretsDir,
     inlineSecrets: a["inline-secrets"],
     argocd: a.argocd,
+    cache: openCompileCache(PACKAGE_ROOT),
     secretValues: ctx.secretValues,
   });
   return { result, outDir, secretsDir, templatesDir: inputs.templatesDir };

@@ -8,6 +8,7 @@ import { orderManifests } from "./stages/order-manifests";
 import { nameJobsBySpec } from "./stages/name-jobs";
 import { renderTemplates } from "./stages/render";
 import { parseSetFlags, secretParamNames, validateParams } from "./stages/validate-params";
+import type { CompileCache } from "./compile-cache";
 import type { ParamSchema, Params, PlacedManifest, Plan, SourceFile, TemplateFile } from "./types";
 
 export interface PipelineInput {
@@ -21,6 +22,8 @@ export interface PipelineInput {
   inlineSecrets: boolean;
   /** Annotate sync waves and hooks for Argo CD. */
   argocd?: boolean;
+  /** Generated code kept between runs; none by default. */
+  cache?: CompileCache;
   /** Filled with every secret value as soon as it is known, so the printer can mask it. */
   secretValues?: Set<string>;
 }
@@ -38,8 +41,8 @@ export function runPipeline(input: PipelineInput): PipelineResult {
   if (input.sets.length) layers.push(parseSetFlags(input.sets, input.schema));
   const merged = mergeParamLayers(layers);
   rememberSecrets(merged.values, secretParamNames(input.schema), input.secretValues);
-  const params = validateParams({ ...merged, schema: input.schema, schemaFile: input.schemaFile, sources: input.paramsFiles.map((f) => f.path) });
-  const templateSet = compileTemplates({ files: input.templates, schema: input.schema });
+  const params = validateParams({ ...merged, schema: input.schema, schemaFile: input.schemaFile, sources: input.paramsFiles.map((f) => f.path), cache: input.cache });
+  const templateSet = compileTemplates({ files: input.templates, schema: input.schema, cache: input.cache });
   const objects = renderTemplates(templateSet, params);
   checkManifests(objects);
   const named = nameJobsBySpec(objects);

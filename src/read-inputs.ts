@@ -7,8 +7,15 @@ import { discoverTemplates } from "./stages/discover-templates";
 import { checkSchema } from "./stages/validate-params";
 import type { ParamSchema, SourceFile, TemplateFile } from "./types";
 
-/** The package's own folder: the shipped OpenStack set lives here. */
-export const PACKAGE_ROOT = path.resolve(__dirname, "..", "..");
+/** The package's own folder (where the shipped OpenStack set lives), from dist/ or dist/src/. */
+export const PACKAGE_ROOT = findPackageRoot(__dirname);
+
+function findPackageRoot(from: string): string {
+  for (let dir = from; ; dir = path.dirname(dir)) {
+    if (fs.existsSync(path.join(dir, "package.json")) && fs.existsSync(path.join(dir, "kubernetes-in"))) return dir;
+    if (path.dirname(dir) === dir) return path.resolve(from, "..");
+  }
+}
 
 export interface InputPaths {
   params: string[];

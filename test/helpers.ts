@@ -9,7 +9,7 @@ import { runPipeline, PipelineResult } from "../src/pipeline";
 import type { ParamSchema, TemplateFile } from "../src/types";
 
 export const REPO = path.resolve(__dirname, "..", "..");
-export const CLI = path.join(REPO, "dist", "src", "cli.js");
+export const CLI = path.join(REPO, "dist", "gen-manifests.js");
 export const SHIPPED_SCHEMA = JSON.parse(fs.readFileSync(path.join(REPO, "params", "schema.json"), "utf8")) as ParamSchema;
 export const EXAMPLE_PARAMS = JSON.parse(fs.readFileSync(path.join(REPO, "params", "example.json"), "utf8")) as Record<string, unknown>;
 

@@ -3,6 +3,7 @@
 // and across objects, the mistakes a cluster would only show at run time. Validators only read.
 import fs from "node:fs";
 import path from "node:path";
+import { BUNDLED_KINDS } from "../bundled-kinds";
 import { GenError, Problem } from "../errors";
 import type { KubeObject, RenderedObject } from "../types";
 import { formatPath } from "./render";
@@ -25,14 +26,7 @@ function validatorFor(apiVersion: string, kind: string): KindCheck {
   return check;
 }
 
-function loadValidator(apiVersion: string, kind: string): KindCheck {
-  if (!/^[A-Za-z0-9.-]+(\/[A-Za-z0-9]+)?$/.test(apiVersion) || !/^[A-Za-z0-9]+$/.test(kind)) return "custom";
-  const dir = path.join(modelsRoot, ...apiVersion.split("/"));
-  const file = path.join(dir, `${kind}.js`);
-  // A group/version kubernetes-models knows but a kind it lacks is a typo; anything else a custom resource.
-  const groupDir = apiVersion.includes("/") ? path.join(modelsRoot, apiVersion.split("/")[0]) : dir;
-  if (!fs.existsSync(file)) return fs.existsSync(groupDir) ? "unknown-kind" : "custom";
-  const Model = (require(file) as Record<string, new (data: unknown) => { validate(): void }>)[kind];
+function asValidator(Model: new (data: unknown) => { validate(): void }): Validator {
   return (object) => {
     try {
       new Model(object).validate();
@@ -43,6 +37,18 @@ function loadValidator(apiVersion: string, kind: string): KindCheck {
       return errors;
     }
   };
+}
+
+function loadValidator(apiVersion: string, kind: string): KindCheck {
+  const bundled = BUNDLED_KINDS[`${apiVersion}/${kind}`];
+  if (bundled) return asValidator(bundled());
+  if (!/^[A-Za-z0-9.-]+(\/[A-Za-z0-9]+)?$/.test(apiVersion) || !/^[A-Za-z0-9]+$/.test(kind)) return "custom";
+  const dir = path.join(modelsRoot, ...apiVersion.split("/"));
+  const file = path.join(dir, `${kind}.js`);
+  // A group/version kubernetes-models knows but a kind it lacks is a typo; anything else a custom resource.
+  const groupDir = apiVersion.includes("/") ? path.join(modelsRoot, apiVersion.split("/")[0]) : dir;
+  if (!fs.existsSync(file)) return fs.existsSync(groupDir) ? "unknown-kind" : "custom";
+  return asValidator((require(file) as Record<string, new (data: unknown) => { validate(): void }>)[kind]);
 }
 
 export function describeObject(o: KubeObject): string {
@@ -133,8 +139,23 @@ function podTemplates(objects: RenderedObject[]): PodTemplate[] {
 
 const ns = (r: RenderedObject): string => r.object.metadata.namespace ?? "";
 
+/** Pod templates by namespace and one label, so each Service looks only at its candidates. */
+function indexPods(pods: PodTemplate[]): Map<string, PodTemplate[]> {
+  const index = new Map<string, PodTemplate[]>();
+  for (const pod of pods) {
+    for (const [k, v] of Object.entries(pod.labels)) {
+      const key = `${ns(pod.owner)}\0${k}\0${v}`;
+      const list = index.get(key);
+      if (list) list.push(pod);
+      else index.set(key, [pod]);
+    }
+  }
+  return index;
+}
+
 function checkReferences(objects: RenderedObject[], problems: Problem[]): void {
   const pods = podTemplates(objects);
+  const podIndex = indexPods(pods);
   const secrets = new Map<string, RenderedObject>();
   for (const r of objects) if (r.object.kind === "Secret") secrets.set(`${ns(r)}/${r.object.metadata.name}`, r);
 
@@ -157,7 +178,7 @@ function checkReferences(objects: RenderedObject[], problems: Problem[]): void {
   }
 
   for (const r of objects) {
-    if (r.object.kind === "Service") checkService(r, pods, problems);
+    if (r.object.kind === "Service") checkService(r, podIndex, problems);
     if (["Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job"].includes(r.object.kind)) checkSelector(r, problems);
   }
 }
@@ -195,11 +216,12 @@ function checkContainer(pod: PodTemplate, c: Container, where: string, secrets: 
 const matches = (selector: Record<string, string>, labels: Record<string, string>): boolean =>
   Object.entries(selector).every(([k, v]) => labels[k] === v);
 
-function checkService(svc: RenderedObject, pods: PodTemplate[], problems: Problem[]): void {
+function checkService(svc: RenderedObject, podIndex: Map<string, PodTemplate[]>, problems: Problem[]): void {
   const spec = (svc.object as { spec?: { selector?: Record<string, string>; ports?: { port: number; targetPort?: number | string; name?: string }[] } }).spec ?? {};
   const selector = spec.selector;
   if (!selector || Object.keys(selector).length === 0) return; // a Service without selector is wired by hand
-  const selected = pods.filter((p) => ns(p.owner) === ns(svc) && matches(selector, p.labels));
+  const [k, v] = Object.entries(selector)[0];
+  const selected = (podIndex.get(`${ns(svc)}\0${k}\0${v}`) ?? []).filter((p) => matches(selector, p.labels));
   if (selected.length === 0) {
     problems.push(objectProblem(svc, `spec.selector ${JSON.stringify(selector)} matches no pod template of any rendered workload`));
     return;

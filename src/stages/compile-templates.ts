@@ -5,6 +5,7 @@
 // instead of its value. The render stage parses the YAML with only tokens in it and puts each
 // value into the parsed tree afterwards, so no value ever passes through the YAML parser.
 import Handlebars from "handlebars";
+import { cacheKey, CompileCache, loadModuleCode, NO_CACHE } from "../compile-cache";
 import { GenError, Problem } from "../errors";
 import { Phase, phaseByName, PHASES } from "../phases";
 import type { EmitSite, ParamSchema, ParamValue, ParamValues, TemplateFile } from "../types";
@@ -91,6 +92,12 @@ const HELPERS: Record<string, CustomHelper> = {
   },
 };
 const BLOCK_HELPERS = new Set(["if", "unless", "each", "with"]);
+const COMPILE_OPTIONS = {
+  strict: true,
+  noEscape: true,
+  knownHelpersOnly: true,
+  knownHelpers: Object.fromEntries([...Object.keys(HELPERS), "__emit"].map((n) => [n, true])),
+};
 const SCOPE_CHANGING = new Set(["each", "with"]);
 
 const DIRECTIVE = /^\s*gen-manifests:\s*phase\s*=\s*(\S+)\s*$/;
@@ -121,6 +128,7 @@ interface FileAnalysis {
 export interface CompileTemplatesInput {
   files: TemplateFile[];
   schema: ParamSchema;
+  cache?: CompileCache;
 }
 
 export interface TemplateSet {
@@ -134,16 +142,45 @@ export function partialName(file: TemplateFile): string {
   return base.slice(0, slash + 1) + base.slice(slash + 2);
 }
 
+/** One template ready to run: its precompiled code, print sites and phase directive. */
+interface CompiledUnit {
+  file: TemplateFile;
+  spec: unknown;
+  sites: Omit<EmitSite, "template">[];
+  phaseOverride?: Phase;
+}
+
 export function compileTemplates(input: CompileTemplatesInput): TemplateSet {
   const declared = new Set(Object.keys(input.schema.properties ?? {}));
-  const partialFiles = new Map(input.files.filter((f) => f.isPartial).map((f) => [partialName(f), f]));
+  const cache = input.cache ?? NO_CACHE;
+  // The whole set, when it compiled before exactly as it is: no parsing, one evaluation.
+  const setKey = cacheKey("template-set-v1", HANDLEBARS_VERSION, rewriteMustaches.toString(), JSON.stringify(COMPILE_OPTIONS), [...declared].sort().join(","), ...input.files.map((f) => `${f.name}\0${f.text}`));
+  const units = loadCompiledSet(cache, setKey, input.files) ?? compileSet(input.files, declared, cache, setKey);
+  return instantiate(units);
+}
+
+function loadCompiledSet(cache: CompileCache, key: string, files: TemplateFile[]): CompiledUnit[] | undefined {
+  const code = cache.get(key);
+  if (!code) return undefined;
+  try {
+    const entries = loadModuleCode(code) as { name: string; spec: unknown; sites: CompiledUnit["sites"]; phase: string | null }[];
+    const byName = new Map(files.map((f) => [f.name, f]));
+    return entries.map((e) => ({ file: byName.get(e.name)!, spec: e.spec, sites: e.sites, phaseOverride: e.phase ? phaseByName(e.phase) : undefined }));
+  } catch {
+    return undefined; // a damaged entry: compile afresh
+  }
+}
+
+/** Parses and checks every template, then compiles each (from the per-template cache where it can). */
+function compileSet(files: TemplateFile[], declared: Set<string>, cache: CompileCache, setKey: string): CompiledUnit[] {
+  const partialNames = new Set(files.filter((f) => f.isPartial).map(partialName));
   const problems: Problem[] = [];
 
   // 1. Parse everything first, so a syntax error anywhere stops the run before any rendering.
   const analyses: FileAnalysis[] = [];
-  for (const file of input.files) {
+  for (const file of files) {
     const ast = parseTemplate(file, problems);
-    if (ast) analyses.push(analyseTemplate(file, ast, declared, new Set(partialFiles.keys()), problems));
+    if (ast) analyses.push(analyseTemplate(file, ast, declared, partialNames, problems));
   }
   if (problems.length) throw new GenError("compile-templates", problems);
 
@@ -151,6 +188,16 @@ export function compileTemplates(input: CompileTemplatesInput): TemplateSet {
   checkPartialCalls(analyses, declared, problems);
   if (problems.length) throw new GenError("compile-templates", problems);
 
+  const made = analyses.map((a) => ({ a, ...precompiled(a, COMPILE_OPTIONS, cache) }));
+  cache.set(
+    setKey,
+    `module.exports = [\n${made.map(({ a, spec, sites }) => `{name: ${JSON.stringify(a.file.name)}, phase: ${JSON.stringify(a.phaseOverride?.name ?? null)}, sites: ${JSON.stringify(sites)}, spec: ${spec}}`).join(",\n")}\n];\n`,
+  );
+  return made.map(({ a, spec, sites }) => ({ file: a.file, spec: new Function(`return ${spec}`)(), sites, phaseOverride: a.phaseOverride }));
+}
+
+/** Sets up an isolated Handlebars environment with only the known helpers, and the templates in it. */
+function instantiate(units: CompiledUnit[]): TemplateSet {
   // 3. Compile in an isolated environment with only the known helpers.
   const hb = Handlebars.create();
   for (const name of ["log", "lookup", "helperMissing", "blockHelperMissing"]) hb.unregisterHelper(name);
@@ -160,9 +207,10 @@ export function compileTemplates(input: CompileTemplatesInput): TemplateSet {
   hb.registerHelper("unless", function (this: unknown, cond: unknown, options: Handlebars.HelperOptions) {
     return isEmpty(unwrap(cond).value) ? options.fn(this) : options.inverse(this);
   });
-  const sites: EmitSite[] = [];
-  hb.registerHelper("__emit", function (value: unknown, siteId: number, options: Handlebars.HelperOptions) {
-    const site = sites[siteId];
+  // Each file's print sites, by its name: a precompiled template names its own file.
+  const sitesByFile = new Map<string, EmitSite[]>();
+  hb.registerHelper("__emit", function (value: unknown, fileName: string, siteId: number, options: Handlebars.HelperOptions) {
+    const site = sitesByFile.get(fileName)![siteId];
     if (value === undefined) throw new RenderFault(site, `${site.expression} has no value (is it a declared parameter, or a field it has?)`);
     if (typeof value === "function") throw new RenderFault(site, `${site.expression} is not a value`);
     const { value: raw, secrets } = unwrap(value);
@@ -186,23 +234,17 @@ export function compileTemplates(input: CompileTemplatesInput): TemplateSet {
       return secrets.length ? new SecretValue(secrets, result as ParamValue) : result;
     });
   }
-  const compileOptions = {
-    strict: true,
-    noEscape: true,
-    knownHelpersOnly: true,
-    knownHelpers: Object.fromEntries([...Object.keys(HELPERS), "__emit"].map((n) => [n, true])),
-  };
   const compiled = new Map<string, Handlebars.TemplateDelegate>();
-  for (const a of analyses) {
-    rewriteMustaches(a.ast, a.file, sites);
-    const fn = hb.compile(a.ast, compileOptions);
+  for (const a of units) {
+    sitesByFile.set(a.file.name, a.sites.map((site) => ({ ...site, template: a.file.path })));
+    const fn = hb.template(a.spec as TemplateSpecification);
     compiled.set(a.file.name, fn);
     if (a.file.isPartial) {
       hb.registerPartial(partialName(a.file), (ctx: unknown, opts?: Handlebars.RuntimeOptions) => withFile(a.file, () => fn(ctx, opts)));
     }
   }
 
-  const templates: CompiledTemplate[] = analyses
+  const templates: CompiledTemplate[] = units
     .filter((a) => !a.file.isPartial)
     .map((a) => ({
       file: a.file,
@@ -215,7 +257,7 @@ export function compileTemplates(input: CompileTemplatesInput): TemplateSet {
         return { text, emitted };
       },
     }));
-  return { templates, partialCount: partialFiles.size };
+  return { templates, partialCount: units.length - templates.length };
 }
 
 function isEmpty(v: unknown): boolean {
@@ -435,8 +477,35 @@ function checkPartialCalls(analyses: FileAnalysis[], declared: Set<string>, prob
   }
 }
 
-/** Replaces each `{{expr}}` with `{{__emit (expr) siteId}}`, so it prints a token. */
-function rewriteMustaches(ast: Program, file: TemplateFile, sites: EmitSite[]): void {
+const HANDLEBARS_VERSION = (require("handlebars/package.json") as { version: string }).version;
+
+/**
+ * The template's precompiled code and print sites: from the cache, or made and cached. The key
+ * holds the rewriting code itself, so a change to the compiler never reads an old entry.
+ */
+function precompiled(a: FileAnalysis, options: CompileOptions, cache: CompileCache): { spec: string; sites: Omit<EmitSite, "template">[] } {
+  const key = cacheKey("template-v1", HANDLEBARS_VERSION, rewriteMustaches.toString(), JSON.stringify(options), a.file.name, a.file.text);
+  const cached = cache.get(key);
+  if (cached) {
+    try {
+      return JSON.parse(cached);
+    } catch {
+      // A damaged entry: make it afresh below.
+    }
+  }
+  const sites = rewriteMustaches(a.ast, a.file);
+  const spec = Handlebars.precompile(a.ast, options) as unknown as string;
+  const made = { spec, sites: sites.map(({ line, column, expression }) => ({ line, column, expression })) };
+  cache.set(key, JSON.stringify(made));
+  return made;
+}
+
+type CompileOptions = typeof COMPILE_OPTIONS;
+type TemplateSpecification = Parameters<typeof Handlebars.template>[0];
+
+/** Replaces each `{{expr}}` with `{{__emit (expr) "file" siteId}}`, so it prints a token. */
+function rewriteMustaches(ast: Program, file: TemplateFile): EmitSite[] {
+  const sites: EmitSite[] = [];
   const lines = file.text.split("\n");
   const visit = (prog: Program | undefined): void => {
     if (!prog) return;
@@ -455,11 +524,12 @@ function rewriteMustaches(ast: Program, file: TemplateFile, sites: EmitSite[]): 
       const value: Expression = isHelperCall
         ? ({ type: "SubExpression", path: m.path, params: m.params, hash: m.hash, loc: m.loc } as unknown as Expression)
         : (m.path as Expression);
+      const fileName = { type: "StringLiteral", value: file.name, original: file.name, loc: m.loc } as unknown as Expression;
       const siteId = { type: "NumberLiteral", value: sites.length - 1, original: sites.length - 1, loc: m.loc } as unknown as Expression;
       return {
         type: "MustacheStatement",
         path: { type: "PathExpression", data: false, depth: 0, parts: ["__emit"], original: "__emit", loc: m.loc },
-        params: [value, siteId],
+        params: [value, fileName, siteId],
         hash: undefined,
         escaped: false,
         strip: m.strip,
@@ -468,4 +538,5 @@ function rewriteMustaches(ast: Program, file: TemplateFile, sites: EmitSite[]): 
     });
   };
   visit(ast);
+  return sites;
 }

@@ -137,15 +137,20 @@ function substitute(v: unknown, path: (string | number)[], sub: Substitution, me
   if (v === null || typeof v !== "object") return v;
   const done = memo.get(v);
   if (done !== undefined) return done; // an alias: the node it names is already done
+  // `path` is one stack, pushed and popped; it is copied only where a value lands.
   if (Array.isArray(v)) {
     const out: unknown[] = [];
     memo.set(v, out);
-    v.forEach((x, i) => out.push(substitute(x, [...path, i], sub, memo)));
+    for (let i = 0; i < v.length; i++) {
+      path.push(i);
+      out.push(substitute(v[i], path, sub, memo));
+      path.pop();
+    }
     return out;
   }
   const out: Record<string, unknown> = {};
   memo.set(v, out);
-  for (const [key, x] of Object.entries(v)) {
+  for (const key of Object.keys(v)) {
     if (key.includes(TOKEN_PREFIX)) {
       for (const m of key.matchAll(TOKEN_PATTERN)) {
         const e = sub.emitted[Number(m[1])];
@@ -154,7 +159,9 @@ function substitute(v: unknown, path: (string | number)[], sub: Substitution, me
       }
       continue;
     }
-    out[key] = substitute(x, [...path, key], sub, memo);
+    path.push(key);
+    out[key] = substitute((v as Record<string, unknown>)[key], path, sub, memo);
+    path.pop();
   }
   return out;
 }
@@ -163,7 +170,7 @@ function substituteString(s: string, path: (string | number)[], sub: Substitutio
   const indexes = [...s.matchAll(TOKEN_PATTERN)].map((m) => Number(m[1]));
   for (const i of indexes) {
     sub.reached.add(i);
-    sub.placements.push({ path, emitted: sub.emitted[i] });
+    sub.placements.push({ path: [...path], emitted: sub.emitted[i] });
   }
   if (indexes.length === 1 && s === tokenFor(indexes[0]) && !sub.quoted.has(indexes[0])) return sub.emitted[indexes[0]].value;
   return s.replace(TOKEN_PATTERN, (_, i) => asText(sub.emitted[Number(i)], sub.problems));

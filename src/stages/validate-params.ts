@@ -1,8 +1,11 @@
 // Validates the merged parameters against params/schema.json (JSON Schema 2020-12) and fills in
 // defaults. Every problem is reported at once, each naming the file that supplied the value.
 // No message ever carries a value: ajv's messages describe the schema, not the data.
-import Ajv2020, { ErrorObject } from "ajv/dist/2020";
+import Ajv2020, { ErrorObject, ValidateFunction } from "ajv/dist/2020";
+import { _ } from "ajv";
+import standaloneCode from "ajv/dist/standalone";
 import addFormats from "ajv-formats";
+import { cacheKey, CompileCache, loadModuleCode, NO_CACHE } from "../compile-cache";
 import { GenError, Problem, pointerSegment } from "../errors";
 import type { ParamLayer, ParamSchema, Params, ParamValue, ParamValues } from "../types";
 import { deriveParams } from "./derive-params";
@@ -103,6 +106,32 @@ export interface ValidateParamsInput {
   schemaFile: string;
   /** Named in problems about missing parameters: the files the user gave. */
   sources: string[];
+  cache?: CompileCache;
+}
+
+const AJV_VERSION = (require("ajv/package.json") as { version: string }).version;
+
+/** The schema's validator: ajv's standalone code from the cache, or compiled and cached. */
+function schemaValidator(schema: ParamSchema, schemaFile: string, cache: CompileCache): ValidateFunction {
+  const key = cacheKey("params-validator-v1", AJV_VERSION, JSON.stringify(schema));
+  const cached = cache.get(key);
+  if (cached) {
+    try {
+      return loadModuleCode(cached) as ValidateFunction;
+    } catch {
+      // A damaged entry: compile afresh below.
+    }
+  }
+  const ajv = new Ajv2020({ allErrors: true, useDefaults: true, strict: false, messages: true, code: { source: true, formats: _`require("ajv-formats/dist/formats").fullFormats` } });
+  addFormats(ajv);
+  let validate: ValidateFunction;
+  try {
+    validate = ajv.compile(schema);
+  } catch (e) {
+    throw new GenError("validate-params", [{ file: schemaFile, message: `is not a valid JSON Schema: ${(e as Error).message}` }]);
+  }
+  cache.set(key, standaloneCode(ajv, validate));
+  return validate;
 }
 
 export function validateParams(input: ValidateParamsInput): Params {
@@ -114,14 +143,7 @@ export function validateParams(input: ValidateParamsInput): Params {
     if (values[name] === undefined && declared[name].default !== undefined) origin[name] = "default";
   }
 
-  const ajv = new Ajv2020({ allErrors: true, useDefaults: true, strict: false, messages: true });
-  addFormats(ajv);
-  let validate;
-  try {
-    validate = ajv.compile(input.schema);
-  } catch (e) {
-    throw new GenError("validate-params", [{ file: input.schemaFile, message: `is not a valid JSON Schema: ${(e as Error).message}` }]);
-  }
+  const validate = schemaValidator(input.schema, input.schemaFile, input.cache ?? NO_CACHE);
   if (!validate(values)) {
     const sources = input.sources.length ? input.sources.join(", ") : "parameters";
     const problems = (validate.errors ?? []).map((e) => describeSchemaError(e, origin, sources));

@@ -109,10 +109,12 @@ function stage(tree: OutputTree): string {
   const dir = path.resolve(tree.dir);
   const staged = fs.mkdtempSync(path.join(path.dirname(dir), `.${path.basename(dir)}.new-`));
   try {
+    const umask = process.umask();
     for (const [name, file] of tree.files) {
       const target = path.join(staged, name);
       fs.writeFileSync(target, file.content, { mode: file.mode, flag: "wx" });
-      fs.chmodSync(target, file.mode); // the umask must not loosen a secret's mode
+      // The umask can only take bits away: chmod only where it took some.
+      if ((file.mode & umask) !== 0) fs.chmodSync(target, file.mode);
     }
     fs.chmodSync(staged, tree.dirMode);
   } catch (e) {
