@@ -29,7 +29,10 @@ const AMBIGUOUS = [
   quoteOnly("bool", BOOL_11),
   quoteOnly("null", /^(~|null|Null|NULL|)$/),
   quoteOnly("int", /^[-+]?(0b[0-1_]+|0o?[0-7_]+|0x[0-9a-fA-F_]+|[0-9][0-9_]*(:[0-5]?[0-9])*)$/),
-  quoteOnly("float", /^[-+]?(\.[0-9]+|[0-9][0-9_]*(\.[0-9_]*)?)([eE][-+]?[0-9]+)?$|^[-+]?[0-9][0-9_]*(:[0-5]?[0-9])+\.[0-9_]*$|^[-+]?\.(inf|Inf|INF)$|^\.(nan|NaN|NAN)$/),
+  // Go's float form, and YAML 1.1's own, under which even `.` and `1.2.3` are floats.
+  quoteOnly("float", /^[-+]?(\.[0-9]+|[0-9][0-9_]*(\.[0-9_]*)?)([eE][-+]?[0-9]+)?$|^[-+]?([0-9][0-9_]*)?\.[0-9.]*([eE][-+][0-9]+)?$|^[-+]?[0-9][0-9_]*(:[0-5]?[0-9])+\.[0-9_]*$|^[-+]?\.(inf|Inf|INF)$|^\.(nan|NaN|NAN)$/),
+  // Broader than any one reader: signs, digits, dots, underscores and colons read as a number somewhere.
+  quoteOnly("numeric", /^[-+]?[0-9._:]*([eE][-+]?[0-9_]+)?$/),
   quoteOnly("timestamp", /^[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}([Tt]|[ \t]+|$)/),
   quoteOnly("merge", /^<<$/),
 ];
@@ -50,9 +53,33 @@ export function loadKubeDocument(text: string): unknown {
   return yaml.load(text, { schema: KUBE_LOAD_SCHEMA });
 }
 
+const DUMP_OPTIONS: yaml.DumpOptions = { schema: KUBE_DUMP_SCHEMA, lineWidth: -1, noRefs: true, quotingType: '"' };
+
+/**
+ * A multi-line string with a line that ends in blanks would go into a literal block, where
+ * readers disagree about trailing blank lines: such a string is written double-quoted instead.
+ */
+const BLANK_AT_LINE_END = /[ \t](\n|$)/;
+
+/** Replaces every string (and key) that needs double quotes with a placeholder, recording it. */
+function markQuoted(v: unknown, marker: string, quoted: string[]): unknown {
+  const mark = (s: string): string => (s.includes("\n") && BLANK_AT_LINE_END.test(s) ? `${marker}${quoted.push(s) - 1}Q` : s);
+  if (typeof v === "string") return mark(v);
+  if (Array.isArray(v)) return v.map((x) => markQuoted(x, marker, quoted));
+  if (v && typeof v === "object") return Object.fromEntries(Object.entries(v).map(([k, x]) => [mark(k), markQuoted(x, marker, quoted)]));
+  return v;
+}
+
 /** YAML that reads back exactly, under any YAML 1.1 or Go reader. */
 export function dumpYaml(value: unknown): string {
-  return yaml.dump(value, { schema: KUBE_DUMP_SCHEMA, lineWidth: -1, noRefs: true, quotingType: '"' });
+  const quoted: string[] = [];
+  // A marker that no string of the value contains, so no string can be mistaken for one.
+  const json = JSON.stringify(value) ?? "";
+  let marker = "GMQ";
+  while (json.includes(marker)) marker += "x";
+  const text = yaml.dump(markQuoted(value, marker, quoted), DUMP_OPTIONS);
+  if (quoted.length === 0) return text;
+  return text.replace(new RegExp(`${marker}(\\d+)Q`, "g"), (_, i) => yaml.dump(quoted[Number(i)], { ...DUMP_OPTIONS, forceQuotes: true }).trimEnd());
 }
 
 /** One object as YAML, with the template it came from in a comment. */

@@ -43,12 +43,13 @@ export function runPipeline(input: PipelineInput): PipelineResult {
   rememberSecrets(merged.values, secretParamNames(input.schema), input.secretValues);
   const params = validateParams({ ...merged, schema: input.schema, schemaFile: input.schemaFile, sources: input.paramsFiles.map((f) => f.path), cache: input.cache });
   const templateSet = compileTemplates({ files: input.templates, schema: input.schema, cache: input.cache });
-  const objects = renderTemplates(templateSet, params);
+  const templateCount = templateSet.templates.length;
+  const objects = renderTemplates(templateSet, params, true);
   checkManifests(objects);
   const named = nameJobsBySpec(objects);
   const { manifests, plan } = orderManifests(input.argocd ? annotateForArgoCD(named) : named);
   const trees = buildOutput({ manifests, plan, outDir: input.outDir, secretsDir: input.secretsDir, inlineSecrets: input.inlineSecrets });
-  return { params, manifests, plan, trees, templateCount: templateSet.templates.length };
+  return { params, manifests, plan, trees, templateCount };
 }
 
 function rememberSecrets(values: Record<string, unknown>, names: Set<string>, into?: Set<string>): void {

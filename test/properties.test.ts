@@ -47,7 +47,7 @@ const freeStrings = Object.entries(props)
   .map(([n]) => n);
 const integers = Object.entries(props).filter(([, p]) => p.type === "integer").map(([n]) => n);
 
-const YAML_TRAPS = ["no", "yes", "on", "off", "y", "n", "Y", "NO", "true", "False", "null", "~", "0x1F", "0o17", "1e3", "12:30", "2026-01-01", ".inf", "-.nan", "1_000", "017", "+1", "- x", "? x", ": x", "a: b", "#c", "&a", "*a", "!t", "|", ">", "%x", "@x", "`x", "'", '"', "\\", "{a}", "[a]", "---", "...", " ", "\t", "a\nb", "\n", " a ", "\u2028", "\u0085", "\ufeff", "\u0000", "\r\n", "x\r", "é\u0301"];
+const YAML_TRAPS = [".", "-.", "1.2.3", "+.5e+3", ".1_000017", "1__0", "_1", "1:2.5", "1.e5", "E0", "\n ", " \n", "a \nb", "a\n\t", "no", "yes", "on", "off", "y", "n", "Y", "NO", "true", "False", "null", "~", "0x1F", "0o17", "1e3", "12:30", "2026-01-01", ".inf", "-.nan", "1_000", "017", "+1", "- x", "? x", ": x", "a: b", "#c", "&a", "*a", "!t", "|", ">", "%x", "@x", "`x", "'", '"', "\\", "{a}", "[a]", "---", "...", " ", "\t", "a\nb", "\n", " a ", "\u2028", "\u0085", "\ufeff", "\u0000", "\r\n", "x\r", "é\u0301"];
 const arbitraryValue = fc.oneof(
   fc.string({ minLength: 1, unit: "binary-ascii" }),
   fc.string({ minLength: 1, unit: "grapheme" }),

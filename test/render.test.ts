@@ -50,7 +50,7 @@ describe("render: values are data, never structure", () => {
     "a: b", "# not a comment", "'single' \"double\"", "{}[]&*!|>%@`", "back\\slash", "line1\nline2", "tab\there",
     " leading", "trailing ", "ünïcødé ✓", "true", "no", "yes", "on", "off", "y", "n", "null", "~", "0x1F", "0o17", "1e3",
     "12:30", "2026-01-01", ".inf", "", "- item", "key: [1, 2]", "---", "...", "%YAML 1.1", "&anchor", "*alias", "!!int 3",
-    "<<", "=", "?", "@", "1_000", "017", "+1", "NaN", "\\n literal", "a\n\n  b\n", "x\r\ny",
+    "<<", "=", "?", "@", "1_000", "017", "+1", "NaN", "\\n literal", "a\n\n  b\n", "x\r\ny", ".", "-.", "1.2.3", "+.5e+3", "E0", "\n ", " \n", "a \nb",
   ];
   for (const value of nasty) {
     it(`the string ${JSON.stringify(value)} arrives exactly, in a plain and a quoted position`, () => {

@@ -5,7 +5,7 @@
 // instead of its value. The render stage parses the YAML with only tokens in it and puts each
 // value into the parsed tree afterwards, so no value ever passes through the YAML parser.
 import Handlebars from "handlebars";
-import { cacheKey, CompileCache, loadModuleCode, NO_CACHE } from "../compile-cache";
+import { cacheKey, CompileCache, NO_CACHE } from "../compile-cache";
 import { GenError, Problem } from "../errors";
 import { Phase, phaseByName, PHASES } from "../phases";
 import type { EmitSite, ParamSchema, ParamValue, ParamValues, TemplateFile } from "../types";
@@ -57,6 +57,8 @@ export interface CompiledTemplate {
   file: TemplateFile;
   phaseOverride?: Phase;
   render(values: ParamValues, secretNames: Set<string>): RenderedText;
+  /** Frees the template's code once it will not be rendered again. */
+  release(): void;
 }
 
 /** Thrown inside a render, caught by the render stage, which adds nothing but the file name. */
@@ -145,7 +147,8 @@ export function partialName(file: TemplateFile): string {
 /** One template ready to run: its precompiled code, print sites and phase directive. */
 interface CompiledUnit {
   file: TemplateFile;
-  spec: unknown;
+  /** Handlebars' precompiled code, evaluated only when the template is first rendered. */
+  spec: string;
   sites: Omit<EmitSite, "template">[];
   phaseOverride?: Phase;
 }
@@ -163,7 +166,7 @@ function loadCompiledSet(cache: CompileCache, key: string, files: TemplateFile[]
   const code = cache.get(key);
   if (!code) return undefined;
   try {
-    const entries = loadModuleCode(code) as { name: string; spec: unknown; sites: CompiledUnit["sites"]; phase: string | null }[];
+    const entries = JSON.parse(code) as { name: string; spec: string; sites: CompiledUnit["sites"]; phase: string | null }[];
     const byName = new Map(files.map((f) => [f.name, f]));
     return entries.map((e) => ({ file: byName.get(e.name)!, spec: e.spec, sites: e.sites, phaseOverride: e.phase ? phaseByName(e.phase) : undefined }));
   } catch {
@@ -189,11 +192,8 @@ function compileSet(files: TemplateFile[], declared: Set<string>, cache: Compile
   if (problems.length) throw new GenError("compile-templates", problems);
 
   const made = analyses.map((a) => ({ a, ...precompiled(a, COMPILE_OPTIONS, cache) }));
-  cache.set(
-    setKey,
-    `module.exports = [\n${made.map(({ a, spec, sites }) => `{name: ${JSON.stringify(a.file.name)}, phase: ${JSON.stringify(a.phaseOverride?.name ?? null)}, sites: ${JSON.stringify(sites)}, spec: ${spec}}`).join(",\n")}\n];\n`,
-  );
-  return made.map(({ a, spec, sites }) => ({ file: a.file, spec: new Function(`return ${spec}`)(), sites, phaseOverride: a.phaseOverride }));
+  cache.set(setKey, JSON.stringify(made.map(({ a, spec, sites }) => ({ name: a.file.name, phase: a.phaseOverride?.name ?? null, sites, spec }))));
+  return made.map(({ a, spec, sites }) => ({ file: a.file, spec, sites, phaseOverride: a.phaseOverride }));
 }
 
 /** Sets up an isolated Handlebars environment with only the known helpers, and the templates in it. */
@@ -234,29 +234,54 @@ function instantiate(units: CompiledUnit[]): TemplateSet {
       return secrets.length ? new SecretValue(secrets, result as ParamValue) : result;
     });
   }
-  const compiled = new Map<string, Handlebars.TemplateDelegate>();
+  const evaluate = (a: CompiledUnit): Handlebars.TemplateDelegate => hb.template(new Function(`return ${a.spec}`)() as TemplateSpecification);
+  // Templates are evaluated a chunk at a time, when the chunk is first used, and each is freed
+  // once rendered: one evaluation per chunk is cheap, and a large set never holds all its code.
+  const CHUNK = 256;
+  const chunks = new Map<number, (Handlebars.TemplateDelegate | undefined)[]>();
+  const fromChunk = (list: CompiledUnit[], i: number): Handlebars.TemplateDelegate => {
+    const c = Math.floor(i / CHUNK);
+    let fns = chunks.get(c);
+    if (!fns) {
+      const members = list.slice(c * CHUNK, (c + 1) * CHUNK);
+      const specs = new Function(`return [${members.map((m) => m.spec).join(",\n")}]`)() as TemplateSpecification[];
+      fns = specs.map((spec) => hb.template(spec));
+      members.forEach((m) => (m.spec = ""));
+      chunks.set(c, fns);
+    }
+    return fns[i % CHUNK]!;
+  };
+  const release = (i: number): void => {
+    const fns = chunks.get(Math.floor(i / CHUNK));
+    if (fns) fns[i % CHUNK] = undefined;
+  };
   for (const a of units) {
     sitesByFile.set(a.file.name, a.sites.map((site) => ({ ...site, template: a.file.path })));
-    const fn = hb.template(a.spec as TemplateSpecification);
-    compiled.set(a.file.name, fn);
     if (a.file.isPartial) {
-      hb.registerPartial(partialName(a.file), (ctx: unknown, opts?: Handlebars.RuntimeOptions) => withFile(a.file, () => fn(ctx, opts)));
+      let fn: Handlebars.TemplateDelegate | undefined;
+      hb.registerPartial(partialName(a.file), (ctx: unknown, opts?: Handlebars.RuntimeOptions) => withFile(a.file, () => (fn ??= evaluate(a))(ctx, opts)));
     }
   }
 
-  const templates: CompiledTemplate[] = units
-    .filter((a) => !a.file.isPartial)
-    .map((a) => ({
+  const main = units.filter((a) => !a.file.isPartial);
+  const templates: CompiledTemplate[] = main.map((a, i) => {
+    let fn: Handlebars.TemplateDelegate | undefined;
+    return {
       file: a.file,
       phaseOverride: a.phaseOverride,
       render(values: ParamValues, secretNames: Set<string>): RenderedText {
         const context: Record<string, unknown> = {};
         for (const [k, v] of Object.entries(values)) context[k] = secretNames.has(k) ? new SecretValue([k], v) : v;
         const emitted: Emitted[] = [];
-        const text = withFile(a.file, () => compiled.get(a.file.name)!(context, { data: { gmEmitted: emitted } }));
+        const text = withFile(a.file, () => (fn ??= fromChunk(main, i))(context, { data: { gmEmitted: emitted } }));
         return { text, emitted };
       },
-    }));
+      release(): void {
+        fn = undefined;
+        release(i);
+      },
+    };
+  });
   return { templates, partialCount: units.length - templates.length };
 }
 

@@ -11,7 +11,8 @@ import { RenderFault, TOKEN_PATTERN, TOKEN_PREFIX, tokenFor } from "./compile-te
 /** Aliases may share nodes; a document that expands past this is refused (an alias bomb). */
 const MAX_EXPANDED_NODES = 1_000_000;
 
-export function renderTemplates(set: TemplateSet, params: Params): RenderedObject[] {
+/** With `once`, each template's code is freed as soon as it has rendered (the pipeline's case). */
+export function renderTemplates(set: TemplateSet, params: Params, once = false): RenderedObject[] {
   const problems: Problem[] = [];
   const objects: RenderedObject[] = [];
   for (const template of set.templates) {
@@ -21,6 +22,7 @@ export function renderTemplates(set: TemplateSet, params: Params): RenderedObjec
       if (!(e instanceof RenderFault)) throw e;
       problems.push({ file: e.site.template, line: e.site.line, column: e.site.column, message: e.message });
     }
+    if (once) template.release();
   }
   if (problems.length) throw new GenError("render", problems);
   return objects;
@@ -54,6 +56,8 @@ function renderTemplate(template: CompiledTemplate, params: Params, problems: Pr
     return [];
   }
   const sub: Substitution = { emitted, quoted: quotedTokens(text), reached: new Set(), placements: [], problems };
+  // Without a `*` there is no alias, and nothing to expand.
+  const mayAlias = text.includes("*");
   const objects: RenderedObject[] = [];
   let index = 0;
   for (const doc of docs) {
@@ -61,12 +65,12 @@ function renderTemplate(template: CompiledTemplate, params: Params, problems: Pr
     if (doc === null || doc === undefined) continue;
     index++;
     const docStart = problems.length;
-    if (expandedSize(doc, new Map()) > MAX_EXPANDED_NODES) {
+    if (mayAlias && expandedSize(doc, new Map()) > MAX_EXPANDED_NODES) {
       problems.push({ file, message: `document ${index}: expands to more than ${MAX_EXPANDED_NODES.toLocaleString("en")} nodes through aliases` });
       continue;
     }
     sub.placements = [];
-    const object = substitute(doc, [], sub, new Map());
+    const object = substitute(doc, [], sub, mayAlias ? new Map() : undefined);
     if (problems.length > docStart) continue;
     const shapeProblem = checkObjectShape(object);
     if (shapeProblem) {
@@ -132,15 +136,16 @@ function expandedSize(v: unknown, memo: Map<object, number>): number {
  * token takes the value with its type (a number stays a number, an object becomes a mapping);
  * a token inside a longer or quoted scalar is put in as text. A token may not be a mapping key.
  */
-function substitute(v: unknown, path: (string | number)[], sub: Substitution, memo: Map<object, unknown>): unknown {
+function substitute(v: unknown, path: (string | number)[], sub: Substitution, memo: Map<object, unknown> | undefined): unknown {
   if (typeof v === "string") return v.includes(TOKEN_PREFIX) ? substituteString(v, path, sub) : v;
   if (v === null || typeof v !== "object") return v;
-  const done = memo.get(v);
+  // Only a document with aliases shares nodes; only then is a memo needed.
+  const done = memo?.get(v);
   if (done !== undefined) return done; // an alias: the node it names is already done
   // `path` is one stack, pushed and popped; it is copied only where a value lands.
   if (Array.isArray(v)) {
     const out: unknown[] = [];
-    memo.set(v, out);
+    memo?.set(v, out);
     for (let i = 0; i < v.length; i++) {
       path.push(i);
       out.push(substitute(v[i], path, sub, memo));
@@ -149,7 +154,7 @@ function substitute(v: unknown, path: (string | number)[], sub: Substitution, me
     return out;
   }
   const out: Record<string, unknown> = {};
-  memo.set(v, out);
+  memo?.set(v, out);
   for (const key of Object.keys(v)) {
     if (key.includes(TOKEN_PREFIX)) {
       for (const m of key.matchAll(TOKEN_PATTERN)) {
