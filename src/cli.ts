@@ -7,9 +7,6 @@ import { GenError, formatProblem } from "./errors";
 import { PipelineResult, runPipeline } from "./pipeline";
 import { openCompileCache } from "./compile-cache";
 import { defaultTemplatesDir, PACKAGE_ROOT, readInputs } from "./read-inputs";
-import { diffOutput } from "./stages/diff-output";
-import { planJson, planText } from "./stages/describe-plan";
-import { formatParamsFile, initParams } from "./stages/init-params";
 import { parseParamsFile } from "./stages/load-params";
 import { closestName, secretParamNames, checkSchema } from "./stages/validate-params";
 import { checkTargets, diffTree, readTree, writeTrees } from "./stages/write-output";
@@ -205,6 +202,7 @@ function runDiff(ctx: Context): number {
   const { args, print } = ctx;
   const { result } = render(ctx);
   const trees = result.trees.secrets ? [result.trees.out, result.trees.secrets] : [result.trees.out];
+  const { diffOutput } = require("./stages/diff-output") as typeof import("./stages/diff-output");
   const changes = diffOutput(trees, new Map(trees.map((t) => [t.dir, readTree(t.dir)])));
   if (args.output === "json") {
     print.out(JSON.stringify({ changed: changes.length > 0, changes }, null, 2));
@@ -218,6 +216,7 @@ function runDiff(ctx: Context): number {
 }
 
 function runPlan(ctx: Context): number {
+  const { planJson, planText } = require("./stages/describe-plan") as typeof import("./stages/describe-plan");
   const { result, outDir, secretsDir } = render(ctx);
   const files = fileOf(result, outDir, secretsDir);
   ctx.print.out(ctx.args.output === "json" ? JSON.stringify(planJson(result.plan, files), null, 2) : planText(result.plan, files));
@@ -236,6 +235,7 @@ function runInitParams(ctx: Context): number {
   const schema = checkSchema(JSON.parse(schemaText), schemaFile);
   const supplied: Record<string, string> = {};
   for (const flag of INIT_OPTIONS.filter((o) => o !== "schema")) if (typeof a[flag] === "string") supplied[flag.replace(/-/g, "_")] = a[flag] as string;
+  const { formatParamsFile, initParams } = require("./stages/init-params") as typeof import("./stages/init-params");
   const result = initParams({ schema, supplied });
   try {
     fs.writeFileSync(a.file, formatParamsFile(result, a.file.endsWith(".json")), { mode: 0o600, flag: "wx" });

@@ -4,12 +4,19 @@
 // Values are data, never structure: every `{{expr}}` is rewritten to print an opaque token
 // instead of its value. The render stage parses the YAML with only tokens in it and puts each
 // value into the parsed tree afterwards, so no value ever passes through the YAML parser.
-import Handlebars from "handlebars";
+import HandlebarsRuntime from "handlebars/runtime";
 import { cacheKey, CompileCache, NO_CACHE } from "../compile-cache";
 import { GenError, Problem } from "../errors";
 import { Phase, phaseByName, PHASES } from "../phases";
 import type { EmitSite, ParamSchema, ParamValue, ParamValues, TemplateFile } from "../types";
 import { closestName } from "./validate-params";
+
+type HelperOptions = import("handlebars").HelperOptions;
+type TemplateDelegate = import("handlebars").TemplateDelegate;
+type RuntimeOptions = import("handlebars").RuntimeOptions;
+
+/** The full compiler (parser, code generator), loaded only when a template must be compiled. */
+const compiler = (): typeof import("handlebars") => require("handlebars") as typeof import("handlebars");
 
 type Node = hbs.AST.Node;
 type Program = hbs.AST.Program;
@@ -199,17 +206,17 @@ function compileSet(files: TemplateFile[], declared: Set<string>, cache: Compile
 /** Sets up an isolated Handlebars environment with only the known helpers, and the templates in it. */
 function instantiate(units: CompiledUnit[]): TemplateSet {
   // 3. Compile in an isolated environment with only the known helpers.
-  const hb = Handlebars.create();
+  const hb = HandlebarsRuntime.create();
   for (const name of ["log", "lookup", "helperMissing", "blockHelperMissing"]) hb.unregisterHelper(name);
-  hb.registerHelper("if", function (this: unknown, cond: unknown, options: Handlebars.HelperOptions) {
+  hb.registerHelper("if", function (this: unknown, cond: unknown, options: HelperOptions) {
     return isEmpty(unwrap(cond).value) ? options.inverse(this) : options.fn(this);
   });
-  hb.registerHelper("unless", function (this: unknown, cond: unknown, options: Handlebars.HelperOptions) {
+  hb.registerHelper("unless", function (this: unknown, cond: unknown, options: HelperOptions) {
     return isEmpty(unwrap(cond).value) ? options.fn(this) : options.inverse(this);
   });
   // Each file's print sites, by its name: a precompiled template names its own file.
   const sitesByFile = new Map<string, EmitSite[]>();
-  hb.registerHelper("__emit", function (value: unknown, fileName: string, siteId: number, options: Handlebars.HelperOptions) {
+  hb.registerHelper("__emit", function (value: unknown, fileName: string, siteId: number, options: HelperOptions) {
     const site = sitesByFile.get(fileName)![siteId];
     if (value === undefined) throw new RenderFault(site, `${site.expression} has no value (is it a declared parameter, or a field it has?)`);
     if (typeof value === "function") throw new RenderFault(site, `${site.expression} is not a value`);
@@ -220,7 +227,7 @@ function instantiate(units: CompiledUnit[]): TemplateSet {
   });
   for (const [name, helper] of Object.entries(HELPERS)) {
     hb.registerHelper(name, function (...args: unknown[]) {
-      const options = args.pop() as Handlebars.HelperOptions;
+      const options = args.pop() as HelperOptions;
       const unwrapped = args.map(unwrap);
       const root = (options.data as { root: Record<string, unknown> }).root;
       const secrets = [...new Set(unwrapped.flatMap((u) => u.secrets).concat(helper.reads.flatMap((r) => unwrap(root[r]).secrets)))];
@@ -234,12 +241,12 @@ function instantiate(units: CompiledUnit[]): TemplateSet {
       return secrets.length ? new SecretValue(secrets, result as ParamValue) : result;
     });
   }
-  const evaluate = (a: CompiledUnit): Handlebars.TemplateDelegate => hb.template(new Function(`return ${a.spec}`)() as TemplateSpecification);
+  const evaluate = (a: CompiledUnit): TemplateDelegate => hb.template(new Function(`return ${a.spec}`)() as TemplateSpecification);
   // Templates are evaluated a chunk at a time, when the chunk is first used, and each is freed
   // once rendered: one evaluation per chunk is cheap, and a large set never holds all its code.
   const CHUNK = 256;
-  const chunks = new Map<number, (Handlebars.TemplateDelegate | undefined)[]>();
-  const fromChunk = (list: CompiledUnit[], i: number): Handlebars.TemplateDelegate => {
+  const chunks = new Map<number, (TemplateDelegate | undefined)[]>();
+  const fromChunk = (list: CompiledUnit[], i: number): TemplateDelegate => {
     const c = Math.floor(i / CHUNK);
     let fns = chunks.get(c);
     if (!fns) {
@@ -258,14 +265,14 @@ function instantiate(units: CompiledUnit[]): TemplateSet {
   for (const a of units) {
     sitesByFile.set(a.file.name, a.sites.map((site) => ({ ...site, template: a.file.path })));
     if (a.file.isPartial) {
-      let fn: Handlebars.TemplateDelegate | undefined;
-      hb.registerPartial(partialName(a.file), (ctx: unknown, opts?: Handlebars.RuntimeOptions) => withFile(a.file, () => (fn ??= evaluate(a))(ctx, opts)));
+      let fn: TemplateDelegate | undefined;
+      hb.registerPartial(partialName(a.file), (ctx: unknown, opts?: RuntimeOptions) => withFile(a.file, () => (fn ??= evaluate(a))(ctx, opts)));
     }
   }
 
   const main = units.filter((a) => !a.file.isPartial);
   const templates: CompiledTemplate[] = main.map((a, i) => {
-    let fn: Handlebars.TemplateDelegate | undefined;
+    let fn: TemplateDelegate | undefined;
     return {
       file: a.file,
       phaseOverride: a.phaseOverride,
@@ -319,7 +326,7 @@ function parseTemplate(file: TemplateFile, problems: Problem[]): Program | undef
     return undefined;
   }
   try {
-    return Handlebars.parse(file.text);
+    return compiler().parse(file.text);
   } catch (e) {
     problems.push(describeParseError(file, e as Error & { lineNumber?: number; column?: number }));
     return undefined;
@@ -519,14 +526,14 @@ function precompiled(a: FileAnalysis, options: CompileOptions, cache: CompileCac
     }
   }
   const sites = rewriteMustaches(a.ast, a.file);
-  const spec = Handlebars.precompile(a.ast, options) as unknown as string;
+  const spec = compiler().precompile(a.ast, options) as unknown as string;
   const made = { spec, sites: sites.map(({ line, column, expression }) => ({ line, column, expression })) };
   cache.set(key, JSON.stringify(made));
   return made;
 }
 
 type CompileOptions = typeof COMPILE_OPTIONS;
-type TemplateSpecification = Parameters<typeof Handlebars.template>[0];
+type TemplateSpecification = Parameters<typeof HandlebarsRuntime.template>[0];
 
 /** Replaces each `{{expr}}` with `{{__emit (expr) "file" siteId}}`, so it prints a token. */
 function rewriteMustaches(ast: Program, file: TemplateFile): EmitSite[] {

@@ -1,7 +1,7 @@
 // Parses parameters files in every shape an operator has on disk and normalises them to a plain
 // name → value object. Pure: the CLI reads the files and hands over their text.
 import yaml from "js-yaml";
-import { parse as parseJsonc, ParseError, printParseErrorCode } from "jsonc-parser";
+import type { ParseError } from "jsonc-parser";
 import { GenError, Problem, pointerSegment } from "../errors";
 import type { ParamLayer, ParamValues, SourceFile } from "../types";
 
@@ -54,6 +54,7 @@ function parseDocument(file: SourceFile): unknown {
  * (a secret), so the position comes from a second, error-reporting parser instead.
  */
 function jsonProblem(file: string, text: string): Problem {
+  const { parse: parseJsonc, printParseErrorCode } = require("jsonc-parser") as typeof import("jsonc-parser");
   const errors: ParseError[] = [];
   parseJsonc(text, errors, { disallowComments: true, allowTrailingComma: false, allowEmptyContent: false });
   const first = errors[0];

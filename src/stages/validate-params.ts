@@ -1,10 +1,7 @@
 // Validates the merged parameters against params/schema.json (JSON Schema 2020-12) and fills in
 // defaults. Every problem is reported at once, each naming the file that supplied the value.
 // No message ever carries a value: ajv's messages describe the schema, not the data.
-import Ajv2020, { ErrorObject, ValidateFunction } from "ajv/dist/2020";
-import { _ } from "ajv";
-import standaloneCode from "ajv/dist/standalone";
-import addFormats from "ajv-formats";
+import type { ErrorObject, ValidateFunction } from "ajv/dist/2020";
 import { cacheKey, CompileCache, loadModuleCode, NO_CACHE } from "../compile-cache";
 import { GenError, Problem, pointerSegment } from "../errors";
 import type { ParamLayer, ParamSchema, Params, ParamValue, ParamValues } from "../types";
@@ -122,6 +119,11 @@ function schemaValidator(schema: ParamSchema, schemaFile: string, cache: Compile
       // A damaged entry: compile afresh below.
     }
   }
+  // The compiler is loaded only on a miss: a cached validator needs only ajv's small runtime.
+  const { default: Ajv2020 } = require("ajv/dist/2020") as typeof import("ajv/dist/2020");
+  const { _ } = require("ajv") as typeof import("ajv");
+  const { default: standaloneCode } = require("ajv/dist/standalone") as typeof import("ajv/dist/standalone");
+  const { default: addFormats } = require("ajv-formats") as typeof import("ajv-formats");
   const ajv = new Ajv2020({ allErrors: true, useDefaults: true, strict: false, messages: true, code: { source: true, formats: _`require("ajv-formats/dist/formats").fullFormats` } });
   addFormats(ajv);
   let validate: ValidateFunction;
