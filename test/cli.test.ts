@@ -102,6 +102,13 @@ describe("cli: rendering", () => {
     for (const f of ["50-service-web.yaml", "70-deployment-web.yaml"]) assert.equal(after[f], before[f]);
   });
 
+  it("the bin that npx runs is executable as it is, with its shebang", () => {
+    const pkg = JSON.parse(fs.readFileSync(path.join(REPO, "package.json"), "utf8")) as { bin: Record<string, string> };
+    const bin = path.join(REPO, pkg.bin["gen-manifests"]);
+    const r = spawnSync(bin, ["--params", "params/example.json", "--check"], { cwd: REPO, encoding: "utf8" });
+    assert.equal(r.status, 0, `${r.error ?? ""}${r.stderr}`);
+  });
+
   it("the committed out/ is what params/example.json renders today", () => {
     const r = runCli(["--params", "params/example.json", "--check"]);
     assert.equal(r.status, 0, r.all);
