@@ -8,7 +8,7 @@ import { PipelineResult, runPipeline } from "./pipeline";
 import { openCompileCache } from "./compile-cache";
 import { defaultTemplatesDir, PACKAGE_ROOT, readInputs } from "./read-inputs";
 import { parseParamsFile } from "./stages/load-params";
-import { closestName, secretParamNames, checkSchema } from "./stages/validate-params";
+import { closestName, secretParamNames, secretValuesOf, checkSchema } from "./stages/validate-params";
 import { checkTargets, diffTree, readTree, writeTrees } from "./stages/write-output";
 import type { FileChange, PlacedManifest } from "./types";
 
@@ -116,7 +116,7 @@ function learnSecrets(paramsPaths: string[], schemaPath: string | undefined, int
     for (const p of paramsPaths) {
       try {
         const { values } = parseParamsFile({ path: p, text: fs.readFileSync(p, "utf8") });
-        for (const n of names) if (typeof values[n] === "string" && values[n] !== "") into.add(values[n] as string);
+        for (const v of secretValuesOf(values, names)) into.add(v);
       } catch {
         // Unreadable or malformed: nothing of it reaches a message either.
       }
@@ -244,7 +244,8 @@ function runInitParams(ctx: Context): number {
     const code = (e as NodeJS.ErrnoException).code;
     throw new GenError("write-output", [{ file: a.file, message: code === "EEXIST" ? "already exists; init-params never overwrites a file (remove it first)" : `could not be written (${code})` }]);
   }
-  const secrets = Object.keys(result.values).filter((k) => secretParamNames(schema).has(k) && !(k in supplied)).length;
+  const secretNames = secretParamNames(schema);
+  const secrets = Object.keys(result.values).filter((k) => secretNames.has(k) && !(k in supplied)).length;
   ctx.print.out(`wrote ${a.file} (mode 0600): ${Object.keys(result.values).length} parameters, ${secrets} secrets generated`);
   if (result.placeholders.length) ctx.print.out(`fill in before use: ${result.placeholders.join(", ")}`);
   return 0;

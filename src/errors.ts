@@ -47,11 +47,6 @@ export function formatProblem(p: Problem): string {
   return where ? `${where}: ${p.message}` : p.message;
 }
 
-/** Throws one GenError carrying every problem, if there are any. */
-export function throwIfAny(stage: Stage, problems: Problem[]): void {
-  if (problems.length > 0) throw new GenError(stage, problems);
-}
-
 /** Escapes a JSON pointer segment (RFC 6901). */
 export function pointerSegment(s: string | number): string {
   return String(s).replace(/~/g, "~0").replace(/\//g, "~1");

@@ -7,7 +7,7 @@ import { mergeParamLayers, parseParamsFile } from "./stages/load-params";
 import { orderManifests } from "./stages/order-manifests";
 import { nameJobsBySpec } from "./stages/name-jobs";
 import { renderTemplates } from "./stages/render";
-import { parseSetFlags, secretParamNames, validateParams } from "./stages/validate-params";
+import { parseSetFlags, secretParamNames, secretValuesOf, validateParams } from "./stages/validate-params";
 import type { CompileCache } from "./compile-cache";
 import type { ParamSchema, Params, PlacedManifest, Plan, SourceFile, TemplateFile } from "./types";
 
@@ -40,7 +40,7 @@ export function runPipeline(input: PipelineInput): PipelineResult {
   const layers = input.paramsFiles.map(parseParamsFile);
   if (input.sets.length) layers.push(parseSetFlags(input.sets, input.schema));
   const merged = mergeParamLayers(layers);
-  rememberSecrets(merged.values, secretParamNames(input.schema), input.secretValues);
+  for (const v of secretValuesOf(merged.values, secretParamNames(input.schema))) input.secretValues?.add(v);
   const params = validateParams({ ...merged, schema: input.schema, schemaFile: input.schemaFile, sources: input.paramsFiles.map((f) => f.path), cache: input.cache });
   const templateSet = compileTemplates({ files: input.templates, schema: input.schema, cache: input.cache });
   const templateCount = templateSet.templates.length;
@@ -50,12 +50,4 @@ export function runPipeline(input: PipelineInput): PipelineResult {
   const { manifests, plan } = orderManifests(input.argocd ? annotateForArgoCD(named) : named);
   const trees = buildOutput({ manifests, plan, outDir: input.outDir, secretsDir: input.secretsDir, inlineSecrets: input.inlineSecrets });
   return { params, manifests, plan, trees, templateCount };
-}
-
-function rememberSecrets(values: Record<string, unknown>, names: Set<string>, into?: Set<string>): void {
-  if (!into) return;
-  for (const name of names) {
-    const v = values[name];
-    if (typeof v === "string" && v !== "") into.add(v);
-  }
 }

@@ -5,12 +5,15 @@ import fs from "node:fs";
 import path from "node:path";
 import { BUNDLED_KINDS } from "../bundled-kinds";
 import { GenError, Problem } from "../errors";
+import { describeObject } from "../object-name";
 import type { KubeObject, RenderedObject } from "../types";
 import { formatPath } from "./render";
 
 type Validator = (object: KubeObject) => { instancePath: string; message?: string; params?: Record<string, unknown> }[];
 
-const modelsRoot = path.dirname(require.resolve("kubernetes-models/package.json"));
+// Resolved only for kinds the bundle does not carry.
+let modelsRootCache: string | undefined;
+const modelsRoot = (): string => (modelsRootCache ??= path.dirname(require.resolve("kubernetes-models/package.json")));
 /** A kind's validator; "custom" for resources kubernetes-models does not know (CRDs). */
 type KindCheck = Validator | "custom" | "unknown-kind";
 const validators = new Map<string, KindCheck>();
@@ -43,16 +46,12 @@ function loadValidator(apiVersion: string, kind: string): KindCheck {
   const bundled = BUNDLED_KINDS[`${apiVersion}/${kind}`];
   if (bundled) return asValidator(bundled());
   if (!/^[A-Za-z0-9.-]+(\/[A-Za-z0-9]+)?$/.test(apiVersion) || !/^[A-Za-z0-9]+$/.test(kind)) return "custom";
-  const dir = path.join(modelsRoot, ...apiVersion.split("/"));
+  const dir = path.join(modelsRoot(), ...apiVersion.split("/"));
   const file = path.join(dir, `${kind}.js`);
   // A group/version kubernetes-models knows but a kind it lacks is a typo; anything else a custom resource.
-  const groupDir = apiVersion.includes("/") ? path.join(modelsRoot, apiVersion.split("/")[0]) : dir;
+  const groupDir = apiVersion.includes("/") ? path.join(modelsRoot(), apiVersion.split("/")[0]) : dir;
   if (!fs.existsSync(file)) return fs.existsSync(groupDir) ? "unknown-kind" : "custom";
   return asValidator((require(file) as Record<string, new (data: unknown) => { validate(): void }>)[kind]);
-}
-
-export function describeObject(o: KubeObject): string {
-  return `${o.kind} ${o.metadata.namespace ? `${o.metadata.namespace}/` : ""}${o.metadata.name}`;
 }
 
 function objectProblem(r: RenderedObject, message: string): Problem {

@@ -142,7 +142,6 @@ export interface CompileTemplatesInput {
 
 export interface TemplateSet {
   templates: CompiledTemplate[];
-  partialCount: number;
 }
 
 export function partialName(file: TemplateFile): string {
@@ -289,7 +288,7 @@ function instantiate(units: CompiledUnit[]): TemplateSet {
       },
     };
   });
-  return { templates, partialCount: units.length - templates.length };
+  return { templates };
 }
 
 function isEmpty(v: unknown): boolean {

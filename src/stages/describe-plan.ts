@@ -1,4 +1,5 @@
 // The rollout apply.sh performs, phase by phase, for people (text) and programs (JSON).
+import { describeObject } from "../object-name";
 import type { PlacedManifest, Plan } from "../types";
 
 export interface PlanJson {
@@ -28,7 +29,7 @@ export function planJson(plan: Plan, fileOf: (m: PlacedManifest) => string): Pla
 }
 
 export function planText(plan: Plan, fileOf: (m: PlacedManifest) => string): string {
-  const name = (m: PlacedManifest) => `${m.object.kind} ${m.object.metadata.namespace ? `${m.object.metadata.namespace}/` : ""}${m.object.metadata.name}`;
+  const name = (m: PlacedManifest) => describeObject(m.object);
   const width = Math.max(0, ...plan.steps.flatMap((s) => s.apply.map((m) => name(m).length)));
   const lines: string[] = [];
   plan.steps.forEach((s, i) => {

@@ -2,7 +2,8 @@
 // unified diff of each changed file. Secret values are masked on both sides before diffing, so a
 // diff says that a secret changed, never what it was or is. Pure: the old files are passed in.
 import { createTwoFilesPatch } from "diff";
-import type { FileChange, OutputTree } from "../types";
+import { describeObject } from "../object-name";
+import type { FileChange, KubeObject, OutputTree } from "../types";
 import { loadKubeDocument, serializeManifest } from "../kube-yaml";
 
 export interface OutputChange extends FileChange {
@@ -20,10 +21,6 @@ function parseObject(text: string | undefined): Record<string, any> | undefined 
   } catch {
     return undefined;
   }
-}
-
-function describe(o: Record<string, any>): string {
-  return `${o.kind} ${o.metadata.namespace ? `${o.metadata.namespace}/` : ""}${o.metadata.name}`;
 }
 
 /** A Secret with each value replaced by a mask that tells only whether it changed. */
@@ -51,7 +48,7 @@ export function diffOutput(trees: OutputTree[], existing: Map<string, Map<string
       const newObject = parseObject(after);
       const object = newObject ?? oldObject;
       const change: OutputChange = { file, change: before === undefined ? "added" : after === undefined ? "removed" : "changed" };
-      if (object) change.object = describe(object);
+      if (object) change.object = describeObject(object as KubeObject);
       if (change.change === "changed") {
         const secret = tree.dirMode === 0o700 || oldObject?.kind === "Secret" || newObject?.kind === "Secret";
         const a = secret ? (oldObject ? maskSecret(oldObject, newObject, "old") : "(secret)\n") : before!;

@@ -11,6 +11,11 @@ export function secretParamNames(schema: ParamSchema): Set<string> {
   return new Set(Object.entries(schema.properties ?? {}).filter(([, s]) => s.writeOnly === true).map(([name]) => name));
 }
 
+/** The non-empty string values of the secret parameters: what no output may ever show. */
+export function secretValuesOf(values: Record<string, unknown>, names: Set<string>): string[] {
+  return [...names].map((n) => values[n]).filter((v): v is string => typeof v === "string" && v !== "");
+}
+
 /** Checks that the schema itself is usable, so a broken schema is not blamed on the params. */
 export function checkSchema(schema: unknown, file: string): ParamSchema {
   if (schema === null || typeof schema !== "object" || Array.isArray(schema)) {
