@@ -9,7 +9,7 @@ import { openCompileCache } from "./compile-cache";
 import { defaultTemplatesDir, PACKAGE_ROOT, readInputs } from "./read-inputs";
 import { parseParamsFile } from "./stages/load-params";
 import { closestName, secretParamNames, secretValuesOf, checkSchema } from "./stages/validate-params";
-import { checkTargets, diffTree, readTree, writeTrees } from "./stages/write-output";
+import { diffTree, readTree, replaceTrees } from "./stages/write-output";
 import type { FileChange, PlacedManifest } from "./types";
 
 interface Printer {
@@ -187,9 +187,7 @@ function runRender(ctx: Context): number {
     return 1;
   }
   const trees = secrets ? [out, secrets] : [out];
-  checkTargets(trees, templatesDir, (d) => d);
-  const changes = trees.flatMap(diffTree);
-  if (changes.length > 0) writeTrees(trees, (d) => d);
+  const changes = replaceTrees(trees, templatesDir, (d) => d);
   if (json) {
     print.out(JSON.stringify({ objects: result.manifests.length, templates: result.templateCount, out: outDir, secrets: secrets ? secretsDir : null, changes, seconds: Number(ctx.seconds()) }, null, 2));
   } else if (!args.quiet) {

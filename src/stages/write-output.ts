@@ -49,54 +49,95 @@ export function checkTargets(trees: OutputTree[], templatesDir: string, displayN
 
 /** What writing the tree would change on disk. Never follows links inside the folder. */
 export function diffTree(tree: OutputTree): FileChange[] {
-  const changes: FileChange[] = [];
   const dir = path.resolve(tree.dir);
-  const existing = lstat(dir)?.isDirectory() ? fs.readdirSync(dir).sort() : [];
+  const onDisk = readTree(dir);
+  const changes: FileChange[] = [];
   for (const [name, file] of [...tree.files].sort(([a], [b]) => (a < b ? -1 : 1))) {
-    const stat = lstat(path.join(dir, name));
-    if (!stat) changes.push({ file: path.join(tree.dir, name), change: "added" });
-    else if (!stat.isFile() || fs.readFileSync(path.join(dir, name), "utf8") !== file.content) changes.push({ file: path.join(tree.dir, name), change: "changed" });
+    const now = onDisk.get(name);
+    if (now === undefined) changes.push({ file: path.join(tree.dir, name), change: lstat(path.join(dir, name)) ? "changed" : "added" });
+    else if (now !== file.content) changes.push({ file: path.join(tree.dir, name), change: "changed" });
   }
-  for (const name of existing) if (!tree.files.has(name)) changes.push({ file: path.join(tree.dir, name), change: "removed" });
+  for (const name of [...onDisk.keys(), ...listNonFiles(dir)].sort()) if (!tree.files.has(name)) changes.push({ file: path.join(tree.dir, name), change: "removed" });
   return changes;
 }
 
-/** Reads the files of a folder written earlier (for diffs); links and sub-folders are skipped. */
+function listNonFiles(dir: string): string[] {
+  if (!lstat(dir)?.isDirectory()) return [];
+  return fs.readdirSync(dir).filter((name) => !lstat(path.join(dir, name))?.isFile());
+}
+
+/**
+ * Reads the files of a folder written earlier (for diffs); links and sub-folders are skipped.
+ * A concurrent run may swap the folder while it is read: then the whole read starts again, so
+ * the result is always one run's folder, never a mix.
+ */
 export function readTree(dir: string): Map<string, string> {
-  const files = new Map<string, string>();
-  if (!lstat(dir)?.isDirectory()) return files;
-  for (const name of fs.readdirSync(dir).sort()) {
-    if (lstat(path.join(dir, name))?.isFile()) files.set(name, fs.readFileSync(path.join(dir, name), "utf8"));
+  for (let attempt = 0; ; attempt++) {
+    try {
+      const files = new Map<string, string>();
+      if (!lstat(dir)?.isDirectory()) return files;
+      for (const name of fs.readdirSync(dir).sort()) {
+        if (lstat(path.join(dir, name))?.isFile()) files.set(name, fs.readFileSync(path.join(dir, name), "utf8"));
+      }
+      return files;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== "ENOENT" || attempt >= 5) throw e;
+    }
   }
-  return files;
 }
 
 interface Lock {
   path: string;
 }
 
-/** A lock beside the folder; a second concurrent run refuses instead of mixing its files in. */
+/** Files younger than this with no pid yet belong to a run that is just taking the lock. */
+const FRESH_LOCK_MS = 10_000;
+
+/**
+ * A lock file beside the folder, holding the pid of the run that writes it; a second concurrent
+ * run refuses instead of mixing its files in. Created exclusively (O_EXCL), so two runs can never
+ * both hold it; a lock whose process has died is taken over.
+ */
 function acquireLock(dir: string, display: string): Lock {
   const lockPath = path.join(path.dirname(dir), `.${path.basename(dir)}.gen-manifests.lock`);
-  for (let attempt = 0; attempt < 2; attempt++) {
+  for (let attempt = 0; attempt < 3; attempt++) {
     try {
-      fs.mkdirSync(lockPath);
-      fs.writeFileSync(path.join(lockPath, "pid"), String(process.pid));
+      fs.writeFileSync(lockPath, String(process.pid), { flag: "wx", mode: 0o644 });
       return { path: lockPath };
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
-      const pid = Number(fs.readFileSync(path.join(lockPath, "pid"), { encoding: "utf8", flag: "a+" }));
-      if (pid && pid !== process.pid && processAlive(pid)) {
-        throw new GenError("write-output", [{ file: display, message: `another gen-manifests run (pid ${pid}) is writing this folder; try again when it has finished` }]);
-      }
-      // Left behind by a run that died: safe to take over.
-      fs.rmSync(lockPath, { recursive: true, force: true });
     }
+    const holder = readLockHolder(lockPath);
+    if (holder === "gone") continue;
+    if (holder === "fresh" || (holder !== process.pid && processAlive(holder))) {
+      const who = typeof holder === "number" ? `pid ${holder}` : "just starting";
+      throw new GenError("write-output", [{ file: display, message: `another gen-manifests run (${who}) is writing this folder; try again when it has finished` }]);
+    }
+    // Left behind by a run that died: safe to take over.
+    fs.rmSync(lockPath, { recursive: true, force: true });
   }
   throw new GenError("write-output", [{ file: display, message: `could not lock ${lockPath}` }]);
 }
 
+function readLockHolder(lockPath: string): number | "gone" | "fresh" {
+  const stat = lstat(lockPath);
+  if (!stat) return "gone";
+  let text = "";
+  try {
+    // A folder is the lock of an earlier gen-manifests version; its pid file says who holds it.
+    text = fs.readFileSync(stat.isDirectory() ? path.join(lockPath, "pid") : lockPath, "utf8");
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw e;
+    if (!lstat(lockPath)) return "gone";
+  }
+  const pid = Number(text.trim());
+  if (Number.isInteger(pid) && pid > 0) return pid;
+  // Created, pid not yet written: the other run is between its two system calls.
+  return Date.now() - stat.mtimeMs < FRESH_LOCK_MS ? "fresh" : 0;
+}
+
 function processAlive(pid: number): boolean {
+  if (pid <= 0) return false;
   try {
     process.kill(pid, 0);
     return true;
@@ -125,20 +166,35 @@ function stage(tree: OutputTree): string {
 }
 
 /**
- * Replaces each folder with its planned content. Everything is built beside the targets first;
- * only then are the folders swapped in, and a failed swap puts the earlier folders back.
+ * Replaces each folder with its planned content and returns what changed. Nothing is locked or
+ * written when nothing changes (so a read-only checkout that is up to date renders fine).
  */
-export function writeTrees(trees: OutputTree[], display: (dir: string) => string): void {
+export function replaceTrees(trees: OutputTree[], templatesDir: string, display: (dir: string) => string): FileChange[] {
+  checkTargets(trees, templatesDir, display);
+  if (trees.flatMap(diffTree).length === 0) return [];
+  return writeTrees(trees, templatesDir, display);
+}
+
+/**
+ * Everything is built beside the targets first; only then are the folders swapped in, and a
+ * failed swap puts the earlier folders back. The targets are checked and compared again under the
+ * lock: another run may have replaced them since the first look.
+ */
+function writeTrees(trees: OutputTree[], templatesDir: string, display: (dir: string) => string): FileChange[] {
   const locks: Lock[] = [];
   const staged: string[] = [];
   const swapped: { dir: string; old?: string }[] = [];
+  let changes: FileChange[];
   try {
     for (const t of trees) {
       fs.mkdirSync(path.dirname(path.resolve(t.dir)), { recursive: true });
       locks.push(acquireLock(path.resolve(t.dir), display(t.dir)));
     }
-    for (const t of trees) staged.push(stage(t));
-    trees.forEach((t, i) => {
+    checkTargets(trees, templatesDir, display);
+    changes = trees.flatMap(diffTree);
+    const toWrite = changes.length > 0 ? trees : [];
+    for (const t of toWrite) staged.push(stage(t));
+    toWrite.forEach((t, i) => {
       const dir = path.resolve(t.dir);
       let old: string | undefined;
       if (lstat(dir)) {
@@ -167,4 +223,5 @@ export function writeTrees(trees: OutputTree[], display: (dir: string) => string
   }
   for (const s of swapped) if (s.old) fs.rmSync(s.old, { recursive: true, force: true });
   for (const l of locks) fs.rmSync(l.path, { recursive: true, force: true });
+  return changes;
 }
