@@ -50,7 +50,7 @@ function bench(name: string, objects: number, prepare: (i: number) => { argv: st
 }
 
 /** Deployments, Services, Secrets and Jobs in the proportions of a real control plane. */
-function syntheticSet(dir: string, count: number): void {
+export function syntheticSet(dir: string, count: number): void {
   const tpl = path.join(dir, "kubernetes-in");
   fs.mkdirSync(tpl, { recursive: true });
   fs.mkdirSync(path.join(dir, "params"), { recursive: true });
@@ -150,4 +150,4 @@ function main(): void {
   fs.rmSync(work, { recursive: true, force: true });
 }
 
-main();
+if (require.main === module) main();

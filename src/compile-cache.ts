@@ -11,9 +11,17 @@ import path from "node:path";
 export interface CompileCache {
   get(key: string): string | undefined;
   set(key: string, code: string): void;
+  /** V8's code cache for generated code, so it is not compiled again at every run. */
+  getCodeCache(key: string): Buffer | undefined;
+  setCodeCache(key: string, data: Buffer): void;
 }
 
-export const NO_CACHE: CompileCache = { get: () => undefined, set: () => undefined };
+export const NO_CACHE: CompileCache = { get: () => undefined, set: () => undefined, getCodeCache: () => undefined, setCodeCache: () => undefined };
+
+/** The name of a V8 code cache entry: valid only for this Node and architecture. */
+export function codeCacheName(key: string): string {
+  return `v8-${cacheKey(key, process.version, process.arch)}.bin`;
+}
 
 export function cacheKey(...parts: string[]): string {
   const h = createHash("sha256");
@@ -21,15 +29,30 @@ export function cacheKey(...parts: string[]): string {
   return h.digest("hex");
 }
 
-function defaultDir(packageRoot: string): string {
+/** Where the cache lives, or undefined when it is turned off. */
+function compileCacheDir(packageRoot: string, env: NodeJS.ProcessEnv = process.env): string | undefined {
+  if (env.GEN_MANIFESTS_CACHE === "off") return undefined;
+  if (env.GEN_MANIFESTS_CACHE_DIR) return env.GEN_MANIFESTS_CACHE_DIR;
   const modules = path.join(packageRoot, "node_modules");
   if (fs.existsSync(modules)) return path.join(modules, ".cache", "gen-manifests");
   return path.join(os.tmpdir(), `gen-manifests-cache-${process.getuid?.() ?? "user"}`);
 }
 
+/** Writes a cache entry whole or not at all: concurrent runs may write the same key. */
+function writeCacheEntry(dir: string, name: string, data: string | Uint8Array): void {
+  try {
+    fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+    const tmp = path.join(dir, `.${name}.${process.pid}.tmp`);
+    fs.writeFileSync(tmp, data, { mode: 0o600 });
+    fs.renameSync(tmp, path.join(dir, name));
+  } catch {
+    // A cache that cannot be written only costs time.
+  }
+}
+
 export function openCompileCache(packageRoot: string, env: NodeJS.ProcessEnv = process.env): CompileCache {
-  if (env.GEN_MANIFESTS_CACHE === "off") return NO_CACHE;
-  const dir = env.GEN_MANIFESTS_CACHE_DIR ?? defaultDir(packageRoot);
+  const dir = compileCacheDir(packageRoot, env);
+  if (dir === undefined) return NO_CACHE;
   return {
     get(key) {
       try {
@@ -39,14 +62,17 @@ export function openCompileCache(packageRoot: string, env: NodeJS.ProcessEnv = p
       }
     },
     set(key, code) {
+      writeCacheEntry(dir, `${key}.js`, code);
+    },
+    getCodeCache(key) {
       try {
-        fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
-        const tmp = path.join(dir, `.${key}.${process.pid}.tmp`);
-        fs.writeFileSync(tmp, code, { mode: 0o600 });
-        fs.renameSync(tmp, path.join(dir, `${key}.js`));
+        return fs.readFileSync(path.join(dir, codeCacheName(key)));
       } catch {
-        // A cache that cannot be written only costs time.
+        return undefined;
       }
+    },
+    setCodeCache(key, data) {
+      writeCacheEntry(dir, codeCacheName(key), data);
     },
   };
 }

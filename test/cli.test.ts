@@ -209,6 +209,23 @@ describe("cli: nothing lost", () => {
     }
   });
 
+  it("an up-to-date output in a folder that cannot be written renders fine (a read-only checkout)", (t) => {
+    const cwd = chart();
+    assert.equal(render(cwd).status, 0);
+    const before = snapshot(path.join(cwd, "out"));
+    const lock = process.getuid?.() === 0 ? spawnSync("chattr", ["+i", cwd]) : spawnSync("chmod", ["0555", cwd]);
+    if (lock.status !== 0) return t.skip("cannot make a folder read-only here");
+    try {
+      const r = render(cwd);
+      assert.equal(r.status, 0, r.stderr);
+      assert.match(r.stdout, /\(no changes\)/);
+    } finally {
+      spawnSync("chattr", ["-i", cwd]);
+      fs.chmodSync(cwd, 0o755);
+    }
+    assert.deepEqual(snapshot(path.join(cwd, "out")), before);
+  });
+
   it("two runs on the same out/ at once never leave a mix: one wins whole, or the other refuses", async () => {
     const many = Object.fromEntries(Array.from({ length: 40 }, (_, i) => [`cm${i}.yaml.hbs`, `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm${i}\ndata:\n  who: {{name}}\n`]));
     const cwd = makeChart(many, { name: "first", password: "p" });

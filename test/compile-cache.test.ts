@@ -30,6 +30,24 @@ describe("compile cache", () => {
     assert.deepEqual(fs.readdirSync(offDir), []);
   });
 
+  it("keeps V8's compiled code of the CLI and of the templates, and a warm run only reads it", () => {
+    const cwd = makeChart({ "web.yaml.hbs": WEB_TEMPLATE, "secret.yaml.hbs": SECRET_TEMPLATE }, { name: "web", password: SENTINEL });
+    const cacheDir = tmpDir("gm-cache-");
+    const env = { GEN_MANIFESTS_CACHE_DIR: cacheDir };
+    const cold = renderWith(cwd, env, "cold/out");
+    const codeCaches = () => fs.readdirSync(cacheDir).filter((e) => /^v8-[0-9a-f]{64}\.bin$/.test(e)).sort();
+    // One for the CLI's render command, one for the chunk of templates.
+    assert.equal(codeCaches().length, 2, fs.readdirSync(cacheDir).join(", "));
+    const stamp = (names: string[]) => names.map((e) => `${e} ${fs.statSync(path.join(cacheDir, e)).mtimeMs}`);
+    const before = stamp(fs.readdirSync(cacheDir).sort());
+    assert.deepEqual(renderWith(cwd, env, "warm/out"), cold);
+    assert.deepEqual(stamp(fs.readdirSync(cacheDir).sort()), before, "a warm run writes nothing to the cache");
+    // Another command compiles other functions: it gets an entry of its own.
+    const plan = runCli(["plan", "--params", "params.json"], { cwd, env });
+    assert.equal(plan.status, 0, plan.all);
+    assert.equal(codeCaches().length, 3);
+  });
+
   it("is never stale: a changed template or schema is compiled afresh", () => {
     const cwd = makeChart({ "web.yaml.hbs": WEB_TEMPLATE }, { name: "web", password: "p" });
     const env = { GEN_MANIFESTS_CACHE_DIR: tmpDir("gm-cache-") };

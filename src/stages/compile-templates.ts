@@ -5,6 +5,7 @@
 // instead of its value. The render stage parses the YAML with only tokens in it and puts each
 // value into the parsed tree afterwards, so no value ever passes through the YAML parser.
 import HandlebarsRuntime from "handlebars/runtime";
+import vm from "node:vm";
 import { cacheKey, CompileCache, NO_CACHE } from "../compile-cache";
 import { GenError, Problem } from "../errors";
 import { Phase, phaseByName, PHASES } from "../phases";
@@ -165,7 +166,7 @@ export function compileTemplates(input: CompileTemplatesInput): TemplateSet {
   // The whole set, when it compiled before exactly as it is: no parsing, one evaluation.
   const setKey = cacheKey("template-set-v1", HANDLEBARS_VERSION, rewriteMustaches.toString(), JSON.stringify(COMPILE_OPTIONS), [...declared].sort().join(","), ...input.files.map((f) => `${f.name}\0${f.text}`));
   const units = loadCompiledSet(cache, setKey, input.files) ?? compileSet(input.files, declared, cache, setKey);
-  return instantiate(units);
+  return instantiate(units, cache, setKey);
 }
 
 function loadCompiledSet(cache: CompileCache, key: string, files: TemplateFile[]): CompiledUnit[] | undefined {
@@ -203,7 +204,7 @@ function compileSet(files: TemplateFile[], declared: Set<string>, cache: Compile
 }
 
 /** Sets up an isolated Handlebars environment with only the known helpers, and the templates in it. */
-function instantiate(units: CompiledUnit[]): TemplateSet {
+function instantiate(units: CompiledUnit[], cache: CompileCache, setKey: string): TemplateSet {
   // 3. Compile in an isolated environment with only the known helpers.
   const hb = HandlebarsRuntime.create();
   for (const name of ["log", "lookup", "helperMissing", "blockHelperMissing"]) hb.unregisterHelper(name);
@@ -243,23 +244,36 @@ function instantiate(units: CompiledUnit[]): TemplateSet {
   const evaluate = (a: CompiledUnit): TemplateDelegate => hb.template(new Function(`return ${a.spec}`)() as TemplateSpecification);
   // Templates are evaluated a chunk at a time, when the chunk is first used, and each is freed
   // once rendered: one evaluation per chunk is cheap, and a large set never holds all its code.
+  // Each chunk is compiled with V8's code cache from an earlier run of the same set, taken once
+  // all its templates have rendered: compiling thousands of distinct template functions is
+  // otherwise the largest cost of a large set.
   const CHUNK = 256;
-  const chunks = new Map<number, (TemplateDelegate | undefined)[]>();
+  const chunks = new Map<number, { fns: (TemplateDelegate | undefined)[]; left: number; script?: vm.Script }>();
   const fromChunk = (list: CompiledUnit[], i: number): TemplateDelegate => {
     const c = Math.floor(i / CHUNK);
-    let fns = chunks.get(c);
-    if (!fns) {
+    let chunk = chunks.get(c);
+    if (!chunk) {
       const members = list.slice(c * CHUNK, (c + 1) * CHUNK);
-      const specs = new Function(`return [${members.map((m) => m.spec).join(",\n")}]`)() as TemplateSpecification[];
-      fns = specs.map((spec) => hb.template(spec));
+      const key = `${setKey}\0chunk ${c}`;
+      const cachedData = cache.getCodeCache(key);
+      const script = new vm.Script(`[${members.map((m) => m.spec).join(",\n")}]`, { filename: `templates-${c}.js`, cachedData });
+      const specs = script.runInThisContext() as TemplateSpecification[];
+      chunk = { fns: specs.map((spec) => hb.template(spec)), left: members.length };
+      if (cachedData === undefined || script.cachedDataRejected) chunk.script = script;
       members.forEach((m) => (m.spec = ""));
-      chunks.set(c, fns);
+      chunks.set(c, chunk);
     }
-    return fns[i % CHUNK]!;
+    return chunk.fns[i % CHUNK]!;
   };
   const release = (i: number): void => {
-    const fns = chunks.get(Math.floor(i / CHUNK));
-    if (fns) fns[i % CHUNK] = undefined;
+    const c = Math.floor(i / CHUNK);
+    const chunk = chunks.get(c);
+    if (!chunk) return;
+    chunk.fns[i % CHUNK] = undefined;
+    if (--chunk.left === 0) {
+      if (chunk.script) cache.setCodeCache(`${setKey}\0chunk ${c}`, chunk.script.createCachedData());
+      chunks.delete(c);
+    }
   };
   for (const a of units) {
     sitesByFile.set(a.file.name, a.sites.map((site) => ({ ...site, template: a.file.path })));

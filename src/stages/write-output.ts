@@ -51,13 +51,14 @@ export function checkTargets(trees: OutputTree[], templatesDir: string, displayN
 export function diffTree(tree: OutputTree): FileChange[] {
   const dir = path.resolve(tree.dir);
   const onDisk = readTree(dir);
+  const others = new Set(listNonFiles(dir));
   const changes: FileChange[] = [];
   for (const [name, file] of [...tree.files].sort(([a], [b]) => (a < b ? -1 : 1))) {
     const now = onDisk.get(name);
-    if (now === undefined) changes.push({ file: path.join(tree.dir, name), change: lstat(path.join(dir, name)) ? "changed" : "added" });
+    if (now === undefined) changes.push({ file: path.join(tree.dir, name), change: others.has(name) ? "changed" : "added" });
     else if (now !== file.content) changes.push({ file: path.join(tree.dir, name), change: "changed" });
   }
-  for (const name of [...onDisk.keys(), ...listNonFiles(dir)].sort()) if (!tree.files.has(name)) changes.push({ file: path.join(tree.dir, name), change: "removed" });
+  for (const name of [...onDisk.keys(), ...others].sort()) if (!tree.files.has(name)) changes.push({ file: path.join(tree.dir, name), change: "removed" });
   return changes;
 }
 
@@ -171,13 +172,14 @@ function stage(tree: OutputTree): string {
  */
 export function replaceTrees(trees: OutputTree[], templatesDir: string, display: (dir: string) => string): FileChange[] {
   checkTargets(trees, templatesDir, display);
-  if (trees.flatMap(diffTree).length === 0) return [];
   return writeTrees(trees, templatesDir, display);
 }
 
+const DENIED = new Set(["EACCES", "EPERM", "EROFS"]);
+
 /**
  * Everything is built beside the targets first; only then are the folders swapped in, and a
- * failed swap puts the earlier folders back. The targets are checked and compared again under the
+ * failed swap puts the earlier folders back. The targets are checked and compared under the
  * lock: another run may have replaced them since the first look.
  */
 function writeTrees(trees: OutputTree[], templatesDir: string, display: (dir: string) => string): FileChange[] {
@@ -219,6 +221,8 @@ function writeTrees(trees: OutputTree[], templatesDir: string, display: (dir: st
     for (const l of locks) fs.rmSync(l.path, { recursive: true, force: true });
     if (e instanceof GenError) throw e;
     const err = e as NodeJS.ErrnoException;
+    // No lock in a folder we may not write: fine when nothing in it would change (a read-only checkout).
+    if (staged.length === 0 && DENIED.has(err.code ?? "") && trees.flatMap(diffTree).length === 0) return [];
     throw new GenError("write-output", [{ file: display(trees[Math.max(0, swapped.length - 1)]?.dir ?? ""), message: `could not write (${err.code ?? err.message}); the earlier output is unchanged` }]);
   }
   for (const s of swapped) if (s.old) fs.rmSync(s.old, { recursive: true, force: true });
