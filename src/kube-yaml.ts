@@ -22,20 +22,27 @@ const bool11 = new yaml.Type("tag:yaml.org,2002:bool", {
 });
 
 /** Types that only make DUMP quote a string some reader would take as something else. */
-const quoteOnly = (name: string, re: RegExp) =>
-  new yaml.Type(`tag:gen-manifests,2026:${name}`, { kind: "scalar", resolve: matching(re), construct: (s: string) => s, predicate: () => false });
+const quoteOnly = (name: string, isAmbiguous: (s: string) => boolean) =>
+  new yaml.Type(`tag:gen-manifests,2026:${name}`, { kind: "scalar", resolve: (s: string | null) => s !== null && isAmbiguous(s), construct: (s: string) => s, predicate: () => false });
 
-const AMBIGUOUS = [
-  quoteOnly("bool", BOOL_11),
-  quoteOnly("null", /^(~|null|Null|NULL|)$/),
-  quoteOnly("int", /^[-+]?(0b[0-1_]+|0o?[0-7_]+|0x[0-9a-fA-F_]+|[0-9][0-9_]*(:[0-5]?[0-9])*)$/),
+export const AMBIGUOUS_FORMS = [
+  BOOL_11,
+  /^(~|null|Null|NULL|)$/,
+  /^[-+]?(0b[0-1_]+|0o?[0-7_]+|0x[0-9a-fA-F_]+|[0-9][0-9_]*(:[0-5]?[0-9])*)$/,
   // Go's float form, and YAML 1.1's own, under which even `.` and `1.2.3` are floats.
-  quoteOnly("float", /^[-+]?(\.[0-9]+|[0-9][0-9_]*(\.[0-9_]*)?)([eE][-+]?[0-9]+)?$|^[-+]?([0-9][0-9_]*)?\.[0-9.]*([eE][-+][0-9]+)?$|^[-+]?[0-9][0-9_]*(:[0-5]?[0-9])+\.[0-9_]*$|^[-+]?\.(inf|Inf|INF)$|^\.(nan|NaN|NAN)$/),
+  /^[-+]?(\.[0-9]+|[0-9][0-9_]*(\.[0-9_]*)?)([eE][-+]?[0-9]+)?$|^[-+]?([0-9][0-9_]*)?\.[0-9.]*([eE][-+][0-9]+)?$|^[-+]?[0-9][0-9_]*(:[0-5]?[0-9])+\.[0-9_]*$|^[-+]?\.(inf|Inf|INF)$|^\.(nan|NaN|NAN)$/,
   // Broader than any one reader: signs, digits, dots, underscores and colons read as a number somewhere.
-  quoteOnly("numeric", /^[-+]?[0-9._:]*([eE][-+]?[0-9_]+)?$/),
-  quoteOnly("timestamp", /^[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}([Tt]|[ \t]+|$)/),
-  quoteOnly("merge", /^<<$/),
+  /^[-+]?[0-9._:]*([eE][-+]?[0-9_]+)?$/,
+  /^[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}([Tt]|[ \t]+|$)/,
+  /^<<$/,
 ];
+
+/** Every form above starts with one of these (or is empty): most strings are settled by one test. */
+const MAY_BE_AMBIGUOUS = /^(?:[-+.0-9_:~<eEyYnNoO]|$)/;
+
+export const isAmbiguous = (s: string): boolean => MAY_BE_AMBIGUOUS.test(s) && AMBIGUOUS_FORMS.some((re) => re.test(s));
+
+const AMBIGUOUS = [quoteOnly("ambiguous", isAmbiguous)];
 
 const mergeType = (yaml.DEFAULT_SCHEMA as unknown as { compiledImplicit: (yaml.Type & { tag: string })[] }).compiledImplicit.find((t) => t.tag === "tag:yaml.org,2002:merge");
 
@@ -61,9 +68,19 @@ const DUMP_OPTIONS: yaml.DumpOptions = { schema: KUBE_DUMP_SCHEMA, lineWidth: -1
  */
 const BLANK_AT_LINE_END = /[ \t](\n|$)/;
 
+const needsQuotes = (s: string): boolean => s.includes("\n") && BLANK_AT_LINE_END.test(s);
+
+/** Whether any string or key of the value needs double quotes: rare, so checked first. */
+function anyNeedsQuotes(v: unknown): boolean {
+  if (typeof v === "string") return needsQuotes(v);
+  if (Array.isArray(v)) return v.some(anyNeedsQuotes);
+  if (v && typeof v === "object") return Object.entries(v).some(([k, x]) => needsQuotes(k) || anyNeedsQuotes(x));
+  return false;
+}
+
 /** Replaces every string (and key) that needs double quotes with a placeholder, recording it. */
 function markQuoted(v: unknown, marker: string, quoted: string[]): unknown {
-  const mark = (s: string): string => (s.includes("\n") && BLANK_AT_LINE_END.test(s) ? `${marker}${quoted.push(s) - 1}Q` : s);
+  const mark = (s: string): string => (needsQuotes(s) ? `${marker}${quoted.push(s) - 1}Q` : s);
   if (typeof v === "string") return mark(v);
   if (Array.isArray(v)) return v.map((x) => markQuoted(x, marker, quoted));
   if (v && typeof v === "object") return Object.fromEntries(Object.entries(v).map(([k, x]) => [mark(k), markQuoted(x, marker, quoted)]));
@@ -72,6 +89,7 @@ function markQuoted(v: unknown, marker: string, quoted: string[]): unknown {
 
 /** YAML that reads back exactly, under any YAML 1.1 or Go reader. */
 export function dumpYaml(value: unknown): string {
+  if (!anyNeedsQuotes(value)) return yaml.dump(value, DUMP_OPTIONS);
   const quoted: string[] = [];
   // A marker that no string of the value contains, so no string can be mistaken for one.
   const json = JSON.stringify(value) ?? "";
