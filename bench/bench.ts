@@ -20,10 +20,11 @@ interface Sample {
 /** One run of a command: wall time, and peak RSS as GNU time reports it. */
 const HAVE_TIME = fs.existsSync(TIME);
 
-function measure(argv: string[], cwd: string): Sample {
+function measure(argv: string[], cwd: string, env?: NodeJS.ProcessEnv): Sample {
   const started = process.hrtime.bigint();
+  const options = { cwd, env: { ...process.env, ...env }, encoding: "utf8" as const, maxBuffer: 1 << 28 };
   // GNU time adds ~1 ms to every command alike; without it, peak RSS is reported as unknown.
-  const r = HAVE_TIME ? spawnSync(TIME, ["-f", "%M", ...argv], { cwd, encoding: "utf8", maxBuffer: 1 << 28 }) : spawnSync(argv[0], argv.slice(1), { cwd, encoding: "utf8", maxBuffer: 1 << 28 });
+  const r = HAVE_TIME ? spawnSync(TIME, ["-f", "%M", ...argv], options) : spawnSync(argv[0], argv.slice(1), options);
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
   if (r.status !== 0) throw new Error(`${argv.join(" ")} failed:\n${r.stderr.slice(-2000)}`);
   const rssKb = HAVE_TIME ? Number(r.stderr.trim().split("\n").pop()) : NaN;
@@ -39,12 +40,19 @@ interface Row {
   rssMb: number;
 }
 
+interface Run {
+  argv: string[];
+  cwd: string;
+  env?: NodeJS.ProcessEnv;
+}
+
 /** Warm-up, then RUNS runs; `prepare` gives each run a fresh argument list (a new output folder). */
-function bench(name: string, objects: number, prepare: (i: number) => { argv: string[]; cwd: string }): Row {
-  measure(prepare(-1).argv, prepare(-1).cwd);
+function bench(name: string, objects: number, prepare: (i: number) => Run): Row {
+  const warmUp = prepare(-1);
+  measure(warmUp.argv, warmUp.cwd, warmUp.env);
   const samples = Array.from({ length: RUNS }, (_, i) => {
-    const { argv, cwd } = prepare(i);
-    return measure(argv, cwd);
+    const { argv, cwd, env } = prepare(i);
+    return measure(argv, cwd, env);
   });
   return { name, objects, seconds: median(samples.map((s) => s.seconds)), rssMb: Math.max(...samples.map((s) => s.rssMb)) };
 }
@@ -109,7 +117,9 @@ function main(): void {
   for (const n of [100, 1000, 10000]) {
     const dir = path.join(work, `synthetic-${n}`);
     syntheticSet(dir, n);
-    rows.push(bench(`gen-manifests: ${n.toLocaleString("en")} templates`, n, (i) => ({ argv: [process.execPath, CLI, "--params", "params.json", "--out", path.join(fresh(i), "out"), "--quiet"], cwd: dir })));
+    // A cache of their own, removed with them: the synthetic sets never fill the user's.
+    const env = { GEN_MANIFESTS_CACHE_DIR: path.join(work, "cache") };
+    rows.push(bench(`gen-manifests: ${n.toLocaleString("en")} templates`, n, (i) => ({ argv: [process.execPath, CLI, "--params", "params.json", "--out", path.join(fresh(i), "out"), "--quiet"], cwd: dir, env })));
   }
 
   const by = (prefix: string) => rows.find((r) => r.name.startsWith(prefix))!;

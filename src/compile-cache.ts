@@ -38,6 +38,24 @@ function compileCacheDir(packageRoot: string, env: NodeJS.ProcessEnv = process.e
   return path.join(os.tmpdir(), `gen-manifests-cache-${process.getuid?.() ?? "user"}`);
 }
 
+const DAY_MS = 24 * 60 * 60 * 1000;
+/** Entries not used for this long are removed: every edit of a template leaves one behind. */
+export const UNUSED_ENTRY_MS = 30 * DAY_MS;
+const PRUNE_STAMP = ".pruned";
+
+/** Reads an entry; a hit marks it used (at most once a day, to spare a write per read). */
+function readCacheEntry<T>(dir: string, name: string, read: (file: string) => T): T | undefined {
+  const file = path.join(dir, name);
+  try {
+    const data = read(file);
+    const now = Date.now();
+    if (now - fs.statSync(file).mtimeMs > DAY_MS) fs.utimesSync(file, now / 1000, now / 1000);
+    return data;
+  } catch {
+    return undefined;
+  }
+}
+
 /** Writes a cache entry whole or not at all: concurrent runs may write the same key. */
 function writeCacheEntry(dir: string, name: string, data: string | Uint8Array): void {
   try {
@@ -45,8 +63,34 @@ function writeCacheEntry(dir: string, name: string, data: string | Uint8Array): 
     const tmp = path.join(dir, `.${name}.${process.pid}.tmp`);
     fs.writeFileSync(tmp, data, { mode: 0o600 });
     fs.renameSync(tmp, path.join(dir, name));
+    pruneCompileCache(dir);
   } catch {
     // A cache that cannot be written only costs time.
+  }
+}
+
+/**
+ * Removes entries unused for UNUSED_ENTRY_MS, and temporary files a killed run left. The cache
+ * grows only when something is written, so that is when it is pruned, at most once a day.
+ */
+export function pruneCompileCache(dir: string, now = Date.now()): void {
+  const stamp = path.join(dir, PRUNE_STAMP);
+  try {
+    if (now - fs.statSync(stamp).mtimeMs < DAY_MS) return;
+  } catch {
+    // Never pruned.
+  }
+  fs.writeFileSync(stamp, "");
+  fs.utimesSync(stamp, now / 1000, now / 1000);
+  for (const name of fs.readdirSync(dir)) {
+    if (name === PRUNE_STAMP) continue;
+    const file = path.join(dir, name);
+    try {
+      const age = now - fs.statSync(file).mtimeMs;
+      if (age > UNUSED_ENTRY_MS || (name.endsWith(".tmp") && age > DAY_MS)) fs.unlinkSync(file);
+    } catch {
+      // Removed by a concurrent run.
+    }
   }
 }
 
@@ -55,21 +99,13 @@ export function openCompileCache(packageRoot: string, env: NodeJS.ProcessEnv = p
   if (dir === undefined) return NO_CACHE;
   return {
     get(key) {
-      try {
-        return fs.readFileSync(path.join(dir, `${key}.js`), "utf8");
-      } catch {
-        return undefined;
-      }
+      return readCacheEntry(dir, `${key}.js`, (file) => fs.readFileSync(file, "utf8"));
     },
     set(key, code) {
       writeCacheEntry(dir, `${key}.js`, code);
     },
     getCodeCache(key) {
-      try {
-        return fs.readFileSync(path.join(dir, codeCacheName(key)));
-      } catch {
-        return undefined;
-      }
+      return readCacheEntry(dir, codeCacheName(key), (file) => fs.readFileSync(file));
     },
     setCodeCache(key, data) {
       writeCacheEntry(dir, codeCacheName(key), data);

@@ -48,6 +48,29 @@ describe("compile cache", () => {
     assert.equal(codeCaches().length, 3);
   });
 
+  it("forgets entries unused for 30 days, when it next grows, and keeps the ones in use", () => {
+    const cwd = makeChart({ "web.yaml.hbs": WEB_TEMPLATE }, { name: "web", password: "p" });
+    const cacheDir = tmpDir("gm-cache-");
+    const env = { GEN_MANIFESTS_CACHE_DIR: cacheDir };
+    renderWith(cwd, env, "out");
+    const first = fs.readdirSync(cacheDir).filter((e) => !e.startsWith("."));
+    const longAgo = (days: number) => new Date(Date.now() - days * 24 * 3600 * 1000);
+    fs.writeFileSync(path.join(cacheDir, `${"0".repeat(64)}.js`), "module.exports = 1");
+    fs.writeFileSync(path.join(cacheDir, ".left-by-a-killed-run.tmp"), "");
+    fs.utimesSync(path.join(cacheDir, ".left-by-a-killed-run.tmp"), longAgo(2), longAgo(2));
+    for (const e of fs.readdirSync(cacheDir)) if (!e.endsWith(".tmp")) fs.utimesSync(path.join(cacheDir, e), longAgo(40), longAgo(40));
+    // A changed template is a miss: the cache grows, and is pruned. What this run reads is in use.
+    fs.writeFileSync(path.join(cwd, "kubernetes-in", "web.yaml.hbs"), WEB_TEMPLATE.replace("image: nginx:1.27", "image: nginx:1.28"));
+    const changed = renderWith(cwd, env, "out");
+    const after = fs.readdirSync(cacheDir);
+    assert.ok(!after.includes(`${"0".repeat(64)}.js`), "an entry unused for 40 days is removed");
+    assert.ok(!after.includes(".left-by-a-killed-run.tmp"), "a temporary file of a killed run is removed");
+    const kept = first.filter((e) => after.includes(e));
+    assert.ok(kept.length > 0 && kept.length < first.length, `the entries this run used are kept, the others removed: ${kept.length} of ${first.length}`);
+    for (const e of kept) assert.ok(Date.now() - fs.statSync(path.join(cacheDir, e)).mtimeMs < 60_000, `${e} is marked used`);
+    assert.deepEqual(renderWith(cwd, env, "again/out"), changed);
+  });
+
   it("is never stale: a changed template or schema is compiled afresh", () => {
     const cwd = makeChart({ "web.yaml.hbs": WEB_TEMPLATE }, { name: "web", password: "p" });
     const env = { GEN_MANIFESTS_CACHE_DIR: tmpDir("gm-cache-") };
