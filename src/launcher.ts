@@ -27,7 +27,9 @@ function loadBundle(argv: string[]): { main(argv: string[]): number } {
   const key = `bundle\0${createHash("sha256").update(source).digest("hex")}\0${commandOf(argv)}`;
   const cachedData = cache.getCodeCache(key);
   const script = new vm.Script(Module.wrap(source.toString("utf8").replace(/^#!.*/, "")), { filename: BUNDLE, cachedData });
-  if (cachedData === undefined || script.cachedDataRejected) process.once("exit", () => cache.setCodeCache(key, script.createCachedData()));
+  // Only a run that went to the end is a good sample of what the command compiles: a cache
+  // taken from a failed run would hold few functions, and be used as it is from then on.
+  if (cachedData === undefined || script.cachedDataRejected) process.once("exit", (code) => code === 0 && cache.setCodeCache(key, script.createCachedData()));
   const bundle = new Module(BUNDLE, module);
   bundle.filename = BUNDLE;
   bundle.paths = (Module as unknown as { _nodeModulePaths(dir: string): string[] })._nodeModulePaths(__dirname);

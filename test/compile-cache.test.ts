@@ -42,6 +42,10 @@ describe("compile cache", () => {
     const before = stamp(fs.readdirSync(cacheDir).sort());
     assert.deepEqual(renderWith(cwd, env, "warm/out"), cold);
     assert.deepEqual(stamp(fs.readdirSync(cacheDir).sort()), before, "a warm run writes nothing to the cache");
+    // A failed run compiles little: it leaves no entry for its command to be stuck with.
+    const failed = runCli(["plan", "--params", "missing.json"], { cwd, env });
+    assert.equal(failed.status, 1);
+    assert.equal(codeCaches().length, 2);
     // Another command compiles other functions: it gets an entry of its own.
     const plan = runCli(["plan", "--params", "params.json"], { cwd, env });
     assert.equal(plan.status, 0, plan.all);
