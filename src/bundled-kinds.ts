@@ -24,3 +24,6 @@ export const BUNDLED_KINDS: Record<string, Loader> = {
   "networking.k8s.io/v1/NetworkPolicy": () => require("kubernetes-models/networking.k8s.io/v1/NetworkPolicy").NetworkPolicy,
   "autoscaling/v2/HorizontalPodAutoscaler": () => require("kubernetes-models/autoscaling/v2/HorizontalPodAutoscaler").HorizontalPodAutoscaler,
 };
+
+/** apiVersion/kind of each bundled kind, which is also its path in kubernetes-models. */
+export const BUNDLED_KIND_NAMES = Object.keys(BUNDLED_KINDS);

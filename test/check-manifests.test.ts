@@ -1,6 +1,9 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { problemsOf, renderInMemory, SECRET_TEMPLATE, WEB_TEMPLATE } from "./helpers";
+import fs from "node:fs";
+import path from "node:path";
+import { generateKubeFields, tableText } from "../src/tools/generate-kube-fields";
+import { problemsOf, renderInMemory, REPO, SECRET_TEMPLATE, WEB_TEMPLATE } from "./helpers";
 
 const run = (templates: Record<string, string>) => renderInMemory({ templates, params: { name: "web", password: "p" } });
 
@@ -26,6 +29,26 @@ describe("check-manifests: each check fails on a broken template", () => {
       name: "Kubernetes schema: an unknown kind in a known API group",
       templates: { "web.yaml.hbs": web("kind: Deployment", "kind: Deploymnet") },
       error: "tpl/web.yaml.hbs: Deploymnet web: apps/v1 has no kind Deploymnet",
+    },
+    {
+      name: "an unknown field in a container (a typo), with the field it was meant to be",
+      templates: { "web.yaml.hbs": web("          image: nginx:1.27\n", "          image: nginx:1.27\n          imagePullPolicyy: Always\n") },
+      error: "tpl/web.yaml.hbs: Deployment web: spec.template.spec.containers[0].imagePullPolicyy: unknown field; did you mean imagePullPolicy?",
+    },
+    {
+      name: "an unknown field in a list of objects, deep in the pod spec",
+      templates: { "web.yaml.hbs": web("              containerPort: 80\n", "              containerport: 80\n") },
+      error: "tpl/web.yaml.hbs: Deployment web: spec.template.spec.containers[0].ports[0].containerport: unknown field; did you mean containerPort?",
+    },
+    {
+      name: "an unknown field at the top of an object, with nothing close to suggest",
+      templates: { "web.yaml.hbs": web("kind: Service\n", "kind: Service\nextras:\n  a: 1\n") },
+      error: "tpl/web.yaml.hbs: Service web: extras: unknown field",
+    },
+    {
+      name: "an unknown field in metadata",
+      templates: { "web.yaml.hbs": web("kind: Service\nmetadata:\n  name: {{name}}\n", "kind: Service\nmetadata:\n  name: {{name}}\n  label:\n    a: b\n") },
+      error: "tpl/web.yaml.hbs: Service web: metadata.label: unknown field; did you mean labels?",
     },
     {
       name: "a Service whose selector matches no pod template",
@@ -83,7 +106,21 @@ describe("check-manifests: each check fails on a broken template", () => {
     assert.equal(run({ "web.yaml.hbs": WEB_TEMPLATE, "s.yaml.hbs": SECRET_TEMPLATE }).manifests.length, 3);
   });
 
+  it("maps take any key: labels, annotations, a Secret's data, a selector", () => {
+    const labels = "app: {{name}}\n        any.example.com/key_1: v\n";
+    const t = web("      labels:\n        app: {{name}}\n", `      labels:\n        ${labels}      annotations:\n        "odd key with spaces": x\n`);
+    const secret = SECRET_TEMPLATE.replace("  password: {{password}}\n", "  password: {{password}}\n  ANY_KEY.conf: x\n");
+    assert.equal(run({ "web.yaml.hbs": t, "s.yaml.hbs": secret }).manifests.length, 3);
+  });
+
   it("a custom resource (unknown group) is not schema-checked", () => {
     assert.equal(run({ "cr.yaml.hbs": "apiVersion: example.com/v1\nkind: Widget\nmetadata:\n  name: w\nspec:\n  anything: [1]\n" }).manifests.length, 1);
+  });
+});
+
+describe("check-manifests: the table of Kubernetes field names", () => {
+  it("is what kubernetes-models, as installed, declares (regenerate with npm run generate)", () => {
+    const committed = fs.readFileSync(path.join(REPO, "src", "kube-fields.json"), "utf8");
+    assert.equal(committed, tableText(generateKubeFields()));
   });
 });

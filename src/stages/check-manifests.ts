@@ -1,9 +1,12 @@
 // Checks the rendered objects on every run, not only in tests: each against the Kubernetes
 // OpenAPI schema of its apiVersion/kind (offline, with the validators kubernetes-models ships),
 // and across objects, the mistakes a cluster would only show at run time. Validators only read.
+import { closest, distance } from "fastest-levenshtein";
 import fs from "node:fs";
 import path from "node:path";
 import { BUNDLED_KINDS } from "../bundled-kinds";
+import KUBE_FIELDS from "../kube-fields.json";
+import type { FieldType } from "../tools/generate-kube-fields";
 import { GenError, Problem } from "../errors";
 import { describeObject } from "../object-name";
 import type { KubeObject, RenderedObject } from "../types";
@@ -61,7 +64,10 @@ function objectProblem(r: RenderedObject, message: string): Problem {
 export function checkManifests(objects: RenderedObject[]): void {
   const problems: Problem[] = [];
   checkDuplicates(objects, problems);
-  for (const r of objects) checkSchema(r, problems);
+  for (const r of objects) {
+    checkSchema(r, problems);
+    checkFields(r, problems);
+  }
   if (problems.length === 0) checkReferences(objects, problems);
   if (problems.length) throw new GenError("check-manifests", problems);
 }
@@ -94,6 +100,40 @@ function checkSchema(r: RenderedObject, problems: Problem[]): void {
     }
     problems.push(objectProblem(r, `${formatPath(segments) || "(the object)"}: ${message}`));
   }
+}
+
+const FIELD_TYPES: Record<string, Record<string, FieldType>> = KUBE_FIELDS.types;
+const KIND_TYPES: Record<string, string> = KUBE_FIELDS.kinds;
+
+/**
+ * Every field must be one the kind has: the API server's strict field validation (kubectl's
+ * default) rejects unknown ones at apply time, and kubernetes-models' validators let them through.
+ * Checked for the bundled kinds, whose field names src/kube-fields.json lists.
+ */
+function checkFields(r: RenderedObject, problems: Problem[]): void {
+  const root = KIND_TYPES[`${r.object.apiVersion}/${r.object.kind}`];
+  if (!root) return;
+  const walk = (value: unknown, type: string, at: (string | number)[]): void => {
+    // Anything but a mapping is the schema check's to report.
+    if (!value || typeof value !== "object" || Array.isArray(value)) return;
+    const known = FIELD_TYPES[type];
+    for (const [field, v] of Object.entries(value)) {
+      if (!Object.hasOwn(known, field)) {
+        problems.push(objectProblem(r, `${formatPath([...at, field])}: unknown field${suggestion(field, Object.keys(known))}`));
+        continue;
+      }
+      const t = known[field];
+      if (t === null || t === "{}") continue;
+      if (!t.startsWith("[]")) walk(v, t, [...at, field]);
+      else if (Array.isArray(v)) v.forEach((item, i) => walk(item, t.slice(2), [...at, field, i]));
+    }
+  };
+  walk(r.object, root, []);
+}
+
+function suggestion(field: string, known: string[]): string {
+  const near = known.length ? closest(field, known) : undefined;
+  return near && distance(field.toLowerCase(), near.toLowerCase()) <= Math.max(2, Math.floor(field.length / 3)) ? `; did you mean ${near}?` : "";
 }
 
 interface PodTemplate {
