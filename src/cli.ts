@@ -6,7 +6,7 @@ import yargs, { Argv } from "yargs";
 import { GenError, formatProblem } from "./errors";
 import { PipelineResult, runPipeline } from "./pipeline";
 import { openCompileCache } from "./compile-cache";
-import { defaultTemplatesDir, PACKAGE_ROOT, readInputs } from "./read-inputs";
+import { defaultTemplatesDir, PACKAGE_ROOT, readInputs, readParamsText, STDIN } from "./read-inputs";
 import { parseParamsFile } from "./stages/load-params";
 import { closestName, secretParamNames, secretValuesOf, checkSchema } from "./stages/validate-params";
 import { diffTree, readTree, replaceTrees } from "./stages/write-output";
@@ -42,7 +42,7 @@ const KNOWN_FLAGS = new Set([...OPTION_NAMES, "p", "o", "q", "h", ...OPTION_NAME
 
 function renderOptions(y: Argv) {
   return y
-    .option("params", { alias: "p", type: "string", array: true, demandOption: true, describe: "parameters file: JSON or YAML, plain or a Heat stack's outputs (repeatable; later files win)" })
+    .option("params", { alias: "p", type: "string", array: true, demandOption: true, describe: "parameters file: JSON or YAML, plain or a Heat stack's outputs; - reads standard input (repeatable; later files win)" })
     .option("set", { type: "string", array: true, default: [] as string[], describe: "override one parameter: name=value, typed by the schema (repeatable)" })
     .option("out", { alias: "o", type: "string", default: "out", describe: "output folder (replaced whole on success)" })
     .option("secrets-out", { type: "string", describe: "folder for Secret manifests (default: secrets/ beside the output folder)" })
@@ -115,7 +115,7 @@ function learnSecrets(paramsPaths: string[], schemaPath: string | undefined, int
     const names = secretParamNames(schema);
     for (const p of paramsPaths) {
       try {
-        const { values } = parseParamsFile({ path: p, text: fs.readFileSync(p, "utf8") });
+        const { values } = parseParamsFile({ path: p, text: readParamsText(p) });
         for (const v of secretValuesOf(values, names)) into.add(v);
       } catch {
         // Unreadable or malformed: nothing of it reaches a message either.
@@ -249,13 +249,24 @@ function runInitParams(ctx: Context): number {
   return 0;
 }
 
+/** yargs reads a lone `-` as a positional argument: after --params or -p, it is the option's value. */
+function stdinAsValue(argv: string[]): string[] {
+  const out: string[] = [];
+  for (const a of argv) {
+    const previous = out[out.length - 1];
+    if (a === STDIN && (previous === "--params" || previous === "-p")) out[out.length - 1] = `--params=${STDIN}`;
+    else out.push(a);
+  }
+  return out;
+}
+
 export function main(argv: string[]): number {
   const started = process.hrtime.bigint();
   const secretValues = new Set<string>();
   const print = makePrinter(secretValues);
   let learn = (): void => undefined;
   try {
-    const args = parseArgs(argv).parseSync();
+    const args = parseArgs(stdinAsValue(argv)).parseSync();
     if (args.help || args.version) return 0;
     if (Array.isArray(args.params)) learn = () => learnSecrets(args.params as string[], args.schema as string | undefined, secretValues);
     const ctx: Context = { args, print, secretValues, seconds: () => (Number(process.hrtime.bigint() - started) / 1e9).toFixed(2) };

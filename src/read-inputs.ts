@@ -17,6 +17,18 @@ function findPackageRoot(from: string): string {
   }
 }
 
+/** `--params -` reads the parameters from standard input, as `kubectl apply -f -` does. */
+export const STDIN = "-";
+/** How messages name standard input. */
+export const STDIN_NAME = "<stdin>";
+let stdinText: string | undefined;
+
+/** A parameters file's text; standard input is read once, whoever asks first. */
+export function readParamsText(p: string, cwd = process.cwd()): string {
+  if (p === STDIN) return (stdinText ??= fs.readFileSync(0, "utf8"));
+  return fs.readFileSync(path.resolve(cwd, p), "utf8");
+}
+
 export interface InputPaths {
   params: string[];
   templatesDir?: string;
@@ -40,7 +52,20 @@ export function defaultTemplatesDir(cwd: string): string {
 export function readInputs(paths: InputPaths, cwd = process.cwd()): Inputs {
   const problems: Problem[] = [];
   const paramsFiles: SourceFile[] = [];
+  if (paths.params.filter((p) => p === STDIN).length > 1) {
+    throw new GenError("usage", [{ message: "--params - (standard input) may be given once" }], 2);
+  }
   for (const p of paths.params) {
+    if (p === STDIN) {
+      try {
+        const text = readParamsText(p, cwd);
+        if (Buffer.byteLength(text) > MAX_PARAMS_BYTES) problems.push({ file: STDIN_NAME, message: `is ${(Buffer.byteLength(text) / 1e6).toFixed(1)} MB; parameters may be at most ${MAX_PARAMS_BYTES / 1024 / 1024} MiB` });
+        else paramsFiles.push({ path: STDIN_NAME, text });
+      } catch (e) {
+        problems.push({ file: STDIN_NAME, message: `cannot be read (${(e as NodeJS.ErrnoException).code})` });
+      }
+      continue;
+    }
     try {
       const stat = fs.statSync(path.resolve(cwd, p));
       if (stat.isDirectory()) {
@@ -51,7 +76,7 @@ export function readInputs(paths: InputPaths, cwd = process.cwd()): Inputs {
         problems.push({ file: p, message: `is ${(stat.size / 1e6).toFixed(1)} MB; a parameters file may be at most ${MAX_PARAMS_BYTES / 1024 / 1024} MiB` });
         continue;
       }
-      paramsFiles.push({ path: p, text: fs.readFileSync(path.resolve(cwd, p), "utf8") });
+      paramsFiles.push({ path: p, text: readParamsText(p, cwd) });
     } catch (e) {
       problems.push({ file: p, message: (e as NodeJS.ErrnoException).code === "ENOENT" ? "no such parameters file" : `cannot be read (${(e as NodeJS.ErrnoException).code})` });
     }

@@ -4,7 +4,7 @@ import { spawn, spawnSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { describe, it } from "node:test";
-import { CLI, makeChart, REPO, runCli, SECRET_TEMPLATE, snapshot, tmpDir, WEB_TEMPLATE, writeFiles } from "./helpers";
+import { CLI, EXAMPLE_PARAMS, makeChart, REPO, runCli, SECRET_TEMPLATE, snapshot, tmpDir, WEB_TEMPLATE, writeFiles } from "./helpers";
 
 const SENTINEL = "SENTINEL-7f3a9c-secret";
 const PARAMS = { name: "web", password: SENTINEL };
@@ -247,6 +247,30 @@ describe("cli: nothing lost", () => {
       assert.equal(whos.size, 1, `one run's output, whole: ${[...whos]}`);
       assert.deepEqual(fs.readdirSync(cwd).filter((f) => f.startsWith(".out")), [], "no staging or lock left behind");
     }
+  });
+});
+
+describe("cli: parameters from standard input (--params -)", () => {
+  it("reads them as from a file, e.g. piped from openstack stack show -f json", () => {
+    const stack = { stack: { stack_name: "mystack", stack_status: "CREATE_COMPLETE", outputs: Object.entries(EXAMPLE_PARAMS).map(([k, v]) => ({ output_key: k, output_value: v })) } };
+    for (const flag of ["--params", "-p"]) {
+      const r = runCli([flag, "-", "--check"], { input: JSON.stringify(stack) });
+      assert.equal(r.status, 0, r.all);
+      assert.match(r.stdout, /^out\/ is up to date/);
+    }
+  });
+
+  it("names standard input in errors, and never prints a secret from it", () => {
+    const r = runCli(["--params", "-", "--check"], { input: `keystone_admin_password: ${SENTINEL}\nnamespace: [\n` });
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /^error: <stdin>:3:1: /m);
+    assertNoSentinel(r.stdout, r.stderr);
+  });
+
+  it("is read once: a second --params - is a usage error", () => {
+    const r = runCli(["--params", "-", "--params", "-", "--check"], { input: "{}" });
+    assert.equal(r.status, 2);
+    assert.match(r.stderr, /--params - \(standard input\) may be given once/);
   });
 });
 
