@@ -83,6 +83,7 @@ function parseArgs(argv: string[]) {
         .option("schema", { type: "string", describe: "parameters schema (default: the shipped one)" })
         .example("$0 init-params mystack.yaml --database-host db.example.com --swift-user me", "create the parameters without Heat"),
     )
+    .completion("completion", "print a bash or zsh completion script: gen-manifests completion >> ~/.bashrc")
     .strict()
     .exitProcess(false)
     .fail((msg, err) => {
@@ -260,14 +261,30 @@ function stdinAsValue(argv: string[]): string[] {
   return out;
 }
 
+function completeOnly(argv: string[]): number {
+  try {
+    parseArgs(argv).parseSync();
+  } catch {
+    // A half-typed command line is expected here.
+  }
+  return 0;
+}
+
 export function main(argv: string[]): number {
   const started = process.hrtime.bigint();
   const secretValues = new Set<string>();
   const print = makePrinter(secretValues);
   let learn = (): void => undefined;
   try {
+    // The shell asks for completions as the user types: yargs prints them; nothing is checked.
+    if (argv.includes("--get-yargs-completions")) return completeOnly(argv);
+    // Before parsing: yargs would first demand the default command's --params.
+    if (argv[0] === "completion" && argv.length === 1) {
+      parseArgs([]).showCompletionScript();
+      return 0;
+    }
     const args = parseArgs(stdinAsValue(argv)).parseSync();
-    if (args.help || args.version) return 0;
+    if (args.help || args.version || args._[0] === "completion") return 0;
     if (Array.isArray(args.params)) learn = () => learnSecrets(args.params as string[], args.schema as string | undefined, secretValues);
     const ctx: Context = { args, print, secretValues, seconds: () => (Number(process.hrtime.bigint() - started) / 1e9).toFixed(2) };
     switch (args._[0]) {

@@ -235,6 +235,19 @@ describe("for people and for programs", () => {
     });
   }
 
+  it("completion prints a bash completion script that completes the commands and each command's options", () => {
+    const script = runCli(["completion"]);
+    assert.equal(script.status, 0, script.stderr);
+    assert.match(script.stdout, /complete -o bashdefault -o default -F _gen-manifests_yargs_completions gen-manifests/);
+    assert.equal(spawnSync("bash", ["-n"], { input: script.stdout }).status, 0, "valid bash");
+    const commands = runCli(["--get-yargs-completions", "gen-manifests", ""]);
+    assert.deepEqual([commands.status, commands.stderr], [0, ""]);
+    for (const c of ["render", "diff", "plan", "init-params"]) assert.match(commands.stdout, new RegExp(`^${c}$`, "m"));
+    const options = runCli(["--get-yargs-completions", "gen-manifests", "diff", "--"]);
+    assert.deepEqual([options.status, options.stderr], [0, ""]);
+    assert.match(options.stdout, /^--params$/m);
+  });
+
   it("errors are red and names bold on a terminal, plain otherwise (NO_COLOR)", () => {
     const plain = runCli(["--params", "nope.json"]);
     assert.doesNotMatch(plain.stderr, /\x1b\[/);
