@@ -12,12 +12,12 @@ import vm from "node:vm";
 import { openCompileCache } from "./compile-cache";
 
 const BUNDLE = path.join(__dirname, "gen-manifests.bundle.js");
-const COMMANDS = new Set(["render", "diff", "plan", "init-params"]);
+const COMMANDS = new Set(["render", "diff", "plan", "init-params", "completion"]);
 
 /** Which command runs decides which functions get compiled: each has its own entry. */
 function commandOf(argv: string[]): string {
   const command = argv.find((a) => !a.startsWith("-"));
-  const help = argv.some((a) => a === "--help" || a === "-h" || a === "--version");
+  const help = argv.some((a) => a === "--help" || a === "-h" || a === "--version" || a === "--get-yargs-completions");
   return `${command && COMMANDS.has(command) ? command : "render"}${help ? "-help" : ""}`;
 }
 

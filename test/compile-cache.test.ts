@@ -52,6 +52,17 @@ describe("compile cache", () => {
     assert.equal(codeCaches().length, 3);
   });
 
+  it("a short command (completion, --help) never stands in for render's code cache", () => {
+    const cwd = makeChart({ "web.yaml.hbs": WEB_TEMPLATE }, { name: "web", password: "p" });
+    const cacheDir = tmpDir("gm-cache-");
+    const env = { GEN_MANIFESTS_CACHE_DIR: cacheDir };
+    const codeCaches = () => fs.readdirSync(cacheDir).filter((e) => e.startsWith("v8-")).length;
+    for (const args of [["completion"], ["--help"], ["diff", "--help"]]) assert.equal(runCli(args, { cwd, env }).status, 0);
+    assert.equal(codeCaches(), 3);
+    renderWith(cwd, env, "out");
+    assert.equal(codeCaches(), 5, "render's own entry, and the templates'");
+  });
+
   it("forgets entries unused for 30 days, when it next grows, and keeps the ones in use", () => {
     const cwd = makeChart({ "web.yaml.hbs": WEB_TEMPLATE }, { name: "web", password: "p" });
     const cacheDir = tmpDir("gm-cache-");
