@@ -28,10 +28,13 @@ export class GenError extends Error {
   readonly exitCode: 1 | 2;
 
   constructor(stage: Stage, problems: Problem[], exitCode: 1 | 2 = 1) {
-    super(problems.map(formatProblem).join("\n"));
+    // The same problem found twice (a template rendered in a loop, a schema error from two
+    // branches) is listed once.
+    const unique = [...new Map(problems.map((p) => [formatProblem(p), p])).values()];
+    super(unique.map(formatProblem).join("\n"));
     this.name = "GenError";
     this.stage = stage;
-    this.problems = problems;
+    this.problems = unique;
     this.exitCode = exitCode;
   }
 }

@@ -86,6 +86,11 @@ describe("render: values are data, never structure", () => {
     assert.deepEqual(problems, ["tpl/a.yaml.hbs:6:3: {{name}} stands in a mapping key; a parameter may only be a value"]);
   });
 
+  it("a problem in a loop is listed once, not once per iteration", () => {
+    const problems = problemsOf(() => renderInMemory({ templates: { "a.yaml.hbs": CM("  {{#each obj}}\n  k{{@index}}: v\n  {{/each}}\n") }, params: { name: "n", password: "p", obj: { a: 1, b: 2, c: 3 } } }));
+    assert.deepEqual(problems, ["tpl/a.yaml.hbs:7:4: {{@index}} stands in a mapping key; a parameter may only be a value"]);
+  });
+
   it("a value in a YAML comment is an error, not silently dropped", () => {
     const problems = problemsOf(() => renderInMemory({ templates: { "a.yaml.hbs": CM("  a: b # {{name}}\n") } }));
     assert.match(problems[0], /^tpl\/a\.yaml\.hbs:6:10: the value of \{\{name\}\} does not reach any manifest/);

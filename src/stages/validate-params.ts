@@ -154,7 +154,7 @@ export function validateParams(input: ValidateParamsInput): Params {
   if (!validate(values)) {
     const sources = input.sources.length ? input.sources.join(", ") : "parameters";
     const problems = (validate.errors ?? []).map((e) => describeSchemaError(e, origin, sources));
-    throw new GenError("validate-params", dedupe(problems));
+    throw new GenError("validate-params", problems);
   }
   return { values, origin, secretNames: secretParamNames(input.schema) };
 }
@@ -177,12 +177,3 @@ function describeSchemaError(e: ErrorObject, origin: Record<string, string>, sou
   return { file, pointer, message };
 }
 
-function dedupe(problems: Problem[]): Problem[] {
-  const seen = new Set<string>();
-  return problems.filter((p) => {
-    const key = `${p.file}|${p.pointer}|${p.message}`;
-    if (seen.has(key)) return false;
-    seen.add(key);
-    return true;
-  });
-}
