@@ -172,7 +172,8 @@ function runRender(ctx: Context): number {
   const { result, outDir, secretsDir, templatesDir } = render(ctx);
   const { out, secrets } = result.trees;
   const json = args.output === "json";
-  const what = `${result.manifests.length} objects from ${result.templateCount} templates`;
+  const plural = (n: number, word: string): string => `${n} ${word}${n === 1 ? "" : "s"}`;
+  const what = `${plural(result.manifests.length, "object")} from ${plural(result.templateCount, "template")}`;
   if (args.check) {
     // The committed folder only: the secrets folder is never committed.
     const changes = diffTree(out);

@@ -33,6 +33,11 @@ function assertFailsLeavingOutput(cwd: string, args: string[], code: number, mes
 }
 
 describe("cli: rendering", () => {
+  it("says one object from one template in the singular", () => {
+    const cwd = chart({ "secret.yaml.hbs": SECRET_TEMPLATE });
+    assert.match(render(cwd, "--inline-secrets").stdout, /^rendered 1 object from 1 template → out\/ \(/);
+  });
+
   it("writes one object per file in phase order, the kustomization, apply.sh and the secrets folder", () => {
     const cwd = chart();
     const r = render(cwd);
