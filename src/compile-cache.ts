@@ -19,7 +19,7 @@ export interface CompileCache {
 export const NO_CACHE: CompileCache = { get: () => undefined, set: () => undefined, getCodeCache: () => undefined, setCodeCache: () => undefined };
 
 /** The name of a V8 code cache entry: valid only for this Node and architecture. */
-export function codeCacheName(key: string): string {
+function codeCacheName(key: string): string {
   return `v8-${cacheKey(key, process.version, process.arch)}.bin`;
 }
 
@@ -40,7 +40,7 @@ function compileCacheDir(packageRoot: string, env: NodeJS.ProcessEnv = process.e
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 /** Entries not used for this long are removed: every edit of a template leaves one behind. */
-export const UNUSED_ENTRY_MS = 30 * DAY_MS;
+const UNUSED_ENTRY_MS = 30 * DAY_MS;
 const PRUNE_STAMP = ".pruned";
 
 /** Reads an entry; a hit marks it used (at most once a day, to spare a write per read). */
@@ -73,7 +73,7 @@ function writeCacheEntry(dir: string, name: string, data: string | Uint8Array): 
  * Removes entries unused for UNUSED_ENTRY_MS, and temporary files a killed run left. The cache
  * grows only when something is written, so that is when it is pruned, at most once a day.
  */
-export function pruneCompileCache(dir: string, now = Date.now()): void {
+function pruneCompileCache(dir: string, now = Date.now()): void {
   const stamp = path.join(dir, PRUNE_STAMP);
   try {
     if (now - fs.statSync(stamp).mtimeMs < DAY_MS) return;

@@ -24,7 +24,7 @@ export interface OutputTrees {
   secrets?: OutputTree;
 }
 
-export const KUSTOMIZATION_FILE = "Kustomization";
+const KUSTOMIZATION_FILE = "Kustomization";
 
 export function buildOutput(input: BuildOutputInput): OutputTrees {
   const out: OutputTree = { dir: input.outDir, files: new Map(), dirMode: 0o755 };

@@ -249,13 +249,13 @@ function instantiate(units: CompiledUnit[], cache: CompileCache, setKey: string)
   // otherwise the largest cost of a large set.
   const CHUNK = 256;
   const chunks = new Map<number, { fns: (TemplateDelegate | undefined)[]; left: number; script?: vm.Script }>();
+  const chunkKey = (c: number): string => `${setKey}\0chunk ${c}`;
   const fromChunk = (list: CompiledUnit[], i: number): TemplateDelegate => {
     const c = Math.floor(i / CHUNK);
     let chunk = chunks.get(c);
     if (!chunk) {
       const members = list.slice(c * CHUNK, (c + 1) * CHUNK);
-      const key = `${setKey}\0chunk ${c}`;
-      const cachedData = cache.getCodeCache(key);
+      const cachedData = cache.getCodeCache(chunkKey(c));
       const script = new vm.Script(`[${members.map((m) => m.spec).join(",\n")}]`, { filename: `templates-${c}.js`, cachedData });
       const specs = script.runInThisContext() as TemplateSpecification[];
       chunk = { fns: specs.map((spec) => hb.template(spec)), left: members.length };
@@ -271,7 +271,7 @@ function instantiate(units: CompiledUnit[], cache: CompileCache, setKey: string)
     if (!chunk) return;
     chunk.fns[i % CHUNK] = undefined;
     if (--chunk.left === 0) {
-      if (chunk.script) cache.setCodeCache(`${setKey}\0chunk ${c}`, chunk.script.createCachedData());
+      if (chunk.script) cache.setCodeCache(chunkKey(c), chunk.script.createCachedData());
       chunks.delete(c);
     }
   };

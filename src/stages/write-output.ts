@@ -167,8 +167,9 @@ function stage(tree: OutputTree): string {
 }
 
 /**
- * Replaces each folder with its planned content and returns what changed. Nothing is locked or
- * written when nothing changes (so a read-only checkout that is up to date renders fine).
+ * Replaces each folder with its planned content and returns what changed; nothing is written
+ * when nothing changes. The targets are checked before anything is touched (even the lock beside
+ * them), and again under the lock.
  */
 export function replaceTrees(trees: OutputTree[], templatesDir: string, display: (dir: string) => string): FileChange[] {
   checkTargets(trees, templatesDir, display);
