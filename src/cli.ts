@@ -8,7 +8,8 @@ import { PipelineResult, runPipeline } from "./pipeline";
 import { openCompileCache } from "./compile-cache";
 import { defaultTemplatesDir, PACKAGE_ROOT, readInputs, readParamsText, STDIN } from "./read-inputs";
 import { parseParamsFile } from "./stages/load-params";
-import { closestName, secretParamNames, secretValuesOf, checkSchema } from "./stages/validate-params";
+import { closestName } from "./closest-name";
+import { secretParamNames, secretValuesOf, checkSchema } from "./stages/validate-params";
 import { diffTree, readTree, replaceTrees } from "./stages/write-output";
 import type { FileChange, PlacedManifest } from "./types";
 

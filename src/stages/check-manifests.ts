@@ -1,10 +1,10 @@
 // Checks the rendered objects on every run, not only in tests: each against the Kubernetes
 // OpenAPI schema of its apiVersion/kind (offline, with the validators kubernetes-models ships),
 // and across objects, the mistakes a cluster would only show at run time. Validators only read.
-import { closest, distance } from "fastest-levenshtein";
 import fs from "node:fs";
 import path from "node:path";
 import { BUNDLED_KINDS } from "../bundled-kinds";
+import { closestName } from "../closest-name";
 import KUBE_FIELDS from "../kube-fields.json";
 import type { FieldType } from "../tools/generate-kube-fields";
 import { GenError, Problem } from "../errors";
@@ -119,7 +119,8 @@ function checkFields(r: RenderedObject, problems: Problem[]): void {
     const known = FIELD_TYPES[type];
     for (const [field, v] of Object.entries(value)) {
       if (!Object.hasOwn(known, field)) {
-        problems.push(objectProblem(r, `${formatPath([...at, field])}: unknown field${suggestion(field, Object.keys(known))}`));
+        const near = closestName(field, Object.keys(known));
+        problems.push(objectProblem(r, `${formatPath([...at, field])}: unknown field${near ? `; did you mean ${near}?` : ""}`));
         continue;
       }
       const t = known[field];
@@ -129,11 +130,6 @@ function checkFields(r: RenderedObject, problems: Problem[]): void {
     }
   };
   walk(r.object, root, []);
-}
-
-function suggestion(field: string, known: string[]): string {
-  const near = known.length ? closest(field, known) : undefined;
-  return near && distance(field.toLowerCase(), near.toLowerCase()) <= Math.max(2, Math.floor(field.length / 3)) ? `; did you mean ${near}?` : "";
 }
 
 interface PodTemplate {

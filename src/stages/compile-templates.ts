@@ -6,11 +6,11 @@
 // value into the parsed tree afterwards, so no value ever passes through the YAML parser.
 import HandlebarsRuntime from "handlebars/runtime";
 import vm from "node:vm";
+import { closestName } from "../closest-name";
 import { cacheKey, CompileCache, NO_CACHE } from "../compile-cache";
 import { GenError, Problem } from "../errors";
 import { Phase, phaseByName, PHASES } from "../phases";
 import type { EmitSite, ParamSchema, ParamValue, ParamValues, TemplateFile } from "../types";
-import { closestName } from "./validate-params";
 
 type HelperOptions = import("handlebars").HelperOptions;
 type TemplateDelegate = import("handlebars").TemplateDelegate;

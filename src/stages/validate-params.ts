@@ -2,6 +2,7 @@
 // defaults. Every problem is reported at once, each naming the file that supplied the value.
 // No message ever carries a value: ajv's messages describe the schema, not the data.
 import type { ErrorObject, ValidateFunction } from "ajv/dist/2020";
+import { closestName } from "../closest-name";
 import { cacheKey, CompileCache, loadModuleCode, NO_CACHE } from "../compile-cache";
 import { GenError, Problem, pointerSegment } from "../errors";
 import type { ParamLayer, ParamSchema, Params, ParamValue, ParamValues } from "../types";
@@ -74,32 +75,6 @@ function typeSetValue(raw: string, prop: ParamSchema): { value?: ParamValue; err
 }
 
 /** The declared name nearest to a mistyped one, for "did you mean". */
-export function closestName(name: string, names: string[]): string | undefined {
-  let best: string | undefined;
-  let bestDistance = Math.max(2, Math.floor(name.length / 3)) + 1;
-  for (const candidate of names) {
-    const d = editDistance(name, candidate);
-    if (d < bestDistance) {
-      best = candidate;
-      bestDistance = d;
-    }
-  }
-  return best;
-}
-
-function editDistance(a: string, b: string): number {
-  const row = Array.from({ length: b.length + 1 }, (_, i) => i);
-  for (let i = 1; i <= a.length; i++) {
-    let diagonal = row[0];
-    row[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const above = row[j];
-      row[j] = Math.min(row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] === b[j - 1] ? 0 : 1));
-      diagonal = above;
-    }
-  }
-  return row[b.length];
-}
 
 export interface ValidateParamsInput {
   values: ParamValues;
