@@ -24,8 +24,6 @@ export interface OutputTrees {
   secrets?: OutputTree;
 }
 
-const KUSTOMIZATION_FILE = "Kustomization";
-
 export function buildOutput(input: BuildOutputInput): OutputTrees {
   const out: OutputTree = { dir: input.outDir, files: new Map(), dirMode: 0o755 };
   const hasSecrets = input.manifests.some((m) => m.isSecret);
@@ -38,9 +36,9 @@ export function buildOutput(input: BuildOutputInput): OutputTrees {
     else out.files.set(m.fileName, { content, mode: 0o644 });
   }
   const inOut = input.manifests.filter((m) => out.files.has(m.fileName)).map((m) => m.fileName);
-  // `Kustomization`, a name kustomize, Flux and Argo CD all read, and that `kubectl apply -f out/`
-  // skips (it reads only .yaml, .yml and .json): every YAML file of out/ is a Kubernetes object.
-  out.files.set(KUSTOMIZATION_FILE, { content: kustomization(inOut), mode: 0o644 });
+  // The one YAML file of out/ that is not a Kubernetes object: `kubectl apply -k`, Argo CD and
+  // Flux read it; `kubectl apply -f out/` applies every object, then reports it cannot apply it.
+  out.files.set("kustomization.yaml", { content: kustomization(inOut), mode: 0o644 });
   const secretsRel = secrets ? path.relative(path.resolve(input.outDir), path.resolve(input.secretsDir)).split(path.sep).join("/") : undefined;
   out.files.set("apply.sh", { content: writeApplyScript({ plan: input.plan, secretsDir: secretsRel }), mode: 0o755 });
   out.files.set(MARKER_FILE, { content: MARKER_TEXT, mode: 0o644 });
