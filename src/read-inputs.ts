@@ -49,6 +49,25 @@ export function defaultTemplatesDir(cwd: string): string {
   return fs.existsSync(local) ? "kubernetes-in" : path.relative(cwd, path.join(PACKAGE_ROOT, "kubernetes-in")) || ".";
 }
 
+/** One parameters file (or standard input), or the problem that keeps it from being read. */
+function readParamsFile(p: string, cwd: string): SourceFile | Problem {
+  const name = p === STDIN ? STDIN_NAME : p;
+  const tooLarge = (bytes: number): Problem => ({ file: name, message: `is ${(bytes / 1e6).toFixed(1)} MB; a parameters file may be at most ${MAX_PARAMS_BYTES / 1024 / 1024} MiB` });
+  try {
+    if (p !== STDIN) {
+      const stat = fs.statSync(path.resolve(cwd, p));
+      if (stat.isDirectory()) return { file: name, message: "is a folder; expected a parameters file (JSON or YAML)" };
+      // Before reading: a huge file is never loaded.
+      if (stat.size > MAX_PARAMS_BYTES) return tooLarge(stat.size);
+    }
+    const text = readParamsText(p, cwd);
+    return Buffer.byteLength(text) > MAX_PARAMS_BYTES ? tooLarge(Buffer.byteLength(text)) : { path: name, text };
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    return { file: name, message: code === "ENOENT" ? "no such parameters file" : `cannot be read (${code})` };
+  }
+}
+
 export function readInputs(paths: InputPaths, cwd = process.cwd()): Inputs {
   const problems: Problem[] = [];
   const paramsFiles: SourceFile[] = [];
@@ -56,30 +75,9 @@ export function readInputs(paths: InputPaths, cwd = process.cwd()): Inputs {
     throw new GenError("usage", [{ message: "--params - (standard input) may be given once" }], 2);
   }
   for (const p of paths.params) {
-    if (p === STDIN) {
-      try {
-        const text = readParamsText(p, cwd);
-        if (Buffer.byteLength(text) > MAX_PARAMS_BYTES) problems.push({ file: STDIN_NAME, message: `is ${(Buffer.byteLength(text) / 1e6).toFixed(1)} MB; parameters may be at most ${MAX_PARAMS_BYTES / 1024 / 1024} MiB` });
-        else paramsFiles.push({ path: STDIN_NAME, text });
-      } catch (e) {
-        problems.push({ file: STDIN_NAME, message: `cannot be read (${(e as NodeJS.ErrnoException).code})` });
-      }
-      continue;
-    }
-    try {
-      const stat = fs.statSync(path.resolve(cwd, p));
-      if (stat.isDirectory()) {
-        problems.push({ file: p, message: "is a folder; expected a parameters file (JSON or YAML)" });
-        continue;
-      }
-      if (stat.size > MAX_PARAMS_BYTES) {
-        problems.push({ file: p, message: `is ${(stat.size / 1e6).toFixed(1)} MB; a parameters file may be at most ${MAX_PARAMS_BYTES / 1024 / 1024} MiB` });
-        continue;
-      }
-      paramsFiles.push({ path: p, text: readParamsText(p, cwd) });
-    } catch (e) {
-      problems.push({ file: p, message: (e as NodeJS.ErrnoException).code === "ENOENT" ? "no such parameters file" : `cannot be read (${(e as NodeJS.ErrnoException).code})` });
-    }
+    const read = readParamsFile(p, cwd);
+    if ("text" in read) paramsFiles.push(read);
+    else problems.push(read);
   }
   const templatesDir = paths.templatesDir ?? defaultTemplatesDir(cwd);
   const schemaFile = paths.schemaFile ?? path.join(path.dirname(templatesDir), "params", "schema.json");

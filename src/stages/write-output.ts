@@ -49,38 +49,38 @@ export function checkTargets(trees: OutputTree[], templatesDir: string, displayN
 
 /** What writing the tree would change on disk. Never follows links inside the folder. */
 export function diffTree(tree: OutputTree): FileChange[] {
-  const dir = path.resolve(tree.dir);
-  const onDisk = readTree(dir);
-  const others = new Set(listNonFiles(dir));
+  const { files: onDisk, others } = scanTree(path.resolve(tree.dir));
   const changes: FileChange[] = [];
   for (const [name, file] of [...tree.files].sort(([a], [b]) => (a < b ? -1 : 1))) {
     const now = onDisk.get(name);
-    if (now === undefined) changes.push({ file: path.join(tree.dir, name), change: others.has(name) ? "changed" : "added" });
+    if (now === undefined) changes.push({ file: path.join(tree.dir, name), change: others.includes(name) ? "changed" : "added" });
     else if (now !== file.content) changes.push({ file: path.join(tree.dir, name), change: "changed" });
   }
   for (const name of [...onDisk.keys(), ...others].sort()) if (!tree.files.has(name)) changes.push({ file: path.join(tree.dir, name), change: "removed" });
   return changes;
 }
 
-function listNonFiles(dir: string): string[] {
-  if (!lstat(dir)?.isDirectory()) return [];
-  return fs.readdirSync(dir).filter((name) => !lstat(path.join(dir, name))?.isFile());
+/** Reads the files of a folder written earlier (for diffs); links and sub-folders are skipped. */
+export function readTree(dir: string): Map<string, string> {
+  return scanTree(dir).files;
 }
 
 /**
- * Reads the files of a folder written earlier (for diffs); links and sub-folders are skipped.
- * A concurrent run may swap the folder while it is read: then the whole read starts again, so
- * the result is always one run's folder, never a mix.
+ * One pass over a folder: its files' contents, and the names of what is not a file (links,
+ * sub-folders). A concurrent run may swap the folder while it is read: then the whole read starts
+ * again, so the result is always one run's folder, never a mix.
  */
-export function readTree(dir: string): Map<string, string> {
+function scanTree(dir: string): { files: Map<string, string>; others: string[] } {
   for (let attempt = 0; ; attempt++) {
     try {
       const files = new Map<string, string>();
-      if (!lstat(dir)?.isDirectory()) return files;
+      const others: string[] = [];
+      if (!lstat(dir)?.isDirectory()) return { files, others };
       for (const name of fs.readdirSync(dir).sort()) {
         if (lstat(path.join(dir, name))?.isFile()) files.set(name, fs.readFileSync(path.join(dir, name), "utf8"));
+        else others.push(name);
       }
-      return files;
+      return { files, others };
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== "ENOENT" || attempt >= 5) throw e;
     }
