@@ -1,6 +1,8 @@
 // Calls the stages in order. Everything is rendered and checked in memory; nothing is written here.
 import { annotateForArgoCD } from "./stages/annotate-argocd";
+import { GenError } from "./errors";
 import { checkManifests } from "./stages/check-manifests";
+import { locateProblems } from "./stages/locate-problems";
 import { buildOutput, OutputTrees } from "./stages/build-output";
 import { compileTemplates } from "./stages/compile-templates";
 import { mergeParamLayers, parseParamsFile } from "./stages/load-params";
@@ -45,7 +47,12 @@ export function runPipeline(input: PipelineInput): PipelineResult {
   const templateSet = compileTemplates({ files: input.templates, schema: input.schema, cache: input.cache });
   const templateCount = templateSet.templates.length;
   const objects = renderTemplates(templateSet, params, true);
-  checkManifests(objects);
+  try {
+    checkManifests(objects);
+  } catch (e) {
+    // Only now is it worth finding the template line of each problem.
+    throw e instanceof GenError ? new GenError(e.stage, locateProblems(e.problems, templateSet, params), e.exitCode) : e;
+  }
   const named = nameJobsBySpec(objects);
   const { manifests, plan } = orderManifests(input.argocd ? annotateForArgoCD(named) : named);
   const trees = buildOutput({ manifests, plan, outDir: input.outDir, secretsDir: input.secretsDir, inlineSecrets: input.inlineSecrets });

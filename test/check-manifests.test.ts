@@ -14,61 +14,72 @@ const web = (from: string, to: string): string => {
 };
 
 describe("check-manifests: each check fails on a broken template", () => {
-  const cases: { name: string; templates: Record<string, string>; error: string | RegExp }[] = [
+  const cases: { name: string; templates: Record<string, string>; error: string | RegExp; at: string }[] = [
     {
       name: "Kubernetes schema: a wrong type, with the field path",
       templates: { "web.yaml.hbs": web("containerPort: 80", 'containerPort: "80"') },
-      error: "tpl/web.yaml.hbs: Deployment web: spec.template.spec.containers[0].ports[0].containerPort: must be integer",
+      error: "Deployment web: spec.template.spec.containers[0].ports[0].containerPort: must be integer",
+      at: "\"80\"",
     },
     {
       name: "Kubernetes schema: a missing required field",
       templates: { "web.yaml.hbs": web("        - name: web\n          image: nginx:1.27\n", "        - image: nginx:1.27\n") },
-      error: "tpl/web.yaml.hbs: Deployment web: spec.template.spec.containers[0].name: is required",
+      error: "Deployment web: spec.template.spec.containers[0].name: is required",
+      at: "image: nginx:1.27",
     },
     {
       name: "Kubernetes schema: an unknown kind in a known API group",
       templates: { "web.yaml.hbs": web("kind: Deployment", "kind: Deploymnet") },
-      error: "tpl/web.yaml.hbs: Deploymnet web: apps/v1 has no kind Deploymnet",
+      error: "Deploymnet web: apps/v1 has no kind Deploymnet",
+      at: "Deploymnet",
     },
     {
       name: "an unknown field in a container (a typo), with the field it was meant to be",
       templates: { "web.yaml.hbs": web("          image: nginx:1.27\n", "          image: nginx:1.27\n          imagePullPolicyy: Always\n") },
-      error: "tpl/web.yaml.hbs: Deployment web: spec.template.spec.containers[0].imagePullPolicyy: unknown field; did you mean imagePullPolicy?",
+      error: "Deployment web: spec.template.spec.containers[0].imagePullPolicyy: unknown field; did you mean imagePullPolicy?",
+      at: "imagePullPolicyy: Always",
     },
     {
       name: "an unknown field in a list of objects, deep in the pod spec",
       templates: { "web.yaml.hbs": web("              containerPort: 80\n", "              containerport: 80\n") },
-      error: "tpl/web.yaml.hbs: Deployment web: spec.template.spec.containers[0].ports[0].containerport: unknown field; did you mean containerPort?",
+      error: "Deployment web: spec.template.spec.containers[0].ports[0].containerport: unknown field; did you mean containerPort?",
+      at: "containerport: 80",
     },
     {
       name: "an unknown field at the top of an object, with nothing close to suggest",
       templates: { "web.yaml.hbs": web("kind: Service\n", "kind: Service\nextras:\n  a: 1\n") },
-      error: "tpl/web.yaml.hbs: Service web: extras: unknown field",
+      error: "Service web: extras: unknown field",
+      at: "extras:",
     },
     {
       name: "an unknown field in metadata",
       templates: { "web.yaml.hbs": web("kind: Service\nmetadata:\n  name: {{name}}\n", "kind: Service\nmetadata:\n  name: {{name}}\n  label:\n    a: b\n") },
-      error: "tpl/web.yaml.hbs: Service web: metadata.label: unknown field; did you mean labels?",
+      error: "Service web: metadata.label: unknown field; did you mean labels?",
+      at: "label:",
     },
     {
       name: "a Service whose selector matches no pod template",
       templates: { "web.yaml.hbs": web("  selector:\n    app: {{name}}\n  ports:", "  selector:\n    app: other\n  ports:") },
-      error: 'tpl/web.yaml.hbs: Service web: spec.selector {"app":"other"} matches no pod template of any rendered workload',
+      error: 'Service web: spec.selector: {"app":"other"} matches no pod template of any rendered workload',
+      at: "selector:",
     },
     {
       name: "a Service targetPort the container does not declare",
       templates: { "web.yaml.hbs": web("targetPort: http", "targetPort: https") },
-      error: 'tpl/web.yaml.hbs: Service web: spec.ports[0].targetPort: names port "https", which no container of Deployment web declares',
+      error: 'Service web: spec.ports[0].targetPort: names port "https", which no container of Deployment web declares',
+      at: "https",
     },
     {
       name: "a probe naming a port the container lacks (the seed's swift bug)",
       templates: { "web.yaml.hbs": web("              containerPort: 80\n", "              containerPort: 80\n          livenessProbe:\n            httpGet:\n              path: /healthcheck\n              port: account\n") },
-      error: 'tpl/web.yaml.hbs: Deployment web: spec.template.spec.containers[0].livenessProbe: names port "account", which container "web" does not declare (it has http)',
+      error: 'Deployment web: spec.template.spec.containers[0].livenessProbe.httpGet.port: names port "account", which container "web" does not declare (it has http)',
+      at: "account",
     },
     {
       name: "a secretKeyRef to a Secret no template renders",
       templates: { "web.yaml.hbs": web("              containerPort: 80\n", "              containerPort: 80\n          env:\n            - name: P\n              valueFrom:\n                secretKeyRef:\n                  name: nothere\n                  key: password\n") },
-      error: 'tpl/web.yaml.hbs: Deployment web: spec.template.spec.containers[0].env[0].valueFrom.secretKeyRef: Secret "nothere" is not rendered by any template',
+      error: 'Deployment web: spec.template.spec.containers[0].env[0].valueFrom.secretKeyRef: Secret "nothere" is not rendered by any template',
+      at: "secretKeyRef:",
     },
     {
       name: "a secretKeyRef to a key the Secret lacks",
@@ -76,29 +87,41 @@ describe("check-manifests: each check fails on a broken template", () => {
         "s.yaml.hbs": SECRET_TEMPLATE,
         "web.yaml.hbs": web("              containerPort: 80\n", "              containerPort: 80\n          env:\n            - name: P\n              valueFrom:\n                secretKeyRef:\n                  name: web-secret\n                  key: passwd\n"),
       },
-      error: 'tpl/web.yaml.hbs: Deployment web: spec.template.spec.containers[0].env[0].valueFrom.secretKeyRef: Secret "web-secret" has no key "passwd"',
+      error: 'Deployment web: spec.template.spec.containers[0].env[0].valueFrom.secretKeyRef: Secret "web-secret" has no key "passwd"',
+      at: "secretKeyRef:",
     },
     {
       name: "two containers with the same name",
       templates: { "web.yaml.hbs": web("              containerPort: 80\n", "              containerPort: 80\n        - name: web\n          image: busybox:1.36\n") },
-      error: 'tpl/web.yaml.hbs: Deployment web: spec.template.spec: two containers are named "web"',
+      error: 'Deployment web: spec.template.spec.containers[1].name: two containers are named "web"',
+      at: "web\n",
     },
     {
       name: "a selector that does not match the pod template's labels",
       templates: { "web.yaml.hbs": web("    matchLabels:\n      app: {{name}}", "    matchLabels:\n      app: x") },
-      error: /Deployment web: spec\.selector\.matchLabels \{"app":"x"\} does not match the labels of spec\.template/,
+      error: /Deployment web: spec\.selector\.matchLabels: \{"app":"x"\} does not match the labels of spec\.template/,
+      at: "matchLabels:",
     },
     {
       name: "the same object from two templates, naming both",
       templates: { "a.yaml.hbs": WEB_TEMPLATE, "b.yaml.hbs": WEB_TEMPLATE },
-      error: "tpl/b.yaml.hbs: Service web: defined twice: in tpl/a.yaml.hbs (document 1) and in tpl/b.yaml.hbs (document 1)",
+      error: "Service web: metadata.name: defined twice: in tpl/a.yaml.hbs (document 1) and in tpl/b.yaml.hbs (document 1)",
+      at: "{{name}}",
     },
   ];
   for (const c of cases) {
     it(c.name, () => {
       const problems = problemsOf(() => run(c.templates));
-      const found = problems.some((p) => (typeof c.error === "string" ? p === c.error : c.error.test(p)));
+      // file:line:col, then the message; the place must be where the template wrote the fault.
+      const found = problems.find((p) => {
+        const message = p.replace(/^[^:]*:\d+:\d+: /, "");
+        return typeof c.error === "string" ? message === c.error : c.error.test(message);
+      });
       assert.ok(found, `expected ${c.error} among:\n${problems.join("\n")}`);
+      const [, file, line, column] = /^tpl\/([^:]+):(\d+):(\d+): /.exec(found) ?? [];
+      assert.ok(file, `${found} names a template line and column`);
+      const text = c.templates[file].split("\n").slice(Number(line) - 1).join("\n").slice(Number(column) - 1);
+      assert.ok(text.startsWith(c.at), `${file}:${line}:${column} points at ${JSON.stringify(text.slice(0, 30))}, not ${JSON.stringify(c.at)}`);
     });
   }
 

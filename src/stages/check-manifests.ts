@@ -7,9 +7,10 @@ import { BUNDLED_KINDS } from "../bundled-kinds";
 import { closestName } from "../closest-name";
 import KUBE_FIELDS from "../kube-fields.json";
 import type { FieldType } from "../tools/generate-kube-fields";
-import { GenError, Problem } from "../errors";
+import { GenError } from "../errors";
 import { describeObject } from "../object-name";
 import type { KubeObject, RenderedObject } from "../types";
+import type { ObjectProblem } from "./locate-problems";
 import { formatPath } from "./render";
 
 type Validator = (object: KubeObject) => { instancePath: string; message?: string; params?: Record<string, unknown> }[];
@@ -57,12 +58,17 @@ function loadValidator(apiVersion: string, kind: string): KindCheck {
   return asValidator((require(file) as Record<string, new (data: unknown) => { validate(): void }>)[kind]);
 }
 
-function objectProblem(r: RenderedObject, message: string): Problem {
-  return { file: r.template, message: `${describeObject(r.object)}: ${message}` };
+type Path = (string | number)[];
+
+/** A problem with one object; with a field path, the message starts with it and it can be located. */
+function objectProblem(r: RenderedObject, message: string, path?: Path, key = false): ObjectProblem {
+  const where = path ? `${formatPath(path) || "(the object)"}: ` : "";
+  return { file: r.template, message: `${describeObject(r.object)}: ${where}${message}`, place: { object: r, path: path ?? [], key, detail: message } };
 }
 
+/** Throws every problem at once; each names its object's field (see locate-problems for its line). */
 export function checkManifests(objects: RenderedObject[]): void {
-  const problems: Problem[] = [];
+  const problems: ObjectProblem[] = [];
   checkDuplicates(objects, problems);
   for (const r of objects) {
     checkSchema(r, problems);
@@ -72,23 +78,23 @@ export function checkManifests(objects: RenderedObject[]): void {
   if (problems.length) throw new GenError("check-manifests", problems);
 }
 
-function checkDuplicates(objects: RenderedObject[], problems: Problem[]): void {
+function checkDuplicates(objects: RenderedObject[], problems: ObjectProblem[]): void {
   const seen = new Map<string, RenderedObject>();
   for (const r of objects) {
     const group = r.object.apiVersion.includes("/") ? r.object.apiVersion.split("/")[0] : "";
     const key = `${group}|${r.object.kind}|${r.object.metadata.namespace ?? ""}|${r.object.metadata.name}`;
     const first = seen.get(key);
     if (first) {
-      problems.push(objectProblem(r, `defined twice: in ${first.template} (document ${first.document}) and in ${r.template} (document ${r.document})`));
+      problems.push(objectProblem(r, `defined twice: in ${first.template} (document ${first.document}) and in ${r.template} (document ${r.document})`, ["metadata", "name"]));
     } else seen.set(key, r);
   }
 }
 
-function checkSchema(r: RenderedObject, problems: Problem[]): void {
+function checkSchema(r: RenderedObject, problems: ObjectProblem[]): void {
   const v = validatorFor(r.object.apiVersion, r.object.kind);
   if (v === "custom") return;
   if (v === "unknown-kind") {
-    problems.push(objectProblem(r, `${r.object.apiVersion} has no kind ${r.object.kind}`));
+    problems.push({ ...objectProblem(r, `${r.object.apiVersion} has no kind ${r.object.kind}`), place: { object: r, path: ["kind"], detail: "no kind" } });
     return;
   }
   for (const e of v(r.object)) {
@@ -98,7 +104,7 @@ function checkSchema(r: RenderedObject, problems: Problem[]): void {
       segments.push(String(e.params.missingProperty));
       message = "is required";
     }
-    problems.push(objectProblem(r, `${formatPath(segments) || "(the object)"}: ${message}`));
+    problems.push(objectProblem(r, message, segments));
   }
 }
 
@@ -110,7 +116,7 @@ const KIND_TYPES: Record<string, string> = KUBE_FIELDS.kinds;
  * default) rejects unknown ones at apply time, and kubernetes-models' validators let them through.
  * Checked for the bundled kinds, whose field names src/kube-fields.json lists.
  */
-function checkFields(r: RenderedObject, problems: Problem[]): void {
+function checkFields(r: RenderedObject, problems: ObjectProblem[]): void {
   const root = KIND_TYPES[`${r.object.apiVersion}/${r.object.kind}`];
   if (!root) return;
   const walk = (value: unknown, type: string, at: (string | number)[]): void => {
@@ -120,7 +126,7 @@ function checkFields(r: RenderedObject, problems: Problem[]): void {
     for (const [field, v] of Object.entries(value)) {
       if (!Object.hasOwn(known, field)) {
         const near = closestName(field, Object.keys(known));
-        problems.push(objectProblem(r, `${formatPath([...at, field])}: unknown field${near ? `; did you mean ${near}?` : ""}`));
+        problems.push(objectProblem(r, `unknown field${near ? `; did you mean ${near}?` : ""}`, [...at, field], true));
         continue;
       }
       const t = known[field];
@@ -134,8 +140,8 @@ function checkFields(r: RenderedObject, problems: Problem[]): void {
 
 interface PodTemplate {
   owner: RenderedObject;
-  /** Path of the pod spec inside the owner, for messages. */
-  at: string;
+  /** Path of the pod spec inside the owner. */
+  at: Path;
   labels: Record<string, string>;
   spec: PodSpec;
 }
@@ -161,12 +167,12 @@ function podTemplates(objects: RenderedObject[]): PodTemplate[] {
   const out: PodTemplate[] = [];
   for (const r of objects) {
     const o = r.object as KubeObject & { spec?: Record<string, unknown> };
-    if (o.kind === "Pod") out.push({ owner: r, at: "spec", labels: o.metadata.labels ?? {}, spec: (o.spec ?? {}) as PodSpec });
+    if (o.kind === "Pod") out.push({ owner: r, at: ["spec"], labels: o.metadata.labels ?? {}, spec: (o.spec ?? {}) as PodSpec });
     const tpl = (o.kind === "CronJob" ? (o.spec?.jobTemplate as { spec?: Record<string, unknown> })?.spec?.template : o.spec?.template) as
       | { metadata?: { labels?: Record<string, string> }; spec?: PodSpec }
       | undefined;
     if (tpl && typeof tpl === "object" && tpl.spec) {
-      out.push({ owner: r, at: o.kind === "CronJob" ? "spec.jobTemplate.spec.template.spec" : "spec.template.spec", labels: tpl.metadata?.labels ?? {}, spec: tpl.spec });
+      out.push({ owner: r, at: o.kind === "CronJob" ? ["spec", "jobTemplate", "spec", "template", "spec"] : ["spec", "template", "spec"], labels: tpl.metadata?.labels ?? {}, spec: tpl.spec });
     }
   }
   return out;
@@ -188,7 +194,7 @@ function indexPods(pods: PodTemplate[]): Map<string, PodTemplate[]> {
   return index;
 }
 
-function checkReferences(objects: RenderedObject[], problems: Problem[]): void {
+function checkReferences(objects: RenderedObject[], problems: ObjectProblem[]): void {
   const pods = podTemplates(objects);
   const podIndex = indexPods(pods);
   const secrets = new Map<string, RenderedObject>();
@@ -197,18 +203,23 @@ function checkReferences(objects: RenderedObject[], problems: Problem[]): void {
   for (const pod of pods) {
     const all = [...(pod.spec.containers ?? []), ...(pod.spec.initContainers ?? [])];
     const seen = new Set<string>();
-    all.forEach((c) => {
-      if (seen.has(c.name)) problems.push(objectProblem(pod.owner, `${pod.at}: two containers are named "${c.name}"`));
+    all.forEach((c, i) => {
+      const at = i < (pod.spec.containers ?? []).length ? [...pod.at, "containers", i] : [...pod.at, "initContainers", i - (pod.spec.containers ?? []).length];
+      if (seen.has(c.name)) problems.push(objectProblem(pod.owner, `two containers are named "${c.name}"`, [...at, "name"]));
       seen.add(c.name);
     });
-    (pod.spec.containers ?? []).forEach((c, i) => checkContainer(pod, c, `${pod.at}.containers[${i}]`, secrets, problems));
-    (pod.spec.initContainers ?? []).forEach((c, i) => checkContainer(pod, c, `${pod.at}.initContainers[${i}]`, secrets, problems));
+    (pod.spec.containers ?? []).forEach((c, i) => checkContainer(pod, c, [...pod.at, "containers", i], secrets, problems));
+    (pod.spec.initContainers ?? []).forEach((c, i) => checkContainer(pod, c, [...pod.at, "initContainers", i], secrets, problems));
     (pod.spec.volumes ?? []).forEach((v, i) => {
       if (!v.secret?.secretName || v.secret.optional) return;
       const secret = secrets.get(`${ns(pod.owner)}/${v.secret.secretName}`);
-      const where = `${pod.at}.volumes[${i}]`;
-      if (!secret) problems.push(objectProblem(pod.owner, `${where}: mounts Secret "${v.secret.secretName}", which no template renders`));
-      else for (const item of v.secret.items ?? []) if (!secretHasKey(secret, item.key)) problems.push(objectProblem(pod.owner, `${where}: Secret "${v.secret.secretName}" has no key "${item.key}"`));
+      const where = [...pod.at, "volumes", i, "secret"];
+      if (!secret) problems.push(objectProblem(pod.owner, `mounts Secret "${v.secret.secretName}", which no template renders`, [...where, "secretName"]));
+      else {
+        (v.secret.items ?? []).forEach((item, k) => {
+          if (!secretHasKey(secret, item.key)) problems.push(objectProblem(pod.owner, `Secret "${v.secret!.secretName}" has no key "${item.key}"`, [...where, "items", k, "key"]));
+        });
+      }
     });
   }
 
@@ -223,27 +234,28 @@ function secretHasKey(secret: RenderedObject, key: string): boolean {
   return (o.data !== undefined && key in o.data) || (o.stringData !== undefined && key in o.stringData);
 }
 
-function checkContainer(pod: PodTemplate, c: Container, where: string, secrets: Map<string, RenderedObject>, problems: Problem[]): void {
+function checkContainer(pod: PodTemplate, c: Container, where: Path, secrets: Map<string, RenderedObject>, problems: ObjectProblem[]): void {
   const portNames = new Set((c.ports ?? []).map((p) => p.name).filter(Boolean));
   for (const probeName of ["livenessProbe", "readinessProbe", "startupProbe"] as const) {
     const probe = c[probeName];
     const port = probe?.httpGet?.port ?? probe?.tcpSocket?.port;
     if (typeof port === "string" && !portNames.has(port)) {
-      problems.push(objectProblem(pod.owner, `${where}.${probeName}: names port "${port}", which container "${c.name}" does not declare${portNames.size ? ` (it has ${[...portNames].join(", ")})` : " (it declares no named ports)"}`));
+      const at = [...where, probeName, probe?.httpGet?.port !== undefined ? "httpGet" : "tcpSocket", "port"];
+      problems.push(objectProblem(pod.owner, `names port "${port}", which container "${c.name}" does not declare${portNames.size ? ` (it has ${[...portNames].join(", ")})` : " (it declares no named ports)"}`, at));
     }
   }
   (c.env ?? []).forEach((e, i) => {
     const ref = e.valueFrom?.secretKeyRef;
     if (!ref || ref.optional) return;
     const secret = secrets.get(`${ns(pod.owner)}/${ref.name}`);
-    const at = `${where}.env[${i}].valueFrom.secretKeyRef`;
-    if (!secret) problems.push(objectProblem(pod.owner, `${at}: Secret "${ref.name}" is not rendered by any template`));
-    else if (!secretHasKey(secret, ref.key)) problems.push(objectProblem(pod.owner, `${at}: Secret "${ref.name}" has no key "${ref.key}"`));
+    const at = [...where, "env", i, "valueFrom", "secretKeyRef"];
+    if (!secret) problems.push(objectProblem(pod.owner, `Secret "${ref.name}" is not rendered by any template`, at));
+    else if (!secretHasKey(secret, ref.key)) problems.push(objectProblem(pod.owner, `Secret "${ref.name}" has no key "${ref.key}"`, at));
   });
   (c.envFrom ?? []).forEach((e, i) => {
     const ref = e.secretRef;
     if (ref && !ref.optional && !secrets.has(`${ns(pod.owner)}/${ref.name}`)) {
-      problems.push(objectProblem(pod.owner, `${where}.envFrom[${i}].secretRef: Secret "${ref.name}" is not rendered by any template`));
+      problems.push(objectProblem(pod.owner, `Secret "${ref.name}" is not rendered by any template`, [...where, "envFrom", i, "secretRef"]));
     }
   });
 }
@@ -251,14 +263,14 @@ function checkContainer(pod: PodTemplate, c: Container, where: string, secrets: 
 const matches = (selector: Record<string, string>, labels: Record<string, string>): boolean =>
   Object.entries(selector).every(([k, v]) => labels[k] === v);
 
-function checkService(svc: RenderedObject, podIndex: Map<string, PodTemplate[]>, problems: Problem[]): void {
+function checkService(svc: RenderedObject, podIndex: Map<string, PodTemplate[]>, problems: ObjectProblem[]): void {
   const spec = (svc.object as { spec?: { selector?: Record<string, string>; ports?: { port: number; targetPort?: number | string; name?: string }[] } }).spec ?? {};
   const selector = spec.selector;
   if (!selector || Object.keys(selector).length === 0) return; // a Service without selector is wired by hand
   const [k, v] = Object.entries(selector)[0];
   const selected = (podIndex.get(`${ns(svc)}\0${k}\0${v}`) ?? []).filter((p) => matches(selector, p.labels));
   if (selected.length === 0) {
-    problems.push(objectProblem(svc, `spec.selector ${JSON.stringify(selector)} matches no pod template of any rendered workload`));
+    problems.push(objectProblem(svc, `${JSON.stringify(selector)} matches no pod template of any rendered workload`, ["spec", "selector"]));
     return;
   }
   (spec.ports ?? []).forEach((port, i) => {
@@ -266,17 +278,17 @@ function checkService(svc: RenderedObject, podIndex: Map<string, PodTemplate[]>,
     for (const pod of selected) {
       const declared = (pod.spec.containers ?? []).some((c) => (c.ports ?? []).some((p) => p.name === port.targetPort));
       if (!declared) {
-        problems.push(objectProblem(svc, `spec.ports[${i}].targetPort: names port "${port.targetPort}", which no container of ${describeObject(pod.owner.object)} declares`));
+        problems.push(objectProblem(svc, `names port "${port.targetPort}", which no container of ${describeObject(pod.owner.object)} declares`, ["spec", "ports", i, "targetPort"]));
       }
     }
   });
 }
 
-function checkSelector(r: RenderedObject, problems: Problem[]): void {
+function checkSelector(r: RenderedObject, problems: ObjectProblem[]): void {
   const spec = (r.object as { spec?: { selector?: { matchLabels?: Record<string, string> }; template?: { metadata?: { labels?: Record<string, string> } } } }).spec;
   const selector = spec?.selector?.matchLabels;
   if (!selector || !spec?.template) return;
   if (!matches(selector, spec.template.metadata?.labels ?? {})) {
-    problems.push(objectProblem(r, `spec.selector.matchLabels ${JSON.stringify(selector)} does not match the labels of spec.template`));
+    problems.push(objectProblem(r, `${JSON.stringify(selector)} does not match the labels of spec.template`, ["spec", "selector", "matchLabels"]));
   }
 }

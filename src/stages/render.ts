@@ -5,7 +5,8 @@ import yaml from "js-yaml";
 import { GenError, Problem } from "../errors";
 import { loadKubeDocuments } from "../kube-yaml";
 import type { KubeObject, Params, RenderedObject } from "../types";
-import type { CompiledTemplate, Emitted, TemplateSet } from "./compile-templates";
+import type { CompiledTemplate, Emitted, SourcePlace, TemplateSet } from "./compile-templates";
+import { withPlace } from "./locate-problems";
 import { RenderFault, TOKEN_PATTERN, TOKEN_PREFIX, tokenFor } from "./compile-templates";
 
 /** Aliases may share nodes; a document that expands past this is refused (an alias bomb). */
@@ -52,7 +53,7 @@ function renderTemplate(template: CompiledTemplate, params: Params, problems: Pr
     docs = loadKubeDocuments(text, file);
   } catch (e) {
     if (!(e instanceof yaml.YAMLException)) throw e;
-    problems.push(yamlProblem(file, e, text, emitted));
+    problems.push(yamlProblem(template, params, e, text, emitted));
     return [];
   }
   const sub: Substitution = { emitted, quoted: quotedTokens(text), reached: new Set(), placements: [], problems };
@@ -101,19 +102,26 @@ function siteProblem(e: Emitted, message: string): Problem {
   return { file: e.site.template, line: e.site.line, column: e.site.column, message };
 }
 
-/** A YAML error, with the rendered line shown as the template wrote it (tokens as `{{expr}}`). */
-function yamlProblem(file: string, e: yaml.YAMLException, text: string, emitted: Emitted[]): Problem {
+/**
+ * A YAML error, at the template line that wrote the failing text (a partial's, if it did), with
+ * the rendered line shown as the template wrote it (tokens as `{{expr}}`).
+ */
+function yamlProblem(template: CompiledTemplate, params: Params, e: yaml.YAMLException, text: string, emitted: Emitted[]): Problem {
   const lineText = text.split("\n")[e.mark.line] ?? "";
   const shown = lineText.replace(TOKEN_PATTERN, (_, i) => emitted[Number(i)]?.site.expression ?? "?");
-  // Where a token stands on the failing line, its template position is exact.
-  const token = new RegExp(TOKEN_PATTERN.source).exec(lineText);
-  const site = token ? emitted[Number(token[1])]?.site : undefined;
-  return {
-    file,
-    line: site?.line ?? e.mark.line + 1,
-    column: site ? undefined : e.mark.column + 1,
+  const problem: Problem = {
+    file: template.file.path,
     message: `output is not valid YAML (rendered line ${e.mark.line + 1}: ${JSON.stringify(shown.trim().slice(0, 100))}): ${e.reason}`,
   };
+  let at: SourcePlace | undefined;
+  try {
+    const traced = template.trace(params.values, params.secretNames);
+    // The traced text is the same text; its offsets are the parser's.
+    if (traced.text === text) at = traced.placeAt(Math.min(e.mark.position, Math.max(text.length - 1, 0)));
+  } catch {
+    // Untraceable: the template, and the rendered line in the message.
+  }
+  return at ? withPlace(problem, at, template.file.path) : problem;
 }
 
 /** Nodes a document has once its aliases are expanded, counted without expanding them. */
