@@ -32,7 +32,13 @@ function fakeKubectl(): { bin: string; log: string } {
 printf '%s\\n' "$*" >> "${log}"
 case "$1" in
   wait) [ -n "\${FAIL_WAIT:-}" ] && exit 1 ;;
-  get) [ -n "\${LIVE_OBJECTS:-}" ] && printf '%s\\n' $LIVE_OBJECTS ;;
+  get)
+    [ -n "\${FAIL_GET:-}" ] && exit 1
+    # Namespaced listings (-n) see LIVE_OBJECTS, cluster-wide ones LIVE_CLUSTER_OBJECTS.
+    case " $* " in
+      *" -n "*) [ -n "\${LIVE_OBJECTS:-}" ] && printf '%s\\n' $LIVE_OBJECTS ;;
+      *) [ -n "\${LIVE_CLUSTER_OBJECTS:-}" ] && printf '%s\\n' $LIVE_CLUSTER_OBJECTS ;;
+    esac ;;
 esac
 exit 0
 `,
@@ -116,8 +122,33 @@ describe("apply.sh", () => {
     const r = applyScript(renderedChart(), ["--prune"], { LIVE_OBJECTS: "Deployment/apps/web Deployment/apps/old-api Service/apps/old-api" });
     assert.equal(r.status, 0, r.stderr);
     const deletes = r.calls.filter((c) => c.startsWith("delete"));
-    assert.deepEqual(deletes, ["delete -n apps Deployment/old-api", "delete -n apps Service/old-api"]);
+    assert.deepEqual(deletes, ["delete --ignore-not-found -n apps Deployment/old-api", "delete --ignore-not-found -n apps Service/old-api"]);
     assert.ok(r.calls.some((c) => c.startsWith("get ") && c.includes("-l app.kubernetes.io/managed-by=gen-manifests") && c.includes("-n apps")));
+  });
+
+  it("--prune lists every kind rendered now (a custom resource, a cluster-wide role) besides the usual ones", () => {
+    const widget = "apiVersion: example.com/v1\nkind: Widget\nmetadata:\n  name: w\n  namespace: apps\nspec: {}\n";
+    const role = "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata:\n  name: reader\nrules: []\n";
+    const cwd = makeChart({ "web.yaml.hbs": NS(WEB_TEMPLATE), "widget.yaml.hbs": widget, "role.yaml.hbs": role }, { name: "web", password: "p" });
+    assert.equal(runCli(["--params", "params.json"], { cwd }).status, 0);
+    const r = applyScript(cwd, ["--prune"], { LIVE_OBJECTS: "Widget/apps/w Widget/apps/old", LIVE_CLUSTER_OBJECTS: "ClusterRole//reader ClusterRole//old-reader" });
+    assert.equal(r.status, 0, r.stderr);
+    const gets = r.calls.filter((c) => c.startsWith("get "));
+    const kinds = (c: string): string[] => c.split(" ")[1].split(",");
+    const namespaced = gets.find((c) => c.includes("-n apps"))!;
+    for (const k of ["widget.example.com", "deployment.apps", "service", "ingress.networking.k8s.io", "persistentvolumeclaim"]) assert.ok(kinds(namespaced).includes(k), `${k} in ${namespaced}`);
+    assert.equal(new Set(kinds(namespaced)).size, kinds(namespaced).length, "each kind listed once");
+    const clusterWide = gets.find((c) => !c.includes(" -n "));
+    assert.deepEqual(kinds(clusterWide!), ["clusterrole.rbac.authorization.k8s.io"]);
+    assert.deepEqual(r.calls.filter((c) => c.startsWith("delete")), ["delete --ignore-not-found -n apps Widget/old", "delete --ignore-not-found ClusterRole/old-reader"]);
+  });
+
+  it("--prune stops, deleting nothing, when the managed objects cannot be listed", () => {
+    const r = applyScript(renderedChart(), ["--prune"], { LIVE_OBJECTS: "Deployment/apps/old-api", FAIL_GET: "1" });
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /could not list the managed objects in namespace apps; nothing more was pruned/);
+    assert.deepEqual(r.calls.filter((c) => c.startsWith("delete")), []);
+    assert.ok(!r.calls.some((c) => c.startsWith("rollout")), "no rollout wait after a failed prune");
   });
 
   it("the shipped set applies namespace, secrets, services, jobs (each waited for), then workloads", () => {

@@ -9,6 +9,22 @@ export interface ApplyScriptInput {
 }
 
 /** Single-quotes a word for sh; manifest names are DNS names, but nothing is taken on trust. */
+/**
+ * Namespaced kinds a template may have rendered once, listed on every prune whether rendered now
+ * or not (as `kind.group`, which kubectl reads whatever the group's version).
+ */
+const PRUNED_KINDS = [
+  "deployment.apps", "statefulset.apps", "daemonset.apps", "job.batch", "cronjob.batch", "service", "configmap", "secret",
+  "serviceaccount", "role.rbac.authorization.k8s.io", "rolebinding.rbac.authorization.k8s.io", "ingress.networking.k8s.io",
+  "networkpolicy.networking.k8s.io", "persistentvolumeclaim", "horizontalpodautoscaler.autoscaling", "poddisruptionbudget.policy",
+];
+
+/** `deployment.apps`, `service`: a kind as kubectl get takes it, in one spelling per kind. */
+function kindArg(apiVersion: string, kind: string): string {
+  const group = apiVersion.includes("/") ? apiVersion.split("/")[0] : "";
+  return group ? `${kind.toLowerCase()}.${group}` : kind.toLowerCase();
+}
+
 const q = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`;
 
 function namespaceFlag(m: PlacedManifest): string {
@@ -82,17 +98,29 @@ export function writeApplyScript(input: ApplyScriptInput): string {
     }
     out();
   }
-  out("# Prune: delete what this deployment once applied and no longer renders.");
+  out("# Prune: delete what this deployment once applied and no longer renders. Namespaces are never");
+  out("# deleted. A listing that fails stops the script: nothing is deleted on a partial view.");
   out('if [ "$prune" -eq 1 ]; then');
-  const keep = plan.steps.flatMap((s) => s.apply).map((m) => `${m.object.kind}/${m.object.metadata.namespace ?? ""}/${m.object.metadata.name}`);
+  const applied = plan.steps.flatMap((s) => s.apply);
+  const keep = applied.map((m) => `${m.object.kind}/${m.object.metadata.namespace ?? ""}/${m.object.metadata.name}`);
   out(`  keep=${q(`|${keep.join("|")}|`)}`);
-  for (const nsName of managedNamespaces) {
-    out(`  "$KUBECTL" get deployments,statefulsets,daemonsets,jobs,cronjobs,services,configmaps,secrets,serviceaccounts,roles,rolebindings -n ${q(nsName)} \\`);
-    out(`    -l app.kubernetes.io/managed-by=gen-manifests -o 'jsonpath={range .items[*]}{.kind}/{.metadata.namespace}/{.metadata.name}{"\\n"}{end}' "$@" |`);
-    out("  while IFS= read -r obj; do");
+  const rendered = (namespaced: boolean): string[] => [...new Set(applied.filter((m) => !!m.object.metadata.namespace === namespaced && m.object.kind !== "Namespace").map((m) => kindArg(m.object.apiVersion, m.object.kind)))];
+  // Kinds a template may have rendered once and no longer does, and every kind rendered now.
+  const namespacedKinds = [...new Set([...PRUNED_KINDS, ...rendered(true)])].join(",");
+  const clusterKinds = rendered(false).join(",");
+  const listings = [
+    ...managedNamespaces.map((n) => ({ args: `${q(namespacedKinds)} -n ${q(n)}`, where: `in namespace ${n}` })),
+    ...(clusterKinds ? [{ args: q(clusterKinds), where: "outside namespaces" }] : []),
+  ];
+  for (const { args, where } of listings) {
+    out(`  live=$("$KUBECTL" get ${args} -l app.kubernetes.io/managed-by=gen-manifests \\`);
+    out(`    -o 'jsonpath={range .items[*]}{.kind}/{.metadata.namespace}/{.metadata.name}{"\\n"}{end}' "$@") ||`);
+    out(`    fail ${q(`could not list the managed objects ${where}; nothing more was pruned`)}`);
+    out('  printf \'%s\\n\' "$live" | while IFS= read -r obj; do');
+    out('    [ -n "$obj" ] || continue');
     out('    case $keep in *"|$obj|"*) continue ;; esac');
     out('    kind=${obj%%/*}; rest=${obj#*/}; ns=${rest%%/*}; name=${rest#*/}');
-    out('    "$KUBECTL" delete $apply_flags -n "$ns" "$kind/$name" "$@"');
+    out('    if [ -n "$ns" ]; then "$KUBECTL" delete --ignore-not-found $apply_flags -n "$ns" "$kind/$name" "$@"; else "$KUBECTL" delete --ignore-not-found $apply_flags "$kind/$name" "$@"; fi');
     out("  done");
   }
   out("fi");
