@@ -92,7 +92,8 @@ function parseArgs(argv: string[]) {
     })
     .help()
     .alias("help", "h")
-    .version()
+    // Not yargs' own lookup, which reads the package.json of the folder the command runs in.
+    .version((JSON.parse(fs.readFileSync(path.join(PACKAGE_ROOT, "package.json"), "utf8")) as { version: string }).version)
     .wrap(Math.min(110, process.stdout.columns ?? 100));
 }
 

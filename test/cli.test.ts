@@ -359,4 +359,21 @@ describe("cli: errors, exit codes, and no secret ever printed", () => {
     assert.equal(r.status, 0);
     for (const o of ["--params", "--set", "--out", "--secrets-out", "--inline-secrets", "--check", "--quiet", "Examples:"]) assert.ok(r.stdout.includes(o), o);
   });
+
+  it("--help wraps between words: its lines joined again give back every description", () => {
+    const r = runCli(["--help"], { cwd: tmpDir() });
+    const joined = r.stdout.split("\n").map((l) => l.trim()).join(" ").replace(/ +/g, " ");
+    for (const description of [
+      "Renders the templates with the parameters into ordered Kubernetes manifests and an apply script.",
+      "parameters file: JSON or YAML, plain or a Heat stack's outputs; - reads standard input (repeatable; later files win)",
+      "templates folder (default: ./kubernetes-in, else the shipped OpenStack set)",
+    ]) assert.ok(joined.includes(description), `${description}\nin:\n${r.stdout}`);
+  });
+
+  it("--version prints the package's version, from any folder", () => {
+    const version = JSON.parse(fs.readFileSync(path.join(REPO, "package.json"), "utf8")).version;
+    const r = runCli(["--version"], { cwd: tmpDir() });
+    assert.equal(r.status, 0);
+    assert.equal(r.stdout.trim(), version);
+  });
 });
