@@ -146,7 +146,6 @@ interface PartialCall {
 
 interface FileAnalysis {
   file: TemplateFile;
-  ast: Program;
   /** Undeclared names used at root scope (allowed in partials if every caller passes them). */
   freeVars: Map<string, { line: number; column: number }>;
   calls: PartialCall[];
@@ -204,11 +203,17 @@ function compileSet(files: TemplateFile[], declared: Set<string>, cache: Compile
   const partialNames = new Set(files.filter((f) => f.isPartial).map(partialName));
   const problems: Problem[] = [];
 
-  // 1. Parse everything first, so a syntax error anywhere stops the run before any rendering.
+  // 1. Parse and check everything, so a mistake anywhere stops the run before any rendering. Each
+  // template is compiled as soon as it is checked, and its syntax tree let go: a large set never
+  // holds every tree at once (they are most of a cold run's memory).
   const analyses: FileAnalysis[] = [];
+  const made: ({ a: FileAnalysis } & ReturnType<typeof precompiled>)[] = [];
   for (const file of files) {
     const ast = parseTemplate(file, problems);
-    if (ast) analyses.push(analyseTemplate(file, ast, declared, partialNames, problems));
+    if (!ast) continue;
+    const a = analyseTemplate(file, ast, declared, partialNames, problems);
+    analyses.push(a);
+    if (problems.length === 0) made.push({ a, ...precompiled(a, ast, COMPILE_OPTIONS, cache) });
   }
   if (problems.length) throw new GenError("compile-templates", problems);
 
@@ -216,7 +221,6 @@ function compileSet(files: TemplateFile[], declared: Set<string>, cache: Compile
   checkPartialCalls(analyses, declared, problems);
   if (problems.length) throw new GenError("compile-templates", problems);
 
-  const made = analyses.map((a) => ({ a, ...precompiled(a, COMPILE_OPTIONS, cache) }));
   cache.set(setKey, JSON.stringify(made.map(({ a, spec, sites }) => ({ name: a.file.name, phase: a.phaseOverride?.name ?? null, sites, spec }))));
   return made.map(({ a, spec, sites }) => ({ file: a.file, spec, sites, phaseOverride: a.phaseOverride }));
 }
@@ -494,7 +498,7 @@ function at(file: TemplateFile, node: Node, message: string): Problem {
 }
 
 function analyseTemplate(file: TemplateFile, ast: Program, declared: Set<string>, partials: Set<string>, problems: Problem[]): FileAnalysis {
-  const analysis: FileAnalysis = { file, ast, freeVars: new Map(), calls: [] };
+  const analysis: FileAnalysis = { file, freeVars: new Map(), calls: [] };
   const undeclared = (node: Node, name: string): void => {
     if (file.isPartial) {
       if (!analysis.freeVars.has(name)) analysis.freeVars.set(name, { line: node.loc.start.line, column: node.loc.start.column + 1 });
@@ -650,7 +654,7 @@ const HANDLEBARS_VERSION = (require("handlebars/package.json") as { version: str
  * The template's precompiled code and print sites: from the cache, or made and cached. The key
  * holds the rewriting code itself, so a change to the compiler never reads an old entry.
  */
-function precompiled(a: FileAnalysis, options: CompileOptions, cache: CompileCache): { spec: string; sites: Omit<EmitSite, "template">[] } {
+function precompiled(a: FileAnalysis, ast: Program, options: CompileOptions, cache: CompileCache): { spec: string; sites: Omit<EmitSite, "template">[] } {
   const key = cacheKey("template-v1", HANDLEBARS_VERSION, rewriteMustaches.toString(), JSON.stringify(options), a.file.name, a.file.text);
   const cached = cache.get(key);
   if (cached) {
@@ -660,8 +664,8 @@ function precompiled(a: FileAnalysis, options: CompileOptions, cache: CompileCac
       // A damaged entry: make it afresh below.
     }
   }
-  const sites = rewriteMustaches(a.ast, a.file);
-  const spec = compiler().precompile(a.ast, options) as unknown as string;
+  const sites = rewriteMustaches(ast, a.file);
+  const spec = compiler().precompile(ast, options) as unknown as string;
   const made = { spec, sites: sites.map(({ line, column, expression }) => ({ line, column, expression })) };
   cache.set(key, JSON.stringify(made));
   return made;
