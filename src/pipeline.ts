@@ -5,7 +5,7 @@ import { checkManifests } from "./stages/check-manifests";
 import { locateProblems } from "./stages/locate-problems";
 import { buildOutput, OutputTrees } from "./stages/build-output";
 import { compileTemplates } from "./stages/compile-templates";
-import { mergeParamLayers, parseParamsFile } from "./stages/load-params";
+import { mergeParamLayers, parseParamsFile, placeParamsProblems } from "./stages/load-params";
 import { orderManifests } from "./stages/order-manifests";
 import { nameJobsBySpec } from "./stages/name-jobs";
 import { renderTemplates } from "./stages/render";
@@ -43,7 +43,12 @@ export function runPipeline(input: PipelineInput): PipelineResult {
   if (input.sets.length) layers.push(parseSetFlags(input.sets, input.schema));
   const merged = mergeParamLayers(layers);
   for (const v of secretValuesOf(merged.values, secretParamNames(input.schema))) input.secretValues?.add(v);
-  const params = validateParams({ ...merged, schema: input.schema, schemaFile: input.schemaFile, sources: input.paramsFiles.map((f) => f.path), cache: input.cache });
+  let params: Params;
+  try {
+    params = validateParams({ ...merged, schema: input.schema, schemaFile: input.schemaFile, sources: input.paramsFiles.map((f) => f.path), cache: input.cache });
+  } catch (e) {
+    throw e instanceof GenError ? new GenError(e.stage, placeParamsProblems(e.problems, input.paramsFiles), e.exitCode) : e;
+  }
   const templateSet = compileTemplates({ files: input.templates, schema: input.schema, cache: input.cache });
   const templateCount = templateSet.templates.length;
   const objects = renderTemplates(templateSet, params, true);

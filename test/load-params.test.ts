@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { mergeParamLayers, parseParamsFile } from "../src/stages/load-params";
-import { problemsOf } from "./helpers";
+import { runPipeline } from "../src/pipeline";
+import { problemsOf, templateFiles, TEST_SCHEMA } from "./helpers";
 
 const load = (path: string, text: string) => parseParamsFile({ path, text }).values;
 
@@ -51,20 +52,20 @@ describe("load-params: every shape an operator has on disk", () => {
 
 describe("load-params: refusals name the file and the place", () => {
   const cases: { name: string; file: string; text: string; error: RegExp }[] = [
-    { name: "incomplete stack", file: "s.json", text: JSON.stringify({ stack_name: "mystack", stack_status: "CREATE_IN_PROGRESS", outputs: [] }), error: /^s\.json: \/stack_status: stack mystack is CREATE_IN_PROGRESS; try again when it is complete$/ },
+    { name: "incomplete stack", file: "s.json", text: JSON.stringify({ stack_name: "mystack", stack_status: "CREATE_IN_PROGRESS", outputs: [] }, null, 2), error: /^s\.json:3:19: \/stack_status: stack mystack is CREATE_IN_PROGRESS; try again when it is complete$/ },
     { name: "failed stack", file: "s.json", text: JSON.stringify({ stack: { stack_name: "st", stack_status: "UPDATE_FAILED", outputs: [] } }), error: /stack st is UPDATE_FAILED; try again when it is complete/ },
     { name: "deleted stack", file: "s.json", text: JSON.stringify({ stack_name: "st", stack_status: "DELETE_COMPLETE", outputs: [] }), error: /DELETE_COMPLETE/ },
     {
       name: "output with output_error",
       file: "s.json",
-      text: JSON.stringify({ stack_status: "CREATE_COMPLETE", outputs: [{ output_key: "ok", output_value: 1 }, { output_key: "nova_db_uri", output_value: null, output_error: "Resource nova_db not found" }] }),
-      error: /^s\.json: \/outputs\/1: stack output "nova_db_uri" has an error: Resource nova_db not found$/,
+      text: JSON.stringify({ stack_status: "CREATE_COMPLETE", outputs: [{ output_key: "ok", output_value: 1 }, { output_key: "nova_db_uri", output_value: null, output_error: "Resource nova_db not found" }] }, null, 2),
+      error: /^s\.json:8:5: \/outputs\/1: stack output "nova_db_uri" has an error: Resource nova_db not found$/,
     },
     {
       name: "output show --all with output_error",
       file: "a.json",
-      text: JSON.stringify({ bad: JSON.stringify({ output_key: "bad", output_error: "boom" }) }),
-      error: /^a\.json: \/bad: stack output "bad" has an error: boom$/,
+      text: JSON.stringify({ bad: JSON.stringify({ output_key: "bad", output_error: "boom" }) }, null, 2),
+      error: /^a\.json:2:10: \/bad: stack output "bad" has an error: boom$/,
     },
     { name: "malformed JSON, with line and column", file: "p.json", text: '{\n  "a": 1,\n  "b": }\n', error: /^p\.json:3:8: invalid JSON: / },
     { name: "truncated JSON", file: "p.json", text: '{"a": 1', error: /^p\.json:1:\d+: invalid JSON/ },
@@ -101,5 +102,46 @@ describe("load-params: merging", () => {
     ]);
     assert.deepEqual(merged.values, { x: 1, y: 2, z: 3 });
     assert.deepEqual(merged.origin, { x: "a.json", y: "b.yaml", z: "--set" });
+  });
+});
+
+describe("load-params: a parameter's problem names its line in the file that supplied it", () => {
+  const schemaRun = (files: Record<string, string>) =>
+    problemsOf(() =>
+      runPipeline({
+        paramsFiles: Object.entries(files).map(([p, text]) => ({ path: p, text })),
+        sets: [],
+        schema: TEST_SCHEMA,
+        schemaFile: "schema.json",
+        templates: templateFiles({ "a.yaml.hbs": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{name}}\n" }),
+        outDir: "out",
+        secretsDir: "secrets",
+        inlineSecrets: false,
+      }),
+    );
+  const cases: { name: string; files: Record<string, string>; error: string }[] = [
+    { name: "plain JSON", files: { "p.json": '{\n  "name": "n",\n  "password": "p",\n  "replicas": "three"\n}\n' }, error: "p.json:4:15: /replicas: must be an integer" },
+    { name: "plain YAML", files: { "p.yaml": "name: n\npassword: p\nreplicas: three\n" }, error: "p.yaml:3:11: /replicas: must be an integer" },
+    { name: "a mapping where a boolean belongs: at its name", files: { "p.yaml": "name: n\npassword: p\nflag:\n  deep: 1\n" }, error: "p.yaml:3:1: /flag: must be of type boolean" },
+    {
+      name: "a Heat stack's outputs: the output_value",
+      files: { "s.yaml": "stack_status: CREATE_COMPLETE\noutputs:\n  - output_key: name\n    output_value: n\n  - output_key: password\n    output_value: p\n  - output_key: replicas\n    output_value: three\n" },
+      error: "s.yaml:8:19: /replicas: must be an integer",
+    },
+    { name: "the later of two files, which supplied the value", files: { "a.yaml": "name: n\npassword: p\nreplicas: 2\n", "b.yaml": "# prod\nreplicas: many\n" }, error: "b.yaml:2:11: /replicas: must be an integer" },
+  ];
+  for (const c of cases) {
+    it(c.name, () => {
+      const problems = schemaRun(c.files);
+      assert.ok(problems.includes(c.error), `expected ${c.error} among:\n${problems.join("\n")}`);
+    });
+  }
+
+  it("a derived parameter that cannot be derived says from what, and why", () => {
+    const schema = { ...TEST_SCHEMA, properties: { ...TEST_SCHEMA.properties, swift_siteurl: { type: "string" }, swift_container: { type: "string" } }, required: ["name", "password", "swift_container"] };
+    const problems = problemsOf(() =>
+      runPipeline({ paramsFiles: [{ path: "p.yaml", text: "name: n\npassword: p\nswift_siteurl: https://example.com\n" }], sets: [], schema, schemaFile: "schema.json", templates: templateFiles({ "a.yaml.hbs": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n" }), outDir: "out", secretsDir: "secrets", inlineSecrets: false }),
+    );
+    assert.ok(problems.includes("p.yaml: /swift_container: required parameter is missing: it is derived from swift_siteurl, which is not a URL whose path ends in /TENANT/CONTAINER; set it, or correct swift_siteurl"), problems.join("\n"));
   });
 });

@@ -46,7 +46,7 @@ describe("init-params", () => {
     assert.match(r.stdout, /fill in before use: swift_password, swift_auth_url, swift_user, swift_siteurl/);
     const rendered = shipped(cwd, "--params", "p.yaml");
     assert.equal(rendered.status, 1);
-    assert.match(rendered.stderr, /p\.yaml: \/swift_user: is still a placeholder from init-params; fill it in/);
+    assert.match(rendered.stderr, /p\.yaml:\d+:\d+: \/swift_user: is still a placeholder from init-params; fill it in/);
   });
 
   it("never overwrites a file", () => {

@@ -5,6 +5,8 @@ import type { ParamValues } from "../types";
 export interface Derivation {
   name: string;
   from: string;
+  /** What `from` must look like for the derivation to work, for the message when it does not. */
+  expects: string;
   derive(source: string): string | undefined;
 }
 
@@ -30,9 +32,9 @@ function pathSegments(url: string): string[] {
 
 export const DERIVATIONS: readonly Derivation[] = [
   // https://storage.example.com/v1/TENANT/CONTAINER → CONTAINER
-  { name: "swift_container", from: "swift_siteurl", derive: (url) => pathSegments(url).at(-1) },
+  { name: "swift_container", from: "swift_siteurl", expects: "a URL whose path ends in /TENANT/CONTAINER", derive: (url) => pathSegments(url).at(-1) },
   // … → TENANT
-  { name: "swift_tenant_name", from: "swift_siteurl", derive: (url) => pathSegments(url).at(-2) },
+  { name: "swift_tenant_name", from: "swift_siteurl", expects: "a URL whose path ends in /TENANT/CONTAINER", derive: (url) => pathSegments(url).at(-2) },
 ];
 
 export function deriveParams(

@@ -4,6 +4,8 @@ import yaml from "js-yaml";
 import type { ParseError } from "jsonc-parser";
 import { GenError, Problem, pointerSegment } from "../errors";
 import type { ParamLayer, ParamValues, SourceFile } from "../types";
+import { fieldOffset, keyText, mapValue, yamlLib } from "../yaml-place";
+import type { Node as YamlNode } from "yaml";
 
 /** Larger files are refused with a clear error instead of exhausting memory. */
 export const MAX_PARAMS_BYTES = 8 * 1024 * 1024;
@@ -24,7 +26,47 @@ export function parseParamsFile(file: SourceFile): ParamLayer {
   if (doc === null || typeof doc !== "object" || Array.isArray(doc)) {
     fail(`expected an object of parameter names and values, got ${describe(doc)}`);
   }
-  return { origin: file.path, values: normaliseShape(doc as Record<string, unknown>, file.path) };
+  try {
+    return { origin: file.path, values: normaliseShape(doc as Record<string, unknown>, file.path) };
+  } catch (e) {
+    throw e instanceof GenError ? new GenError(e.stage, placeParamsProblems(e.problems, [file]), e.exitCode) : e;
+  }
+}
+
+/**
+ * Adds the line and column to problems that name a parameters file and a JSON pointer: read as a
+ * path in the document, or, in a Heat stack's outputs, as the output_value of that parameter.
+ */
+export function placeParamsProblems(problems: Problem[], files: SourceFile[]): Problem[] {
+  const byPath = new Map(files.map((f) => [f.path, f]));
+  return problems.map((p) => {
+    const file = p.file === undefined ? undefined : byPath.get(p.file);
+    if (!file || p.pointer === undefined || p.line !== undefined) return p;
+    try {
+      const { LineCounter, parseDocument } = yamlLib();
+      const lineCounter = new LineCounter();
+      const root = parseDocument(file.text, { lineCounter }).contents;
+      const segments = p.pointer.split("/").slice(1).map((s) => s.replace(/~1/g, "/").replace(/~0/g, "~"));
+      const offset = root ? pointerOffset(root, segments) : undefined;
+      if (offset === undefined) return p;
+      const { line, col } = lineCounter.linePos(offset);
+      return { ...p, line, column: col };
+    } catch {
+      return p; // the file and the pointer still say where
+    }
+  });
+}
+
+function pointerOffset(root: YamlNode, segments: string[]): number | undefined {
+  if (segments.length === 0 || mapValue(root, segments[0]) !== undefined) return fieldOffset(root, segments);
+  // A Heat stack's outputs: the output whose output_key is the parameter.
+  const stack = mapValue(root, "stack");
+  const outputs = mapValue(stack ?? root, "outputs");
+  if (!yamlLib().isSeq(outputs)) return undefined;
+  const output = (outputs.items as YamlNode[]).find((o) => keyText(mapValue(o, "output_key")) === segments[0]);
+  if (!output) return undefined;
+  const value = mapValue(output, "output_value");
+  return value ? fieldOffset(value, segments.slice(1)) : output.range?.[0];
 }
 
 /** JSON when the content looks like JSON (whatever the extension), YAML otherwise. */

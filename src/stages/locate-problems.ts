@@ -1,9 +1,10 @@
 // Gives a problem found in a rendered object the template line that wrote the field: the object's
 // template is rendered again, traced, and the field found in its YAML. It runs only after a check
 // has failed, so a successful run never pays for it.
-import type { Node as YamlNode, Pair } from "yaml";
+import type { Node as YamlNode } from "yaml";
 import type { Problem } from "../errors";
 import { describeObject as describe } from "../object-name";
+import { fieldOffset, yamlLib } from "../yaml-place";
 import type { KubeObject, Params, RenderedObject } from "../types";
 import type { SourcePlace, TemplateSet, TracedText } from "./compile-templates";
 
@@ -20,10 +21,6 @@ export interface ObjectPlace {
 
 /** A check's problem, with the field it is about when there is one. */
 export type ObjectProblem = Problem & { place?: ObjectPlace };
-
-type Yaml = typeof import("yaml");
-// Kept out of the bundle and loaded only here: a run without problems never needs it.
-const yamlLib = (): Yaml => require("yaml") as Yaml;
 
 interface TracedDocuments {
   traced: TracedText;
@@ -82,35 +79,4 @@ function traceDocuments(set: TemplateSet, template: string, params: Params): Tra
   }
 }
 
-/**
- * Where the field is written: a field holding a mapping or list, or a wrong name, at its name;
- * a scalar at its value. The walk stops where the text ends: at a value's token (the parameter
- * holds the rest), at an alias, or at the mapping that lacks the field.
- */
-function fieldOffset(root: YamlNode, path: (string | number)[], key: boolean): number | undefined {
-  const { isCollection, isMap, isSeq } = yamlLib();
-  let node: YamlNode | null = root;
-  let offset = root.range?.[0];
-  for (let i = 0; i < path.length; i++) {
-    if (isMap(node)) {
-      const pair: Pair<YamlNode, YamlNode | null> | undefined = (node.items as Pair<YamlNode, YamlNode | null>[]).find((p) => keyText(p.key) === String(path[i]));
-      if (!pair) break;
-      const atName = (key && i === path.length - 1) || pair.value === null || isCollection(pair.value);
-      offset = (atName ? pair.key.range?.[0] : pair.value?.range?.[0]) ?? offset;
-      node = pair.value;
-    } else if (isSeq(node) && typeof path[i] === "number") {
-      const item: YamlNode | null | undefined = (node.items as (YamlNode | null)[])[path[i] as number];
-      if (!item) break;
-      offset = item.range?.[0] ?? offset;
-      node = item;
-    } else break;
-  }
-  return offset;
-}
-
 const describeObject = (o: KubeObject | undefined): string => (o ? describe(o) : "");
-
-function keyText(k: unknown): string | undefined {
-  const value = (k as { value?: unknown } | null)?.value;
-  return value === undefined || value === null ? undefined : String(value);
-}

@@ -6,7 +6,7 @@ import { closestName } from "../closest-name";
 import { cacheKey, CompileCache, loadModuleCode, NO_CACHE } from "../compile-cache";
 import { GenError, Problem, pointerSegment } from "../errors";
 import type { ParamLayer, ParamSchema, Params, ParamValue, ParamValues } from "../types";
-import { deriveParams } from "./derive-params";
+import { DERIVATIONS, deriveParams } from "./derive-params";
 
 export function secretParamNames(schema: ParamSchema): Set<string> {
   return new Set(Object.entries(schema.properties ?? {}).filter(([, s]) => s.writeOnly === true).map(([name]) => name));
@@ -128,18 +128,23 @@ export function validateParams(input: ValidateParamsInput): Params {
   const validate = schemaValidator(input.schema, input.schemaFile, input.cache ?? NO_CACHE);
   if (!validate(values)) {
     const sources = input.sources.length ? input.sources.join(", ") : "parameters";
-    const problems = (validate.errors ?? []).map((e) => describeSchemaError(e, origin, sources));
+    const problems = (validate.errors ?? []).map((e) => describeSchemaError(e, origin, sources, values));
     throw new GenError("validate-params", problems);
   }
   return { values, origin, secretNames: secretParamNames(input.schema) };
 }
 
-function describeSchemaError(e: ErrorObject, origin: Record<string, string>, sources: string): Problem {
+function describeSchemaError(e: ErrorObject, origin: Record<string, string>, sources: string, values: ParamValues): Problem {
   let pointer = e.instancePath;
   let message = e.message ?? "is invalid";
   if (e.keyword === "required") {
     pointer += `/${pointerSegment(e.params.missingProperty)}`;
     message = "required parameter is missing";
+    // A derived parameter is missing because its source did not have the shape it is derived from.
+    const derivation = pointer.split("/").length === 2 ? DERIVATIONS.find((d) => d.name === e.params.missingProperty) : undefined;
+    if (derivation && typeof values[derivation.from] === "string") {
+      message += `: it is derived from ${derivation.from}, which is not ${derivation.expects}; set it, or correct ${derivation.from}`;
+    }
   } else if (e.keyword === "type") {
     message = `must be ${e.params.type === "integer" ? "an integer" : `of type ${e.params.type}`}`;
   } else if (e.keyword === "not" && e.schemaPath.startsWith("#/patternProperties")) {
