@@ -23,6 +23,12 @@ export const BUNDLED_KINDS: Record<string, Loader> = {
   "networking.k8s.io/v1/Ingress": () => require("kubernetes-models/networking.k8s.io/v1/Ingress").Ingress,
   "networking.k8s.io/v1/NetworkPolicy": () => require("kubernetes-models/networking.k8s.io/v1/NetworkPolicy").NetworkPolicy,
   "autoscaling/v2/HorizontalPodAutoscaler": () => require("kubernetes-models/autoscaling/v2/HorizontalPodAutoscaler").HorizontalPodAutoscaler,
+  "rbac.authorization.k8s.io/v1/ClusterRole": () => require("kubernetes-models/rbac.authorization.k8s.io/v1/ClusterRole").ClusterRole,
+  "rbac.authorization.k8s.io/v1/ClusterRoleBinding": () => require("kubernetes-models/rbac.authorization.k8s.io/v1/ClusterRoleBinding").ClusterRoleBinding,
+  "v1/PersistentVolume": () => require("kubernetes-models/v1/PersistentVolume").PersistentVolume,
+  "v1/ResourceQuota": () => require("kubernetes-models/v1/ResourceQuota").ResourceQuota,
+  "v1/LimitRange": () => require("kubernetes-models/v1/LimitRange").LimitRange,
+  "storage.k8s.io/v1/StorageClass": () => require("kubernetes-models/storage.k8s.io/v1/StorageClass").StorageClass,
 };
 
 /** apiVersion/kind of each bundled kind, which is also its path in kubernetes-models. */

@@ -52,6 +52,12 @@ describe("check-manifests: each check fails on a broken template", () => {
       at: "extras:",
     },
     {
+      name: "an unknown field in a cluster-wide kind (ClusterRole)",
+      templates: { "role.yaml.hbs": "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata:\n  name: reader\nrule:\n  - apiGroups: [\"\"]\n    resources: [pods]\n    verbs: [get]\n" },
+      error: "ClusterRole reader: rule: unknown field; did you mean rules?",
+      at: "rule:",
+    },
+    {
       name: "an unknown field in metadata",
       templates: { "web.yaml.hbs": web("kind: Service\nmetadata:\n  name: {{name}}\n", "kind: Service\nmetadata:\n  name: {{name}}\n  label:\n    a: b\n") },
       error: "Service web: metadata.label: unknown field; did you mean labels?",
