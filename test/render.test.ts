@@ -125,8 +125,8 @@ describe("render: values are data, never structure", () => {
 
   it("a document that is not a Kubernetes object is an error", () => {
     const problems = problemsOf(() => renderInMemory({ templates: { "a.yaml.hbs": "- a\n- b\n---\nkind: X\n" } }));
-    assert.match(problems[0], /^tpl\/a\.yaml\.hbs: document 1: expected a Kubernetes object/);
-    assert.match(problems[1], /document 2: expected a Kubernetes object; missing apiVersion, metadata\.name$/);
+    assert.match(problems[0], /^tpl\/a\.yaml\.hbs:1: document 1: expected a Kubernetes object/);
+    assert.match(problems[1], /^tpl\/a\.yaml\.hbs:4: document 2: expected a Kubernetes object; missing apiVersion, metadata\.name$/);
   });
 
   it("several documents make several objects; empty ones are skipped", () => {

@@ -6,7 +6,7 @@ import type { Problem } from "../errors";
 import { describeObject as describe } from "../object-name";
 import { fieldOffset, yamlLib } from "../yaml-place";
 import type { KubeObject, Params, RenderedObject } from "../types";
-import type { SourcePlace, TemplateSet, TracedText } from "./compile-templates";
+import type { CompiledTemplate, SourcePlace, TemplateSet, TracedText } from "./compile-templates";
 
 /** The field of a rendered object a problem is about. */
 export interface ObjectPlace {
@@ -63,9 +63,19 @@ export function withPlace(problem: Problem, at: SourcePlace, template: string): 
   return { file: at.file, line: at.line, column: at.column, message };
 }
 
+/** The template place where a rendered document starts: for problems with a whole document. */
+export function documentPlace(template: CompiledTemplate, params: Params, index: number): SourcePlace | undefined {
+  const found = traceTemplateDocuments(template, params);
+  const offset = found?.documents[index - 1]?.range?.[0];
+  return offset === undefined ? undefined : found!.traced.placeAt(offset);
+}
+
 function traceDocuments(set: TemplateSet, template: string, params: Params): TracedDocuments | undefined {
   const compiled = set.templates.find((t) => t.file.path === template);
-  if (!compiled) return undefined;
+  return compiled && traceTemplateDocuments(compiled, params);
+}
+
+function traceTemplateDocuments(compiled: CompiledTemplate, params: Params): TracedDocuments | undefined {
   try {
     const traced = compiled.trace(params.values, params.secretNames);
     const { isScalar, parseAllDocuments } = yamlLib();

@@ -6,7 +6,7 @@ import { GenError, Problem } from "../errors";
 import { loadKubeDocuments } from "../kube-yaml";
 import type { KubeObject, Params, RenderedObject } from "../types";
 import type { CompiledTemplate, Emitted, SourcePlace, TemplateSet } from "./compile-templates";
-import { withPlace } from "./locate-problems";
+import { documentPlace, withPlace } from "./locate-problems";
 import { RenderFault, TOKEN_PATTERN, TOKEN_PREFIX, tokenFor } from "./compile-templates";
 
 /** Aliases may share nodes; a document that expands past this is refused (an alias bomb). */
@@ -66,8 +66,14 @@ function renderTemplate(template: CompiledTemplate, params: Params, problems: Pr
     if (doc === null || doc === undefined) continue;
     index++;
     const docStart = problems.length;
+    // Problems with a whole document name the template line where it starts.
+    const documentProblem = (message: string): Problem => {
+      const at = documentPlace(template, params, index);
+      const problem = { file, message: `document ${index}: ${message}` };
+      return at ? withPlace(problem, { file: at.file, line: at.line }, file) : problem;
+    };
     if (mayAlias && expandedSize(doc, new Map()) > MAX_EXPANDED_NODES) {
-      problems.push({ file, message: `document ${index}: expands to more than ${MAX_EXPANDED_NODES.toLocaleString("en")} nodes through aliases` });
+      problems.push(documentProblem(`expands to more than ${MAX_EXPANDED_NODES.toLocaleString("en")} nodes through aliases`));
       continue;
     }
     sub.placements = [];
@@ -75,7 +81,7 @@ function renderTemplate(template: CompiledTemplate, params: Params, problems: Pr
     if (problems.length > docStart) continue;
     const shapeProblem = checkObjectShape(object);
     if (shapeProblem) {
-      problems.push({ file, message: `document ${index}: ${shapeProblem}` });
+      problems.push(documentProblem(shapeProblem));
       continue;
     }
     checkSecretPlacement(object as KubeObject, sub.placements, problems);
