@@ -302,14 +302,18 @@ export function main(argv: string[]): number {
     }
   } catch (e) {
     if (secretValues.size === 0) learn();
+    // With --output json, a script reads the problems from standard output; people still read stderr.
+    const json = argv.some((a, i) => a === "--output=json" || (a === "--output" && argv[i + 1] === "json"));
     if (e instanceof GenError) {
+      if (json) print.out(JSON.stringify({ stage: e.stage, exitCode: e.exitCode, problems: e.problems }, null, 2));
       for (const p of e.problems) print.err(`${print.red("error:")} ${print.bold(formatProblem(p))}`);
       if (e.problems.length > 1) print.err(`${e.problems.length} problems; nothing was written`);
       else if (e.exitCode === 1) print.err("nothing was written");
       return e.exitCode;
     }
-    const err = e as Error;
-    print.err(`${print.red("error:")} internal error: ${err.message}. Nothing was written. Please report this.`);
+    const message = `internal error: ${(e as Error).message}. Nothing was written. Please report this.`;
+    if (json) print.out(JSON.stringify({ stage: "internal", exitCode: 1, problems: [{ message }] }, null, 2));
+    print.err(`${print.red("error:")} ${message}`);
     return 1;
   }
 }

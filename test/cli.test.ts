@@ -370,6 +370,27 @@ describe("cli: errors, exit codes, and no secret ever printed", () => {
     ]) assert.ok(joined.includes(description), `${description}\nin:\n${r.stdout}`);
   });
 
+  it("--output json prints the problems of a failed run on standard output, secrets masked", () => {
+    const cwd = makeChart({ "web.yaml.hbs": WEB_TEMPLATE }, { name: "web", password: SENTINEL, replicas: "three" });
+    const r = runCli(["--params", "params.json", "--output", "json"], { cwd });
+    assert.equal(r.status, 1);
+    const report = JSON.parse(r.stdout) as { stage: string; exitCode: number; problems: { file?: string; line?: number; column?: number; pointer?: string; message: string }[] };
+    assert.equal(report.stage, "validate-params");
+    assert.equal(report.exitCode, 1);
+    assert.deepEqual(report.problems.map(({ file, pointer, message }) => ({ file, pointer, message })), [{ file: "params.json", pointer: "/replicas", message: "must be an integer" }]);
+    assert.ok(Number.isInteger(report.problems[0].line) && Number.isInteger(report.problems[0].column));
+    assert.doesNotMatch(r.all, new RegExp(SENTINEL));
+    assert.match(r.stderr, /params\.json:\d+:\d+: \/replicas: must be an integer/);
+  });
+
+  it("--output json reports a usage error the same way, with exit status 2", () => {
+    const r = runCli(["--params", "p.json", "--output=json", "--bogus"], { cwd: tmpDir() });
+    assert.equal(r.status, 2);
+    const report = JSON.parse(r.stdout) as { stage: string; problems: { message: string }[] };
+    assert.equal(report.stage, "usage");
+    assert.match(report.problems[0].message, /unknown option bogus/);
+  });
+
   it("--version prints the package's version, from any folder", () => {
     const version = JSON.parse(fs.readFileSync(path.join(REPO, "package.json"), "utf8")).version;
     const r = runCli(["--version"], { cwd: tmpDir() });
