@@ -6,7 +6,7 @@ import yargs, { Argv } from "yargs";
 import { GenError, formatProblem } from "./errors";
 import { PipelineResult, runPipeline } from "./pipeline";
 import { openCompileCache } from "./compile-cache";
-import { defaultTemplatesDir, PACKAGE_ROOT, readInputs, readParamsText, STDIN } from "./read-inputs";
+import { defaultTemplatesDir, PACKAGE_ROOT, readInputs, readParamsText } from "./read-inputs";
 import { parseParamsFile } from "./stages/load-params";
 import { closestName } from "./closest-name";
 import { secretParamNames, secretValuesOf, checkSchema } from "./stages/validate-params";
@@ -45,7 +45,7 @@ function renderOptions(y: Argv) {
   return y
     .option("params", { alias: "p", type: "string", array: true, demandOption: true, describe: "parameters file: JSON or YAML, plain or a Heat stack's outputs; - reads standard input (repeatable; later files win)" })
     .option("set", { type: "string", array: true, default: [] as string[], describe: "override one parameter: name=value, typed by the schema (repeatable)" })
-    .option("out", { alias: "o", type: "string", default: "out", describe: "output folder (replaced whole on success)" })
+    .option("out", { alias: "o", type: "string", default: "out", describe: "output folder (replaced whole on success); - prints the objects as one YAML stream instead, in apply order (render only)" })
     .option("secrets-out", { type: "string", describe: "folder for Secret manifests (default: secrets/ beside the output folder)" })
     .option("inline-secrets", { type: "boolean", default: false, describe: "write Secrets into the output folder (for encrypted repositories)" })
     .option("templates", { type: "string", describe: "templates folder (default: ./kubernetes-in, else the shipped OpenStack set)" })
@@ -144,7 +144,13 @@ interface Context {
   seconds: () => string;
 }
 
+/** `--out -`: standard output instead of a folder. */
+const TO_STDOUT = "-";
+
 function render(ctx: Context): { result: PipelineResult; outDir: string; secretsDir: string; templatesDir: string } {
+  if (ctx.args.out === TO_STDOUT && ctx.args._[0] !== undefined && ctx.args._[0] !== "render") {
+    throw new GenError("usage", [{ message: `--out - (standard output) is for render; ${String(ctx.args._[0])} needs an output folder` }], 2);
+  }
   const a = ctx.args as Args & { params: string[]; set: string[]; out: string; "secrets-out"?: string; "inline-secrets": boolean; argocd: boolean; templates?: string; schema?: string };
   const inputs = readInputs({ params: a.params, templatesDir: a.templates, schemaFile: a.schema });
   const outDir = a.out;
@@ -170,6 +176,7 @@ function fileOf(result: PipelineResult, outDir: string, secretsDir: string): (m:
 }
 
 function runRender(ctx: Context): number {
+  if (ctx.args.out === TO_STDOUT) return runRenderToStdout(ctx);
   const { args, print } = ctx;
   const { result, outDir, secretsDir, templatesDir } = render(ctx);
   const { out, secrets } = result.trees;
@@ -196,6 +203,25 @@ function runRender(ctx: Context): number {
     print.out(JSON.stringify({ objects: result.manifests.length, templates: result.templateCount, out: outDir, secrets: secrets ? secretsDir : null, changes, seconds: Number(ctx.seconds()) }, null, 2));
   } else if (!args.quiet) {
     print.out(`rendered ${what} → ${outDir}/${secrets ? ` and ${secretsDir}/` : ""} (${summarise(changes)}) in ${ctx.seconds()} s`);
+  }
+  return 0;
+}
+
+/** `--out -`: the objects as one YAML stream on standard output, as `helm template` and `kustomize build` print them. */
+function runRenderToStdout(ctx: Context): number {
+  const { args, print } = ctx;
+  if (args.check) throw new GenError("usage", [{ message: "--check compares with an output folder; it cannot be used with --out -" }], 2);
+  const { result, secretsDir, templatesDir } = render(ctx);
+  const { out, secrets } = result.trees;
+  const inStream = result.manifests.filter((m) => out.files.has(m.fileName));
+  // Not through the printer, which masks secret values: Secrets are here only if --inline-secrets asked for them.
+  process.stdout.write(inStream.map((m) => out.files.get(m.fileName)!.content).join("---\n"));
+  const leftOut = result.manifests.length - inStream.length;
+  const secretsOut = (args as { "secrets-out"?: string })["secrets-out"];
+  if (secrets && secretsOut !== undefined) replaceTrees([secrets], templatesDir, (d) => d);
+  if (!args.quiet) {
+    const where = secretsOut !== undefined ? `written to ${secretsDir}/` : "left out (add --inline-secrets to print them, or --secrets-out DIR to write them)";
+    print.err(`rendered ${inStream.length} object${inStream.length === 1 ? "" : "s"} to standard output in ${ctx.seconds()} s${leftOut ? `; ${leftOut} Secret${leftOut === 1 ? "" : "s"} ${where}` : ""}`);
   }
   return 0;
 }
@@ -253,12 +279,13 @@ function runInitParams(ctx: Context): number {
   return 0;
 }
 
-/** yargs reads a lone `-` as a positional argument: after --params or -p, it is the option's value. */
-function stdinAsValue(argv: string[]): string[] {
+/** yargs reads a lone `-` as a positional argument: after --params or --out, it is the option's value. */
+function dashAsValue(argv: string[]): string[] {
   const out: string[] = [];
+  const options: Record<string, string> = { "--params": "params", "-p": "params", "--out": "out", "-o": "out" };
   for (const a of argv) {
-    const previous = out[out.length - 1];
-    if (a === STDIN && (previous === "--params" || previous === "-p")) out[out.length - 1] = `--params=${STDIN}`;
+    const previous = options[out[out.length - 1]];
+    if (a === "-" && previous) out[out.length - 1] = `--${previous}=-`;
     else out.push(a);
   }
   return out;
@@ -286,7 +313,7 @@ export function main(argv: string[]): number {
       parseArgs([]).showCompletionScript();
       return 0;
     }
-    const args = parseArgs(stdinAsValue(argv)).parseSync();
+    const args = parseArgs(dashAsValue(argv)).parseSync();
     if (args.help || args.version || args._[0] === "completion") return 0;
     if (Array.isArray(args.params)) learn = () => learnSecrets(args.params as string[], args.schema as string | undefined, secretValues);
     const ctx: Context = { args, print, secretValues, seconds: () => (Number(process.hrtime.bigint() - started) / 1e9).toFixed(2) };

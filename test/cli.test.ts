@@ -4,6 +4,7 @@ import { spawn, spawnSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { describe, it } from "node:test";
+import { parse, parseAllDocuments } from "yaml";
 import { CLI, EXAMPLE_PARAMS, makeChart, REPO, runCli, SECRET_TEMPLATE, snapshot, tmpDir, WEB_TEMPLATE, writeFiles } from "./helpers";
 
 const SENTINEL = "SENTINEL-7f3a9c-secret";
@@ -124,6 +125,45 @@ describe("cli: rendering", () => {
     const r = runCli(["--params", "params/example.json", "--check"]);
     assert.equal(r.status, 0, r.all);
   });
+});
+
+describe("cli: --out - prints the objects as one YAML stream (as helm template does)", () => {
+  const render = (args: string[], cwd = tmpDir()) => ({ cwd, r: runCli(["--params", path.join(REPO, "params/example.json"), "--templates", path.join(REPO, "kubernetes-in"), ...args], { cwd }) });
+
+  it("in apply order, every object but the Secrets, writing nothing", () => {
+    const { cwd, r } = render(["--out", "-"]);
+    assert.equal(r.status, 0, r.stderr);
+    const objects = parseAllDocuments(r.stdout).map((d) => d.toJS() as { kind: string });
+    const files = fs.readdirSync(path.join(REPO, "out")).filter((f) => /^\d\d-/.test(f)).sort();
+    assert.deepEqual(objects.map((o) => o.kind), files.map((f) => parse(fs.readFileSync(path.join(REPO, "out", f), "utf8")).kind));
+    assert.ok(!objects.some((o) => o.kind === "Secret"));
+    assert.match(r.stderr, /^rendered 37 objects to standard output in [\d.]+ s; 9 Secrets left out \(add --inline-secrets to print them, or --secrets-out DIR to write them\)$/m);
+    assert.deepEqual(snapshot(cwd), { "/": snapshot(cwd)["/"] });
+  });
+
+  it("with --inline-secrets, the Secrets too, with their values (asked for explicitly)", () => {
+    const { r } = render(["-o", "-", "--inline-secrets", "--quiet"]);
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stderr, "");
+    const secrets = parseAllDocuments(r.stdout).map((d) => d.toJS() as { kind: string; stringData?: Record<string, string> }).filter((o) => o.kind === "Secret");
+    assert.equal(secrets.length, 9);
+    assert.ok(secrets.some((o) => Object.values(o.stringData ?? {}).includes(String(EXAMPLE_PARAMS.rabbitmq_password))), "a secret value, not [secret]");
+  });
+
+  it("with --secrets-out, writes the Secrets there and prints the rest", () => {
+    const { cwd, r } = render(["--out", "-", "--secrets-out", "sec"]);
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(fs.readdirSync(path.join(cwd, "sec")).filter((f) => f.endsWith(".yaml")).length, 9);
+    assert.equal(parseAllDocuments(r.stdout).length, 37);
+  });
+
+  for (const args of [["--out", "-", "--check"], ["diff", "--out", "-"], ["plan", "-o", "-"]]) {
+    it(`${args.join(" ")} is a usage error (it needs a folder)`, () => {
+      const { r } = render(args);
+      assert.equal(r.status, 2, r.all);
+      assert.equal(r.stdout, "");
+    });
+  }
 });
 
 describe("cli: --check", () => {
