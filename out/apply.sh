@@ -125,8 +125,8 @@ fi
   -f "$here"/'70-deployment-swift-proxy.yaml' \
   "$@"
 
-# Prune: delete what this deployment once applied and no longer renders. Namespaces are never
-# deleted. A listing that fails stops the script: nothing is deleted on a partial view.
+# Prune: delete what this deployment once applied and no longer renders, in the namespaces it
+# renders into. A listing that fails stops the script: nothing is deleted on a partial view.
 if [ "$prune" -eq 1 ]; then
   keep='|Namespace//openstack|Secret/openstack/cinder|Secret/openstack/client|Secret/openstack/docker-registry|Secret/openstack/glance|Secret/openstack/keystone|Secret/openstack/neutron|Secret/openstack/nova|Secret/openstack/rabbitmq|Secret/openstack/swift|Service/openstack/cinder-api|Service/openstack/docker-registry|Service/openstack/glance-api|Service/openstack/glance-registry|Service/openstack/keystone|Service/openstack/neutron|Service/openstack/nova-api-ec2|Service/openstack/nova-api-metadata|Service/openstack/nova-api|Service/openstack/nova-novncproxy|Service/openstack/rabbitmq|Service/openstack/swift-account|Service/openstack/swift-container|Service/openstack/swift-proxy|Job/openstack/cinder-db-sync-73d99261|Job/openstack/glance-db-sync-50320556|Job/openstack/keystone-db-sync-8e062042|Job/openstack/neutron-db-sync-643713ed|Job/openstack/nova-db-sync-50dbc1f4|Deployment/openstack/cinder-api|Deployment/openstack/client|Deployment/openstack/docker-registry|Deployment/openstack/glance-api|Deployment/openstack/glance-registry|Deployment/openstack/keystone|Deployment/openstack/neutron-server|Deployment/openstack/nova-api|Deployment/openstack/nova-conductor|Deployment/openstack/nova-consoleauth|Deployment/openstack/nova-novncproxy|Deployment/openstack/rabbitmq|Deployment/openstack/swift-account-server|Deployment/openstack/swift-container-server|Deployment/openstack/swift-object-auditor|Deployment/openstack/swift-object-server|Deployment/openstack/swift-proxy|'
   live=$("$KUBECTL" get 'deployment.apps,statefulset.apps,daemonset.apps,job.batch,cronjob.batch,service,configmap,secret,serviceaccount,role.rbac.authorization.k8s.io,rolebinding.rbac.authorization.k8s.io,ingress.networking.k8s.io,networkpolicy.networking.k8s.io,persistentvolumeclaim,horizontalpodautoscaler.autoscaling,poddisruptionbudget.policy' -n 'openstack' -l app.kubernetes.io/managed-by=gen-manifests \
@@ -136,7 +136,7 @@ if [ "$prune" -eq 1 ]; then
     [ -n "$obj" ] || continue
     case $keep in *"|$obj|"*) continue ;; esac
     kind=${obj%%/*}; rest=${obj#*/}; ns=${rest%%/*}; name=${rest#*/}
-    if [ -n "$ns" ]; then "$KUBECTL" delete --ignore-not-found $apply_flags -n "$ns" "$kind/$name" "$@"; else "$KUBECTL" delete --ignore-not-found $apply_flags "$kind/$name" "$@"; fi
+    "$KUBECTL" delete --ignore-not-found $apply_flags -n "$ns" "$kind/$name" "$@"
   done
 fi
 

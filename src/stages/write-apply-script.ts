@@ -98,20 +98,18 @@ export function writeApplyScript(input: ApplyScriptInput): string {
     }
     out();
   }
-  out("# Prune: delete what this deployment once applied and no longer renders. Namespaces are never");
-  out("# deleted. A listing that fails stops the script: nothing is deleted on a partial view.");
+  out("# Prune: delete what this deployment once applied and no longer renders, in the namespaces it");
+  out("# renders into. A listing that fails stops the script: nothing is deleted on a partial view.");
   out('if [ "$prune" -eq 1 ]; then');
   const applied = plan.steps.flatMap((s) => s.apply);
   const keep = applied.map((m) => `${m.object.kind}/${m.object.metadata.namespace ?? ""}/${m.object.metadata.name}`);
   out(`  keep=${q(`|${keep.join("|")}|`)}`);
-  const rendered = (namespaced: boolean): string[] => [...new Set(applied.filter((m) => !!m.object.metadata.namespace === namespaced && m.object.kind !== "Namespace").map((m) => kindArg(m.object.apiVersion, m.object.kind)))];
-  // Kinds a template may have rendered once and no longer does, and every kind rendered now.
-  const namespacedKinds = [...new Set([...PRUNED_KINDS, ...rendered(true)])].join(",");
-  const clusterKinds = rendered(false).join(",");
-  const listings = [
-    ...managedNamespaces.map((n) => ({ args: `${q(namespacedKinds)} -n ${q(n)}`, where: `in namespace ${n}` })),
-    ...(clusterKinds ? [{ args: q(clusterKinds), where: "outside namespaces" }] : []),
-  ];
+  // Kinds a template may have rendered once and no longer does, and every kind rendered now. Only
+  // in the namespaces rendered into: the managed-by label says gen-manifests, not which deployment,
+  // so cluster-wide objects (of this deployment or of another one) are never pruned.
+  const rendered = applied.filter((m) => m.object.metadata.namespace).map((m) => kindArg(m.object.apiVersion, m.object.kind));
+  const namespacedKinds = [...new Set([...PRUNED_KINDS, ...rendered])].join(",");
+  const listings = managedNamespaces.map((n) => ({ args: `${q(namespacedKinds)} -n ${q(n)}`, where: `in namespace ${n}` }));
   for (const { args, where } of listings) {
     out(`  live=$("$KUBECTL" get ${args} -l app.kubernetes.io/managed-by=gen-manifests \\`);
     out(`    -o 'jsonpath={range .items[*]}{.kind}/{.metadata.namespace}/{.metadata.name}{"\\n"}{end}' "$@") ||`);
@@ -120,7 +118,7 @@ export function writeApplyScript(input: ApplyScriptInput): string {
     out('    [ -n "$obj" ] || continue');
     out('    case $keep in *"|$obj|"*) continue ;; esac');
     out('    kind=${obj%%/*}; rest=${obj#*/}; ns=${rest%%/*}; name=${rest#*/}');
-    out('    if [ -n "$ns" ]; then "$KUBECTL" delete --ignore-not-found $apply_flags -n "$ns" "$kind/$name" "$@"; else "$KUBECTL" delete --ignore-not-found $apply_flags "$kind/$name" "$@"; fi');
+    out('    "$KUBECTL" delete --ignore-not-found $apply_flags -n "$ns" "$kind/$name" "$@"');
     out("  done");
   }
   out("fi");
