@@ -367,7 +367,9 @@ function buildTracer(files: TemplateFile[]): Tracer {
         last = m.index! + m[0].length;
       }
       text += marked.slice(last);
-      return { text, emitted, placeAt: (offset) => placeAt(text, emitted, marks, offset) };
+      // A template with a NUL of its own could be mistaken for marks: no places rather than wrong ones.
+      const trusted = !files.some((f) => f.text.includes("\u0000"));
+      return { text, emitted, placeAt: (offset) => (trusted ? placeAt(text, emitted, marks, offset) : undefined) };
     },
   };
 }
