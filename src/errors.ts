@@ -39,6 +39,18 @@ export class GenError extends Error {
   }
 }
 
+/**
+ * Runs a stage; if it fails, its problems go through `place` first: work that only a failure
+ * needs, such as finding each problem's line, is done only then.
+ */
+export function placingProblems<T>(run: () => T, place: (problems: Problem[]) => Problem[]): T {
+  try {
+    return run();
+  } catch (e) {
+    throw e instanceof GenError ? new GenError(e.stage, place(e.problems), e.exitCode) : e;
+  }
+}
+
 /** `file:line:col: message`, `file: /pointer: message` or just `message`. */
 export function formatProblem(p: Problem): string {
   let where = p.file ?? "";

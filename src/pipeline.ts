@@ -1,6 +1,6 @@
 // Calls the stages in order. Everything is rendered and checked in memory; nothing is written here.
 import { annotateForArgoCD } from "./stages/annotate-argocd";
-import { GenError } from "./errors";
+import { placingProblems } from "./errors";
 import { checkManifests } from "./stages/check-manifests";
 import { locateProblems } from "./stages/locate-problems";
 import { buildOutput, OutputTrees } from "./stages/build-output";
@@ -43,21 +43,14 @@ export function runPipeline(input: PipelineInput): PipelineResult {
   if (input.sets.length) layers.push(parseSetFlags(input.sets, input.schema));
   const merged = mergeParamLayers(layers);
   for (const v of secretValuesOf(merged.values, secretParamNames(input.schema))) input.secretValues?.add(v);
-  let params: Params;
-  try {
-    params = validateParams({ ...merged, schema: input.schema, schemaFile: input.schemaFile, sources: input.paramsFiles.map((f) => f.path), cache: input.cache });
-  } catch (e) {
-    throw e instanceof GenError ? new GenError(e.stage, placeParamsProblems(e.problems, input.paramsFiles), e.exitCode) : e;
-  }
+  const params = placingProblems(
+    () => validateParams({ ...merged, schema: input.schema, schemaFile: input.schemaFile, sources: input.paramsFiles.map((f) => f.path), cache: input.cache }),
+    (problems) => placeParamsProblems(problems, input.paramsFiles),
+  );
   const templateSet = compileTemplates({ files: input.templates, schema: input.schema, cache: input.cache });
   const templateCount = templateSet.templates.length;
   const objects = renderTemplates(templateSet, params, true);
-  try {
-    checkManifests(objects);
-  } catch (e) {
-    // Only now is it worth finding the template line of each problem.
-    throw e instanceof GenError ? new GenError(e.stage, locateProblems(e.problems, templateSet, params), e.exitCode) : e;
-  }
+  placingProblems(() => checkManifests(objects), (problems) => locateProblems(problems, templateSet, params));
   const named = nameJobsBySpec(objects);
   const { manifests, plan } = orderManifests(input.argocd ? annotateForArgoCD(named) : named);
   const trees = buildOutput({ manifests, plan, outDir: input.outDir, secretsDir: input.secretsDir, inlineSecrets: input.inlineSecrets });

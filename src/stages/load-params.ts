@@ -2,7 +2,7 @@
 // name → value object. Pure: the CLI reads the files and hands over their text.
 import yaml from "js-yaml";
 import type { ParseError } from "jsonc-parser";
-import { GenError, Problem, pointerSegment } from "../errors";
+import { GenError, placingProblems, Problem, pointerSegment } from "../errors";
 import type { ParamLayer, ParamValues, SourceFile } from "../types";
 import { fieldOffset, keyText, mapValue, yamlLib } from "../yaml-place";
 import type { Node as YamlNode } from "yaml";
@@ -26,11 +26,8 @@ export function parseParamsFile(file: SourceFile): ParamLayer {
   if (doc === null || typeof doc !== "object" || Array.isArray(doc)) {
     fail(`expected an object of parameter names and values, got ${describe(doc)}`);
   }
-  try {
-    return { origin: file.path, values: normaliseShape(doc as Record<string, unknown>, file.path) };
-  } catch (e) {
-    throw e instanceof GenError ? new GenError(e.stage, placeParamsProblems(e.problems, [file]), e.exitCode) : e;
-  }
+  const values = placingProblems(() => normaliseShape(doc as Record<string, unknown>, file.path), (problems) => placeParamsProblems(problems, [file]));
+  return { origin: file.path, values };
 }
 
 /**

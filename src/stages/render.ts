@@ -66,14 +66,8 @@ function renderTemplate(template: CompiledTemplate, params: Params, problems: Pr
     if (doc === null || doc === undefined) continue;
     index++;
     const docStart = problems.length;
-    // Problems with a whole document name the template line where it starts.
-    const documentProblem = (message: string): Problem => {
-      const at = documentPlace(template, params, index);
-      const problem = { file, message: `document ${index}: ${message}` };
-      return at ? withPlace(problem, { file: at.file, line: at.line }, file) : problem;
-    };
     if (mayAlias && expandedSize(doc, new Map()) > MAX_EXPANDED_NODES) {
-      problems.push(documentProblem(`expands to more than ${MAX_EXPANDED_NODES.toLocaleString("en")} nodes through aliases`));
+      problems.push(documentProblem(template, params, index, `expands to more than ${MAX_EXPANDED_NODES.toLocaleString("en")} nodes through aliases`));
       continue;
     }
     sub.placements = [];
@@ -81,7 +75,7 @@ function renderTemplate(template: CompiledTemplate, params: Params, problems: Pr
     if (problems.length > docStart) continue;
     const shapeProblem = checkObjectShape(object);
     if (shapeProblem) {
-      problems.push(documentProblem(shapeProblem));
+      problems.push(documentProblem(template, params, index, shapeProblem));
       continue;
     }
     checkSecretPlacement(object as KubeObject, sub.placements, problems);
@@ -102,6 +96,13 @@ function quotedTokens(text: string): Set<number> {
     if (before === '"' || before === "'") quoted.add(Number(m[1]));
   }
   return quoted;
+}
+
+/** A problem with a whole document, at the template line where the document starts. */
+function documentProblem(template: CompiledTemplate, params: Params, index: number, message: string): Problem {
+  const problem = { file: template.file.path, message: `document ${index}: ${message}` };
+  const at = documentPlace(template, params, index);
+  return at ? withPlace(problem, { file: at.file, line: at.line }, template.file.path) : problem;
 }
 
 function siteProblem(e: Emitted, message: string): Problem {
