@@ -5,14 +5,40 @@ import { compileTemplates } from "../src/stages/compile-templates";
 import { discoverTemplates } from "../src/stages/discover-templates";
 import { mergeParamLayers, parseParamsFile } from "../src/stages/load-params";
 import { validateParams } from "../src/stages/validate-params";
-import { TOKEN_PATTERN } from "../src/stages/compile-templates";
-import { EXAMPLE_PARAMS, problemsOf, renderInMemory, REPO, SECRET_TEMPLATE, SHIPPED_SCHEMA, WEB_TEMPLATE } from "./helpers";
+import type { TracedText } from "../src/stages/compile-templates";
+import fc from "fast-check";
+import { EXAMPLE_PARAMS, problemsOf, renderInMemory, REPO, SECRET_TEMPLATE, SHIPPED_SCHEMA, templateFiles, TEST_SCHEMA, WEB_TEMPLATE } from "./helpers";
 
 /** The template text at a reported `file:line:col`, from there on. */
 function textAt(templates: Record<string, string>, problem: string): string {
   const m = /^tpl\/([^:]+):(\d+):(\d+): /.exec(problem);
   assert.ok(m, `${problem} names a template line and column`);
   return templates[m[1]].split("\n").slice(Number(m[2]) - 1).join("\n").slice(Number(m[3]) - 1);
+}
+
+/**
+ * Every character of the traced text maps to where the template wrote it: the same character in
+ * template text, a `{{` where a value was printed, or (in a partial's indentation, which
+ * Handlebars adds) a line without a column.
+ */
+function assertEveryCharacterPlaced(traced: TracedText, sources: Map<string, string[]>): number {
+  let checked = 0;
+  for (let offset = 0; offset < traced.text.length; offset++) {
+    const c = traced.text[offset];
+    if (c === "\n") continue;
+    const at = traced.placeAt(offset);
+    assert.ok(at, `offset ${offset} has a place`);
+    const line = sources.get(at.file)?.[at.line - 1];
+    assert.ok(line !== undefined, `${at.file}:${at.line} exists`);
+    if (at.column === undefined) {
+      assert.match(c, /\s/, `only indentation has no column (offset ${offset})`);
+      continue;
+    }
+    const written = line.slice(at.column - 1);
+    assert.ok(written[0] === c || written.startsWith("{{"), `${at.file}:${at.line}:${at.column} is ${JSON.stringify(written.slice(0, 20))} for ${JSON.stringify(c)} at offset ${offset} of ${JSON.stringify(traced.text)}`);
+    checked++;
+  }
+  return checked;
 }
 
 const DEPLOYMENT = (name: string, env: string): string => `apiVersion: apps/v1
@@ -91,26 +117,45 @@ describe("locate-problems: tracing the shipped OpenStack set", () => {
   const byPath = new Map(files.map((f) => [f.path, f.text.split("\n")]));
 
   for (const template of set.templates) {
-    it(`${template.file.name}: the traced text is the rendered text, and every line maps to the template line that wrote it`, () => {
+    it(`${template.file.name}: the traced text is the rendered text, and every character maps to where the template wrote it`, () => {
       const rendered = template.render(params.values, params.secretNames);
       const traced = template.trace(params.values, params.secretNames);
       assert.equal(traced.text, rendered.text);
-      let offset = 0;
-      let checked = 0;
-      for (const line of traced.text.split("\n")) {
-        const indent = line.length - line.trimStart().length;
-        // From the first character to the first value: text the template wrote as it is.
-        const literal = line.slice(indent).split(TOKEN_PATTERN)[0];
-        if (literal.trim() !== "") {
-          const at = traced.placeAt(offset + indent);
-          assert.ok(at?.column, `rendered ${JSON.stringify(line)} has a template line and column`);
-          const source = byPath.get(at.file)![at.line - 1].slice(at.column - 1);
-          assert.ok(source.startsWith(literal), `${at.file}:${at.line}:${at.column} is ${JSON.stringify(source)}, not ${JSON.stringify(literal)}`);
-          checked++;
-        }
-        offset += line.length + 1;
-      }
-      assert.ok(checked > 3, `${checked} lines checked`);
+      const checked = assertEveryCharacterPlaced(traced, byPath);
+      assert.ok(checked > 100, `${checked} characters checked`);
     });
   }
+});
+
+describe("locate-problems: tracing random templates (property)", () => {
+  const word = fc.stringMatching(/^[a-z]{1,6}$/);
+  const indent = fc.constantFrom("", "  ", "    ");
+  /** One line, or a block of lines, of a template; partial includes only in the main template. */
+  const line = (withPartial: boolean): fc.Arbitrary<string> =>
+    fc.oneof(
+      fc.tuple(indent, word, word).map(([i, k, v]) => `${i}${k}: ${v}`),
+      fc.tuple(indent, word).map(([i, k]) => `${i}${k}: {{name}}`),
+      fc.tuple(indent, word).map(([i, k]) => `${i}- ${k} {{replicas}} ${k}`),
+      fc.tuple(indent, word, word).map(([i, k, v]) => `${i}${k}: {{#if flag}}${v}{{else}}no{{/if}} {{name}}`),
+      fc.tuple(indent, word, word).map(([i, a, b]) => `{{#if flag}}\n${i}${a}: yes\n{{else}}\n${i}${b}: no\n{{/if}}`),
+      fc.tuple(indent, word).map(([i, k]) => `{{#with obj}}\n${i}${k}: {{cpu}}\n{{/with}}`),
+      ...(withPartial ? [indent.map((i) => `${i}{{> part}}`)] : []),
+    );
+  const text = (withPartial: boolean) => fc.array(line(withPartial), { minLength: 1, maxLength: 12 }).map((ls) => `${ls.join("\n")}\n`);
+
+  it("the traced text is the rendered text, and every character maps to where the template wrote it", () => {
+    fc.assert(
+      fc.property(text(true), text(false), fc.boolean(), (main, part, flag) => {
+        const files = templateFiles({ "a.yaml.hbs": main, "_part.hbs": part });
+        const set = compileTemplates({ files, schema: TEST_SCHEMA });
+        const values = { name: "n", password: "p", replicas: 2, flag, obj: { cpu: "100m" } };
+        const [template] = set.templates;
+        const rendered = template.render(values, new Set(["password"]));
+        const traced = template.trace(values, new Set(["password"]));
+        assert.equal(traced.text, rendered.text);
+        assertEveryCharacterPlaced(traced, new Map(files.map((f) => [f.path, f.text.split("\n")])));
+      }),
+      { numRuns: 300 },
+    );
+  });
 });
