@@ -1,12 +1,13 @@
 #!/usr/bin/env node
 // gen-manifests: arguments → options → pipeline → disk. The only place that prints and exits.
+import fg from "fast-glob";
 import fs from "node:fs";
 import path from "node:path";
 import yargs, { Argv } from "yargs";
 import { GenError, formatProblem } from "./errors";
 import { PipelineResult, runPipeline } from "./pipeline";
 import { openCompileCache } from "./compile-cache";
-import { defaultTemplatesDir, PACKAGE_ROOT, readInputs, readParamsText } from "./read-inputs";
+import { defaultTemplatesDir, PACKAGE_ROOT, readInputs, readParamsText, STDIN } from "./read-inputs";
 import { parseParamsFile } from "./stages/load-params";
 import { closestName } from "./closest-name";
 import { secretParamNames, secretValuesOf, checkSchema } from "./stages/validate-params";
@@ -38,8 +39,8 @@ function makePrinter(secretValues: Set<string>): Printer {
 
 const RENDER_OPTIONS = ["params", "set", "out", "secrets-out", "inline-secrets", "templates", "schema", "argocd", "output", "quiet"];
 const INIT_OPTIONS = ["database-host", "swift-auth-url", "swift-user", "swift-password", "swift-siteurl", "swift-region-name", "schema"];
-const OPTION_NAMES = [...RENDER_OPTIONS, "check", ...INIT_OPTIONS, "help", "version"];
-const KNOWN_FLAGS = new Set([...OPTION_NAMES, "p", "o", "q", "h", ...OPTION_NAMES.map((o) => `no-${o}`)]);
+const OPTION_NAMES = [...RENDER_OPTIONS, "check", "watch", ...INIT_OPTIONS, "help", "version"];
+const KNOWN_FLAGS = new Set([...OPTION_NAMES, "p", "o", "q", "h", "w", ...OPTION_NAMES.map((o) => `no-${o}`)]);
 
 function renderOptions(y: Argv) {
   return y
@@ -62,6 +63,7 @@ function parseArgs(argv: string[]) {
     .command(["render", "$0"], "render into the output folder (the default command)", (y) =>
       renderOptions(y)
         .option("check", { type: "boolean", default: false, describe: "write nothing; exit 1 and list the files that would change" })
+        .option("watch", { alias: "w", type: "boolean", default: false, describe: "render, then again after every change to a template, parameters file or the schema (Ctrl-C stops)" })
         .example("$0 --params params/example.json", "render the shipped OpenStack set into out/")
         .example("$0 --params mystack.json --set keystone_replicas=5", "with one parameter overridden")
         .example("$0 --params params/example.json --check", "in CI: fail when out/ is stale"),
@@ -176,6 +178,8 @@ function fileOf(result: PipelineResult, outDir: string, secretsDir: string): (m:
 }
 
 function runRender(ctx: Context): number {
+  if (ctx.args.watch && ctx.args.out === TO_STDOUT) throw new GenError("usage", [{ message: "--watch keeps an output folder current; it cannot be used with --out -" }], 2);
+  if (ctx.args.watch) return runWatch(ctx);
   if (ctx.args.out === TO_STDOUT) return runRenderToStdout(ctx);
   const { args, print } = ctx;
   const { result, outDir, secretsDir, templatesDir } = render(ctx);
@@ -223,6 +227,79 @@ function runRenderToStdout(ctx: Context): number {
     const where = secretsOut !== undefined ? `written to ${secretsDir}/` : "left out (add --inline-secrets to print them, or --secrets-out DIR to write them)";
     print.err(`rendered ${inStream.length} object${inStream.length === 1 ? "" : "s"} to standard output in ${ctx.seconds()} s${leftOut ? `; ${leftOut} Secret${leftOut === 1 ? "" : "s"} ${where}` : ""}`);
   }
+  return 0;
+}
+
+/**
+ * `--watch`: renders now, and again 100 ms after the last change to a template, a parameters file
+ * or the schema, until Ctrl-C; a failed render is reported and the watch goes on. Each line carries
+ * the time, as `tsc --watch` prints it.
+ */
+function runWatch(ctx: Context): number {
+  const a = ctx.args as Args & { params: string[]; templates?: string; schema?: string };
+  if (a.check) throw new GenError("usage", [{ message: "--watch renders on every change; it cannot be used with --check" }], 2);
+  if (a.params.includes(STDIN)) throw new GenError("usage", [{ message: "--watch reads the parameters again on every change; it cannot read standard input" }], 2);
+  const json = a.output === "json";
+  const stamp = (line: string): string => `[${new Date().toTimeString().slice(0, 8)}] ${line}`;
+  // With --output json, standard output stays a stream of JSON documents, one a render.
+  const print: Printer = { ...ctx.print, out: (line) => ctx.print.out(json ? line : stamp(line)), err: (line) => ctx.print.err(stamp(line)) };
+  const renderOnce = (): void => {
+    const started = process.hrtime.bigint();
+    const seconds = () => (Number(process.hrtime.bigint() - started) / 1e9).toFixed(2);
+    try {
+      runRender({ ...ctx, print, seconds, args: { ...a, watch: false } });
+    } catch (e) {
+      reportError(e, print, json);
+    }
+  };
+  renderOnce();
+
+  const templatesDir = a.templates ?? defaultTemplatesDir(process.cwd());
+  const schemaFile = a.schema ?? path.join(path.dirname(templatesDir), "params", "schema.json");
+  let timer: NodeJS.Timeout | undefined;
+  const changed = (): void => {
+    clearTimeout(timer);
+    timer = setTimeout(() => {
+      renderOnce();
+      try {
+        watchFolders(); // a folder of templates made since
+      } catch (e) {
+        reportError(e, print, json);
+      }
+    }, 100);
+  };
+  // Folders, not files, each on its own (Node 20's recursive watch misses files replaced by a
+  // rename, which is how editors and sed -i save): the templates folder and its subfolders, and
+  // the folders of the parameters files and the schema, for those names only.
+  const watchers = new Map<string, fs.FSWatcher>();
+  const watch = (dir: string, names?: Set<string>): void => {
+    if (watchers.has(dir)) return;
+    try {
+      watchers.set(dir, fs.watch(dir, (_, name) => (!names || (name && names.has(String(name)))) && changed()));
+    } catch (e) {
+      throw new GenError("usage", [{ file: dir, message: `cannot be watched (${(e as NodeJS.ErrnoException).code})` }], 2);
+    }
+  };
+  const watchFolders = (): void => {
+    const root = path.resolve(templatesDir);
+    if (!fs.existsSync(root)) return;
+    watch(root);
+    for (const sub of fg.sync("**/", { cwd: root, onlyDirectories: true, dot: false, followSymbolicLinks: false })) watch(path.join(root, sub));
+  };
+  watchFolders();
+  const filesByDir = new Map<string, Set<string>>();
+  for (const f of [...a.params, schemaFile].map((p) => path.resolve(p))) {
+    filesByDir.set(path.dirname(f), (filesByDir.get(path.dirname(f)) ?? new Set<string>()).add(path.basename(f)));
+  }
+  for (const [dir, names] of filesByDir) if (!watchers.has(dir)) watch(dir, names);
+  const stop = (): void => {
+    for (const w of watchers.values()) w.close();
+    clearTimeout(timer);
+    if (!a.quiet) print.err("stopped watching");
+  };
+  process.once("SIGINT", stop);
+  process.once("SIGTERM", stop);
+  if (!a.quiet) print.err(`watching ${templatesDir}/, ${[...a.params, schemaFile].join(", ")} for changes (Ctrl-C stops)`);
   return 0;
 }
 
@@ -329,20 +406,23 @@ export function main(argv: string[]): number {
     }
   } catch (e) {
     if (secretValues.size === 0) learn();
-    // With --output json, a script reads the problems from standard output; people still read stderr.
-    const json = argv.some((a, i) => a === "--output=json" || (a === "--output" && argv[i + 1] === "json"));
-    if (e instanceof GenError) {
-      if (json) print.out(JSON.stringify({ stage: e.stage, exitCode: e.exitCode, problems: e.problems }, null, 2));
-      for (const p of e.problems) print.err(`${print.red("error:")} ${print.bold(formatProblem(p))}`);
-      if (e.problems.length > 1) print.err(`${e.problems.length} problems; nothing was written`);
-      else if (e.exitCode === 1) print.err("nothing was written");
-      return e.exitCode;
-    }
-    const message = `internal error: ${(e as Error).message}. Nothing was written. Please report this.`;
-    if (json) print.out(JSON.stringify({ stage: "internal", exitCode: 1, problems: [{ message }] }, null, 2));
-    print.err(`${print.red("error:")} ${message}`);
-    return 1;
+    return reportError(e, print, argv.some((a, i) => a === "--output=json" || (a === "--output" && argv[i + 1] === "json")));
   }
+}
+
+/** Prints a failure and returns its exit status. With `json`, a script reads the problems from standard output; people still read stderr. */
+function reportError(e: unknown, print: Printer, json: boolean): number {
+  if (e instanceof GenError) {
+    if (json) print.out(JSON.stringify({ stage: e.stage, exitCode: e.exitCode, problems: e.problems }, null, 2));
+    for (const p of e.problems) print.err(`${print.red("error:")} ${print.bold(formatProblem(p))}`);
+    if (e.problems.length > 1) print.err(`${e.problems.length} problems; nothing was written`);
+    else if (e.exitCode === 1) print.err("nothing was written");
+    return e.exitCode;
+  }
+  const message = `internal error: ${(e as Error).message}. Nothing was written. Please report this.`;
+  if (json) print.out(JSON.stringify({ stage: "internal", exitCode: 1, problems: [{ message }] }, null, 2));
+  print.err(`${print.red("error:")} ${message}`);
+  return 1;
 }
 
 if (require.main === module) process.exitCode = main(process.argv.slice(2));

@@ -166,6 +166,78 @@ describe("cli: --out - prints the objects as one YAML stream (as helm template d
   }
 });
 
+/** A `--watch` run in `cwd`: what it printed so far, and a wait for a line of it. */
+function startWatch(cwd: string, ...extra: string[]) {
+  const child = spawn(process.execPath, [CLI, "--params", "params.json", "--watch", ...extra], { cwd, env: { ...process.env, NO_COLOR: "1" } });
+  const printed = { all: "", stdout: "" };
+  child.stdout.on("data", (d) => ((printed.all += d), (printed.stdout += d)));
+  child.stderr.on("data", (d) => (printed.all += d));
+  const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+  /** Waits for `re` in what was printed after `from` characters of it. */
+  const waitFor = async (re: RegExp, from: number): Promise<void> => {
+    for (const deadline = Date.now() + 20_000; !re.test(printed.all.slice(from)); ) {
+      if (Date.now() > deadline) assert.fail(`no ${re} in:\n${printed.all}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  };
+  return { child, printed, exited, waitFor };
+}
+
+describe("cli: --watch", () => {
+  it("renders again after each change, reports a broken template without writing and goes on, and stops on Ctrl-C", async () => {
+    const cwd = makeChart({ "web.yaml.hbs": WEB_TEMPLATE }, { name: "web", password: "p" });
+    const { child, printed, exited, waitFor } = startWatch(cwd);
+    const template = path.join(cwd, "kubernetes-in", "web.yaml.hbs");
+    const deployment = (): string => fs.readFileSync(path.join(cwd, "out", fs.readdirSync(path.join(cwd, "out")).find((f) => f.includes("deployment-web"))!), "utf8");
+    try {
+      await waitFor(/\] watching kubernetes-in\/, params\.json, params\/schema\.json for changes/, 0);
+
+      let from = printed.all.length;
+      fs.writeFileSync(template, WEB_TEMPLATE.replace("image: nginx:1.27", "image: nginx:1.28"));
+      await waitFor(/^\[\d\d:\d\d:\d\d\] rendered 2 objects from 1 template → out\/ \(1 changed\)/m, from);
+      assert.match(deployment(), /nginx:1\.28/);
+
+      const before = snapshot(path.join(cwd, "out"));
+      from = printed.all.length;
+      fs.writeFileSync(template, WEB_TEMPLATE.replace("image: nginx:1.27", "imagee: nginx:1.29"));
+      await waitFor(/error: kubernetes-in\/web\.yaml\.hbs:\d+:\d+: Deployment web: .*imagee: unknown field/, from);
+      assert.deepEqual(snapshot(path.join(cwd, "out")), before, "a failed render writes nothing");
+
+      from = printed.all.length;
+      fs.writeFileSync(path.join(cwd, "params.json"), JSON.stringify({ name: "web", password: "p", replicas: 5 }));
+      fs.writeFileSync(template, WEB_TEMPLATE);
+      await waitFor(/rendered 2 objects from 1 template → out\/ \(1 changed\)/, from);
+      assert.match(deployment(), /replicas: 5/);
+    } finally {
+      child.kill("SIGINT");
+    }
+    assert.equal(await exited, 0);
+    assert.match(printed.all, /stopped watching/);
+  });
+
+  it("with --output json, standard output is one JSON document a render, without time stamps", async () => {
+    const cwd = makeChart({ "web.yaml.hbs": WEB_TEMPLATE }, { name: "web", password: "p" });
+    const { child, printed, exited, waitFor } = startWatch(cwd, "--output", "json");
+    try {
+      await waitFor(/watching kubernetes-in\//, 0);
+      fs.writeFileSync(path.join(cwd, "kubernetes-in", "web.yaml.hbs"), WEB_TEMPLATE.replace("image: nginx:1.27", "image: nginx:1.28"));
+      await waitFor(/"changes": \[\s*\{[^\]]*"change": "changed"/, 0);
+    } finally {
+      child.kill("SIGINT");
+    }
+    assert.equal(await exited, 0);
+    const documents = printed.stdout.split(/(?<=^\})\n/m).filter((d) => d.trim());
+    assert.deepEqual(documents.map((d) => (JSON.parse(d) as { objects: number }).objects), [2, 2]);
+  });
+
+  for (const args of [["--watch", "--check"], ["--watch", "--out", "-"], ["--watch", "--params", "-"]]) {
+    it(`${args.join(" ")} is a usage error`, () => {
+      const r = runCli(["--params", "params.json", ...args], { cwd: makeChart({ "web.yaml.hbs": WEB_TEMPLATE }, { name: "web", password: "p" }), input: "{}" });
+      assert.equal(r.status, 2, r.all);
+    });
+  }
+});
+
 describe("cli: --check", () => {
   it("exits 0 when out/ is current, 1 listing each added, changed and removed file otherwise", () => {
     const cwd = chart();
