@@ -377,6 +377,8 @@ function completeOnly(argv: string[]): number {
   return 0;
 }
 
+export { generatedCode } from "./compile-cache";
+
 export function main(argv: string[]): number {
   const started = process.hrtime.bigint();
   const secretValues = new Set<string>();

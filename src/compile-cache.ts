@@ -16,6 +16,15 @@ export interface CompileCache {
   setCodeCache(key: string, data: Buffer): void;
 }
 
+/** Whether this process generated code (a cache miss): see {@link generatedCode}. */
+let generated = false;
+
+/**
+ * Whether this run generated code: its compiled functions then include ajv's and Handlebars'
+ * compilers, which a warm run never calls, so it is no sample for the CLI's V8 code cache.
+ */
+export const generatedCode = (): boolean => generated;
+
 export const NO_CACHE: CompileCache = { get: () => undefined, set: () => undefined, getCodeCache: () => undefined, setCodeCache: () => undefined };
 
 /** The name of a V8 code cache entry: valid only for this Node and architecture. */
@@ -102,6 +111,7 @@ export function openCompileCache(packageRoot: string, env: NodeJS.ProcessEnv = p
       return readCacheEntry(dir, `${key}.js`, (file) => fs.readFileSync(file, "utf8"));
     },
     set(key, code) {
+      generated = true;
       writeCacheEntry(dir, `${key}.js`, code);
     },
     getCodeCache(key) {

@@ -21,16 +21,23 @@ function commandOf(argv: string[]): string {
   return `${command && COMMANDS.has(command) ? command : "render"}${help ? "-help" : ""}`;
 }
 
-function loadBundle(argv: string[]): { main(argv: string[]): number } {
+interface Cli {
+  main(argv: string[]): number;
+  generatedCode(): boolean;
+}
+
+function loadBundle(argv: string[]): Cli {
   const source = fs.readFileSync(BUNDLE);
   const cache = openCompileCache(path.resolve(__dirname, ".."));
   const key = `bundle\0${createHash("sha256").update(source).digest("hex")}\0${commandOf(argv)}`;
   const cachedData = cache.getCodeCache(key);
   const script = new vm.Script(Module.wrap(source.toString("utf8").replace(/^#!.*/, "")), { filename: BUNDLE, cachedData });
-  // Only a run that went to the end is a good sample of what the command compiles: a cache
-  // taken from a failed run would hold few functions, and be used as it is from then on.
-  if (cachedData === undefined || script.cachedDataRejected) process.once("exit", (code) => code === 0 && cache.setCodeCache(key, script.createCachedData()));
   const bundle = new Module(BUNDLE, module);
+  // The cache is used as it is from then on, so it is taken from a typical run: one that went to
+  // the end (a failed run compiles few functions) and found its templates and validators in the
+  // compile cache (a run that generated them also compiled the compilers, a third more to load).
+  const typical = (code: number): boolean => code === 0 && !(bundle.exports as Cli).generatedCode();
+  if (cachedData === undefined || script.cachedDataRejected) process.once("exit", (code) => typical(code) && cache.setCodeCache(key, script.createCachedData()));
   bundle.filename = BUNDLE;
   bundle.paths = (Module as unknown as { _nodeModulePaths(dir: string): string[] })._nodeModulePaths(__dirname);
   const wrapper = script.runInThisContext() as (...args: unknown[]) => void;
