@@ -7,6 +7,7 @@ import { createHash } from "node:crypto";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import vm from "node:vm";
 
 export interface CompileCache {
   get(key: string): string | undefined;
@@ -123,9 +124,21 @@ export function openCompileCache(packageRoot: string, env: NodeJS.ProcessEnv = p
   };
 }
 
-/** Evaluates cached CommonJS code with this package's require, wherever the file lies. */
-export function loadModuleCode(code: string): unknown {
+export interface ModuleCode {
+  exports: unknown;
+  /** Saves V8's code cache if there was none: call it once the code has run, so that it holds the functions compiled on first call. */
+  keepCompiled(): void;
+}
+
+/**
+ * Evaluates cached CommonJS code, compiled with V8's code cache of an earlier run where there is
+ * one (generated validators are large: compiling one is most of its first call).
+ */
+export function loadModuleCode(code: string, options: { require: (id: string) => unknown; cache: CompileCache; key: string; filename: string }): ModuleCode {
+  const cachedData = options.cache.getCodeCache(options.key);
+  const script = new vm.Script(`(function (require, module, exports) {${code}\n})`, { filename: options.filename, cachedData });
   const module = { exports: {} as unknown };
-  new Function("require", "module", "exports", code)(require, module, module.exports);
-  return module.exports;
+  (script.runInThisContext() as (...args: unknown[]) => void)(options.require, module, module.exports);
+  const compiledHere = cachedData === undefined || script.cachedDataRejected === true;
+  return { exports: module.exports, keepCompiled: () => compiledHere && options.cache.setCodeCache(options.key, script.createCachedData()) };
 }

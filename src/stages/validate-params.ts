@@ -88,13 +88,30 @@ export interface ValidateParamsInput {
 
 const AJV_VERSION = (require("ajv/package.json") as { version: string }).version;
 
+/** What ajv's standalone code requires, from the bundle (loaded with its code cache) rather than from node_modules. */
+const AJV_RUNTIME: Record<string, () => unknown> = {
+  "ajv-formats/dist/formats": () => require("ajv-formats/dist/formats"),
+  "ajv/dist/runtime/equal": () => require("ajv/dist/runtime/equal"),
+  "ajv/dist/runtime/ucs2length": () => require("ajv/dist/runtime/ucs2length"),
+  "ajv/dist/runtime/uri": () => require("ajv/dist/runtime/uri"),
+  "ajv/dist/runtime/validation_error": () => require("ajv/dist/runtime/validation_error"),
+};
+const requireAjvRuntime = (id: string): unknown => (AJV_RUNTIME[id] ?? (() => require(id)))();
+
+interface SchemaValidator {
+  validate: ValidateFunction;
+  /** Keeps V8's compiled code of a cached validator, once it has run. */
+  keepCompiled(): void;
+}
+
 /** The schema's validator: ajv's standalone code from the cache, or compiled and cached. */
-function schemaValidator(schema: ParamSchema, schemaFile: string, cache: CompileCache): ValidateFunction {
+function schemaValidator(schema: ParamSchema, schemaFile: string, cache: CompileCache): SchemaValidator {
   const key = cacheKey("params-validator-v1", AJV_VERSION, JSON.stringify(schema));
   const cached = cache.get(key);
   if (cached) {
     try {
-      return loadModuleCode(cached) as ValidateFunction;
+      const loaded = loadModuleCode(cached, { require: requireAjvRuntime, cache, key, filename: "params-validator.js" });
+      return { validate: loaded.exports as ValidateFunction, keepCompiled: loaded.keepCompiled };
     } catch {
       // A damaged entry: compile afresh below.
     }
@@ -113,7 +130,7 @@ function schemaValidator(schema: ParamSchema, schemaFile: string, cache: Compile
     throw new GenError("validate-params", [{ file: schemaFile, message: `is not a valid JSON Schema: ${(e as Error).message}` }]);
   }
   cache.set(key, standaloneCode(ajv, validate));
-  return validate;
+  return { validate, keepCompiled: () => undefined };
 }
 
 export function validateParams(input: ValidateParamsInput): Params {
@@ -125,8 +142,10 @@ export function validateParams(input: ValidateParamsInput): Params {
     if (values[name] === undefined && declared[name].default !== undefined) origin[name] = "default";
   }
 
-  const validate = schemaValidator(input.schema, input.schemaFile, input.cache ?? NO_CACHE);
-  if (!validate(values)) {
+  const { validate, keepCompiled } = schemaValidator(input.schema, input.schemaFile, input.cache ?? NO_CACHE);
+  const valid = validate(values);
+  keepCompiled();
+  if (!valid) {
     const sources = input.sources.length ? input.sources.join(", ") : "parameters";
     const problems = (validate.errors ?? []).map((e) => describeSchemaError(e, origin, sources, values));
     throw new GenError("validate-params", problems);
