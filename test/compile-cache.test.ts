@@ -31,6 +31,15 @@ describe("compile cache", () => {
     assert.deepEqual(fs.readdirSync(offDir), []);
   });
 
+  it("a parameters' validator from the cache, and from V8's code cache, reports the same problems as a fresh one", () => {
+    const cwd = makeChart({ "web.yaml.hbs": WEB_TEMPLATE }, { name: "web", password: SENTINEL, replicas: "x", url: "not a url" });
+    const env = { GEN_MANIFESTS_CACHE_DIR: tmpDir("gm-cache-") };
+    const runs = [1, 2, 3].map(() => runCli(["--params", "params.json"], { cwd, env }));
+    for (const r of runs) assert.equal(r.status, 1, r.all);
+    assert.match(runs[0].stderr, /\/replicas: must be an integer\n[^]*\/url: must match format "uri"\n/);
+    assert.deepEqual(runs.map((r) => r.stderr), [runs[0].stderr, runs[0].stderr, runs[0].stderr]);
+  });
+
   it("keeps V8's compiled code of the templates, and of the CLI and the parameters' validator from a warm run; then a run only reads it", () => {
     const cwd = makeChart({ "web.yaml.hbs": WEB_TEMPLATE, "secret.yaml.hbs": SECRET_TEMPLATE }, { name: "web", password: SENTINEL });
     const cacheDir = tmpDir("gm-cache-");

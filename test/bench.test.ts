@@ -1,0 +1,37 @@
+// The benchmark's own logic (timings themselves are only ever measured by `npm run bench`): its
+// synthetic sets are real template sets, and its ratios pair runs made in the same round.
+import assert from "node:assert/strict";
+import fs from "node:fs";
+import path from "node:path";
+import { describe, it } from "node:test";
+import { inTurns, pairedRatio, syntheticSet } from "../bench/bench";
+import { runCli, tmpDir } from "./helpers";
+
+describe("bench", () => {
+  it("a synthetic set renders into as many objects as templates: Deployments, Services, Secrets and Jobs, 3:3:3:1", () => {
+    const dir = tmpDir("gm-bench-set-");
+    syntheticSet(dir, 20);
+    assert.equal(fs.readdirSync(path.join(dir, "kubernetes-in")).filter((f) => !f.startsWith("_")).length, 20);
+    const r = runCli(["--params", "params.json", "--quiet"], { cwd: dir, env: { GEN_MANIFESTS_CACHE: "off" } });
+    assert.equal(r.status, 0, r.all);
+    const files = [...fs.readdirSync(path.join(dir, "out")), ...fs.readdirSync(path.join(dir, "secrets"))];
+    const count = (kind: string) => files.filter((f) => f.includes(`-${kind}-`)).length;
+    assert.deepEqual({ deployments: count("deployment"), services: count("service"), secrets: count("secret"), jobs: count("job") }, { deployments: 6, services: 6, secrets: 6, jobs: 2 });
+  });
+
+  const ratios: { name: string; a: number[]; b: number[]; expected: number }[] = [
+    { name: "one pair", a: [3], b: [2], expected: 1.5 },
+    { name: "the median of the ratios, not the ratio of the medians", a: [1, 10, 10], b: [1, 1, 10], expected: 1 },
+    { name: "an even count takes the mean of the middle two", a: [2, 3, 4, 10], b: [1, 1, 1, 1], expected: 3.5 },
+  ];
+  for (const t of ratios) it(`pairedRatio: ${t.name}`, () => assert.equal(pairedRatio(t.a, t.b), t.expected));
+  it("pairedRatio refuses samples that do not pair up", () => assert.throws(() => pairedRatio([1, 2], [1])));
+
+  it("inTurns: a warm-up round, then every command once a round, starting one further along each round", () => {
+    const order: string[] = [];
+    const make = ["a", "b", "c"].map((name) => (round: number) => ({ argv: [name, String(round)], cwd: "." }));
+    const samples = inTurns(make, 3, (c) => (order.push(c.argv.join("")), { seconds: Number(c.argv[1]), rssMb: 0 }));
+    assert.deepEqual(order, ["a-1", "b-1", "c-1", "a0", "b0", "c0", "b1", "c1", "a1", "c2", "a2", "b2"]);
+    assert.deepEqual(samples.map((s) => s.map((x) => x.seconds)), [[0, 1, 2], [0, 1, 2], [0, 1, 2]]);
+  });
+});
