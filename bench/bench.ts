@@ -182,15 +182,13 @@ interface SetResult {
   kustomize?: Sample[];
 }
 
-function benchSet(set: BenchSet, work: string, fresh: () => string): SetResult {
+function benchSet(set: BenchSet, work: string, fresh: () => string, copy: string): SetResult {
   const render = (out: string, ...extra: string[]): Command => ({ argv: [process.execPath, CLI, "--params", set.params, "--out", out, "--quiet", ...extra], cwd: set.cwd, env: set.env });
   // The same objects for kustomize (Secrets inline, so it reads them all), and the same files for the floor.
   const reference = fs.mkdtempSync(path.join(work, "reference-"));
   measure(render(path.join(reference, "inline", "out"), "--inline-secrets"));
   measure(render(path.join(reference, "files", "out")));
   const objects = fs.readdirSync(path.join(reference, "inline", "out")).filter((f) => /^\d\d-/.test(f)).length;
-  const copy = path.join(work, "copy.js");
-  fs.writeFileSync(copy, COPY_SCRIPT);
 
   const make: ((round: number) => Command)[] = [
     () => ({ argv: [process.execPath, "-e", "0"], cwd: set.cwd }),
@@ -219,8 +217,10 @@ function main(): void {
     sets.push({ label: `${n.toLocaleString("en")} templates`, cwd: dir, params: "params.json", env, kustomize: HAVE_KUBECTL && n <= 1000 });
   }
 
+  const copy = path.join(work, "copy.js");
+  fs.writeFileSync(copy, COPY_SCRIPT);
   const diskBefore = diskCalibration(work);
-  const results = sets.map((s) => benchSet(s, work, fresh));
+  const results = sets.map((s) => benchSet(s, work, fresh, copy));
   const diskAfter = diskCalibration(work);
 
   // The first run after an install or a build has no compile cache: each run here gets an empty one.

@@ -132,7 +132,7 @@ export interface ModuleCode {
 
 /**
  * Evaluates cached CommonJS code, compiled with V8's code cache of an earlier run where there is
- * one (generated validators are large: compiling one is most of its first call).
+ * one (generated code is large: compiling it is most of its first run).
  */
 export function loadModuleCode(code: string, options: { require: (id: string) => unknown; cache: CompileCache; key: string; filename: string }): ModuleCode {
   const cachedData = options.cache.getCodeCache(options.key);

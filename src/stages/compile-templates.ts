@@ -5,9 +5,8 @@
 // instead of its value. The render stage parses the YAML with only tokens in it and puts each
 // value into the parsed tree afterwards, so no value ever passes through the YAML parser.
 import HandlebarsRuntime from "handlebars/runtime";
-import vm from "node:vm";
 import { closestName } from "../closest-name";
-import { cacheKey, CompileCache, NO_CACHE } from "../compile-cache";
+import { cacheKey, CompileCache, loadModuleCode, NO_CACHE } from "../compile-cache";
 import { GenError, Problem } from "../errors";
 import { Phase, phaseByName, PHASES } from "../phases";
 import type { EmitSite, ParamSchema, ParamValue, ParamValues, TemplateFile } from "../types";
@@ -270,18 +269,16 @@ function instantiate(units: CompiledUnit[], cache: CompileCache, setKey: string)
   // all its templates have rendered: compiling thousands of distinct template functions is
   // otherwise the largest cost of a large set.
   const CHUNK = 256;
-  const chunks = new Map<number, { fns: (TemplateDelegate | undefined)[]; left: number; script?: vm.Script }>();
+  const chunks = new Map<number, { fns: (TemplateDelegate | undefined)[]; left: number; keepCompiled(): void }>();
   const chunkKey = (c: number): string => `${setKey}\0chunk ${c}`;
   const fromChunk = (list: CompiledUnit[], i: number): TemplateDelegate => {
     const c = Math.floor(i / CHUNK);
     let chunk = chunks.get(c);
     if (!chunk) {
       const members = list.slice(c * CHUNK, (c + 1) * CHUNK);
-      const cachedData = cache.getCodeCache(chunkKey(c));
-      const script = new vm.Script(`[${members.map((m) => m.spec).join(",\n")}]`, { filename: `templates-${c}.js`, cachedData });
-      const specs = script.runInThisContext() as TemplateSpecification[];
-      chunk = { fns: specs.map((spec) => hb.template(spec)), left: members.length };
-      if (cachedData === undefined || script.cachedDataRejected) chunk.script = script;
+      const code = `module.exports = [${members.map((m) => m.spec).join(",\n")}];`;
+      const { exports, keepCompiled } = loadModuleCode(code, { require, cache, key: chunkKey(c), filename: `templates-${c}.js` });
+      chunk = { fns: (exports as TemplateSpecification[]).map((spec) => hb.template(spec)), left: members.length, keepCompiled };
       members.forEach((m) => (m.spec = ""));
       chunks.set(c, chunk);
     }
@@ -293,7 +290,7 @@ function instantiate(units: CompiledUnit[], cache: CompileCache, setKey: string)
     if (!chunk) return;
     chunk.fns[i % CHUNK] = undefined;
     if (--chunk.left === 0) {
-      if (chunk.script) cache.setCodeCache(chunkKey(c), chunk.script.createCachedData());
+      chunk.keepCompiled();
       chunks.delete(c);
     }
   };
