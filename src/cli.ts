@@ -7,7 +7,7 @@ import yargs, { Argv } from "yargs";
 import { GenError, formatProblem } from "./errors";
 import { PipelineResult, runPipeline } from "./pipeline";
 import { openCompileCache } from "./compile-cache";
-import { defaultTemplatesDir, PACKAGE_ROOT, readInputs, readParamsText, STDIN } from "./read-inputs";
+import { defaultSchemaFile, defaultTemplatesDir, PACKAGE_ROOT, readInputs, readParamsText, STDIN } from "./read-inputs";
 import { parseParamsFile } from "./stages/load-params";
 import { closestName } from "./closest-name";
 import { secretParamNames, secretValuesOf, checkSchema } from "./stages/validate-params";
@@ -116,7 +116,7 @@ function suggest(message: string, argv: string[]): string {
 /** On a failure before the parameters were parsed, learn their secrets anyway, to mask them. */
 function learnSecrets(paramsPaths: string[], schemaPath: string | undefined, into: Set<string>): void {
   try {
-    const schema = JSON.parse(fs.readFileSync(schemaPath ?? path.join(path.dirname(defaultTemplatesDir(process.cwd())), "params", "schema.json"), "utf8"));
+    const schema = JSON.parse(fs.readFileSync(schemaPath ?? defaultSchemaFile(defaultTemplatesDir(process.cwd())), "utf8"));
     const names = secretParamNames(schema);
     for (const p of paramsPaths) {
       try {
@@ -178,7 +178,6 @@ function fileOf(result: PipelineResult, outDir: string, secretsDir: string): (m:
 }
 
 function runRender(ctx: Context): number {
-  if (ctx.args.watch && ctx.args.out === TO_STDOUT) throw new GenError("usage", [{ message: "--watch keeps an output folder current; it cannot be used with --out -" }], 2);
   if (ctx.args.watch) return runWatch(ctx);
   if (ctx.args.out === TO_STDOUT) return runRenderToStdout(ctx);
   const { args, print } = ctx;
@@ -237,6 +236,7 @@ function runRenderToStdout(ctx: Context): number {
  */
 function runWatch(ctx: Context): number {
   const a = ctx.args as Args & { params: string[]; templates?: string; schema?: string };
+  if (a.out === TO_STDOUT) throw new GenError("usage", [{ message: "--watch keeps an output folder current; it cannot be used with --out -" }], 2);
   if (a.check) throw new GenError("usage", [{ message: "--watch renders on every change; it cannot be used with --check" }], 2);
   if (a.params.includes(STDIN)) throw new GenError("usage", [{ message: "--watch reads the parameters again on every change; it cannot read standard input" }], 2);
   const json = a.output === "json";
@@ -255,7 +255,7 @@ function runWatch(ctx: Context): number {
   renderOnce();
 
   const templatesDir = a.templates ?? defaultTemplatesDir(process.cwd());
-  const schemaFile = a.schema ?? path.join(path.dirname(templatesDir), "params", "schema.json");
+  const schemaFile = a.schema ?? defaultSchemaFile(templatesDir);
   let timer: NodeJS.Timeout | undefined;
   const changed = (): void => {
     clearTimeout(timer);
@@ -291,7 +291,7 @@ function runWatch(ctx: Context): number {
   for (const f of [...a.params, schemaFile].map((p) => path.resolve(p))) {
     filesByDir.set(path.dirname(f), (filesByDir.get(path.dirname(f)) ?? new Set<string>()).add(path.basename(f)));
   }
-  for (const [dir, names] of filesByDir) if (!watchers.has(dir)) watch(dir, names);
+  for (const [dir, names] of filesByDir) watch(dir, names);
   const stop = (): void => {
     for (const w of watchers.values()) w.close();
     clearTimeout(timer);
@@ -330,7 +330,7 @@ function runPlan(ctx: Context): number {
 
 function runInitParams(ctx: Context): number {
   const a = ctx.args as Args & { file: string; schema?: string } & Record<string, string | undefined>;
-  const schemaFile = a.schema ?? path.join(path.dirname(defaultTemplatesDir(process.cwd())), "params", "schema.json");
+  const schemaFile = a.schema ?? defaultSchemaFile(defaultTemplatesDir(process.cwd()));
   let schemaText: string;
   try {
     schemaText = fs.readFileSync(schemaFile, "utf8");

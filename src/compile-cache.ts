@@ -140,5 +140,8 @@ export function loadModuleCode(code: string, options: { require: (id: string) =>
   const module = { exports: {} as unknown };
   (script.runInThisContext() as (...args: unknown[]) => void)(options.require, module, module.exports);
   const compiledHere = cachedData === undefined || script.cachedDataRejected === true;
-  return { exports: module.exports, keepCompiled: () => compiledHere && options.cache.setCodeCache(options.key, script.createCachedData()) };
+  const keepCompiled = (): void => {
+    if (compiledHere) options.cache.setCodeCache(options.key, script.createCachedData());
+  };
+  return { exports: module.exports, keepCompiled };
 }

@@ -49,6 +49,11 @@ export function defaultTemplatesDir(cwd: string): string {
   return fs.existsSync(local) ? "kubernetes-in" : path.relative(cwd, path.join(PACKAGE_ROOT, "kubernetes-in")) || ".";
 }
 
+/** `params/schema.json` beside the templates folder, as the shipped set lays them out. */
+export function defaultSchemaFile(templatesDir: string): string {
+  return path.join(path.dirname(templatesDir), "params", "schema.json");
+}
+
 /** One parameters file (or standard input), or the problem that keeps it from being read. */
 function readParamsFile(p: string, cwd: string): SourceFile | Problem {
   const name = p === STDIN ? STDIN_NAME : p;
@@ -80,7 +85,7 @@ export function readInputs(paths: InputPaths, cwd = process.cwd()): Inputs {
     else problems.push(read);
   }
   const templatesDir = paths.templatesDir ?? defaultTemplatesDir(cwd);
-  const schemaFile = paths.schemaFile ?? path.join(path.dirname(templatesDir), "params", "schema.json");
+  const schemaFile = paths.schemaFile ?? defaultSchemaFile(templatesDir);
   let schema: ParamSchema | undefined;
   try {
     schema = checkSchema(JSON.parse(fs.readFileSync(path.resolve(cwd, schemaFile), "utf8")), schemaFile);
