@@ -98,11 +98,20 @@ export interface Plan {
   rollouts: PlacedManifest[];
 }
 
+/**
+ * One file to write. A manifest's content is serialized when it is first read: a large folder's
+ * files are then serialized one by one while the last ones are being written.
+ */
+export interface OutputFile {
+  readonly content: string;
+  mode: number;
+}
+
 /** The bytes to write into one output folder. */
 export interface OutputTree {
   dir: string;
   /** file name → content; mode 0600 for secrets, 0644 otherwise (0755 for scripts). */
-  files: Map<string, { content: string; mode: number }>;
+  files: Map<string, OutputFile>;
   /** Mode of the folder itself. */
   dirMode: number;
 }

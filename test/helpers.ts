@@ -67,8 +67,25 @@ export function problemsOf(run: () => unknown): string[] {
   throw new Error("expected the run to fail, but it succeeded");
 }
 
+const madeDirs: string[] = [];
+
+// Each test file runs in its own process: its folders go when it ends, unless kept for a look.
+process.once("exit", () => {
+  if (process.env.GEN_MANIFESTS_KEEP_TEST_DIRS) return;
+  for (const dir of madeDirs) {
+    try {
+      fs.rmSync(dir, { recursive: true, force: true });
+    } catch {
+      // A folder a test made unwritable stays; the system cleans its temporary folder.
+    }
+  }
+});
+
+/** A new folder under the system's temporary folder, removed when the test process ends. */
 export function tmpDir(prefix = "gm-test-"): string {
-  return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  madeDirs.push(dir);
+  return dir;
 }
 
 export function writeFiles(root: string, files: Record<string, string>): void {

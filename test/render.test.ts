@@ -129,6 +129,24 @@ describe("render: values are data, never structure", () => {
     assert.match(problems[1], /^tpl\/a\.yaml\.hbs:4: document 2: expected a Kubernetes object; missing apiVersion, metadata\.name$/);
   });
 
+  it("a key named __proto__ is data like any other (a ConfigMap may have one), with or without a value put in", () => {
+    const out = objects({ "a.yaml.hbs": CM("  __proto__: {{name}}\n  a: b\n") + "binaryData:\n  __proto__: aGk=\n" }, { name: "web", password: "p" });
+    const cm = out["ConfigMap/cm"];
+    assert.deepEqual(Object.keys(cm.data), ["__proto__", "a"]);
+    assert.equal(Object.getOwnPropertyDescriptor(cm.data, "__proto__")?.value, "web");
+    assert.equal(Object.getOwnPropertyDescriptor(cm.binaryData, "__proto__")?.value, "aGk=");
+    assert.equal(Object.getPrototypeOf(cm.data), Object.prototype);
+  });
+
+  it("a value inside an anchored node reaches every alias of it, and is reported once", () => {
+    const tpl = (label: string): string => `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm\n  labels: &l\n    app: ${label}\n  annotations: *l\ndata:\n  a: &v {{name}}\n  b: *v\n`;
+    const cm = objects({ "a.yaml.hbs": tpl("{{name}}") }, { name: "web", password: "p" })["ConfigMap/cm"];
+    assert.deepEqual([cm.metadata.labels, cm.metadata.annotations, cm.data], [{ app: "web" }, { app: "web" }, { a: "web", b: "web" }]);
+    const problems = problemsOf(() => renderInMemory({ templates: { "a.yaml.hbs": tpl("x-{{obj}}") } }));
+    assert.equal(problems.length, 1, problems.join("\n"));
+    assert.match(problems[0], /^tpl\/a\.yaml\.hbs:6:12: \{\{obj\}\} is an object/);
+  });
+
   it("several documents make several objects; empty ones are skipped", () => {
     const out = objects({ "a.yaml.hbs": `---\n# nothing\n---\n${WEB_TEMPLATE}---\n` }, { name: "web", password: "p" });
     assert.deepEqual(Object.keys(out).sort(), ["Deployment/web", "Service/web"]);

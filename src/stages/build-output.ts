@@ -1,7 +1,8 @@
-// Lays out, in memory, every byte of the output folder and the secrets folder. Nothing here
-// touches the disk; write-output does, and only once everything here has succeeded.
+// Lays out, in memory, every file of the output folder and the secrets folder (a manifest's bytes
+// are serialized when first read). Nothing here touches the disk; write-output does, and only once
+// everything here has succeeded.
 import path from "node:path";
-import type { OutputTree, PlacedManifest, Plan } from "../types";
+import type { OutputFile, OutputTree, PlacedManifest, Plan } from "../types";
 import { serializeManifest } from "../kube-yaml";
 import { writeApplyScript } from "./write-apply-script";
 
@@ -31,9 +32,8 @@ export function buildOutput(input: BuildOutputInput): OutputTrees {
   const secrets: OutputTree | undefined = separate ? { dir: input.secretsDir, files: new Map(), dirMode: 0o700 } : undefined;
 
   for (const m of input.manifests) {
-    const content = serializeManifest(m.object, m.source);
-    if (m.isSecret && secrets) secrets.files.set(m.fileName, { content, mode: 0o600 });
-    else out.files.set(m.fileName, { content, mode: 0o644 });
+    if (m.isSecret && secrets) secrets.files.set(m.fileName, serializedOnRead(m, 0o600));
+    else out.files.set(m.fileName, serializedOnRead(m, 0o644));
   }
   const inOut = input.manifests.filter((m) => out.files.has(m.fileName)).map((m) => m.fileName);
   // The one YAML file of out/ that is not a Kubernetes object: `kubectl apply -k`, Argo CD and
@@ -48,6 +48,17 @@ export function buildOutput(input: BuildOutputInput): OutputTrees {
     secrets.files.set(MARKER_FILE, { content: MARKER_TEXT, mode: 0o600 });
   }
   return { out, secrets };
+}
+
+/** A manifest's file, serialized once, when its content is first read (see {@link OutputFile}). */
+function serializedOnRead(m: PlacedManifest, mode: number): OutputFile {
+  let content: string | undefined;
+  return {
+    mode,
+    get content() {
+      return (content ??= serializeManifest(m.object, m.source));
+    },
+  };
 }
 
 /** Lists the files in phase order; `fifo` stops kustomize from re-sorting them by its own rules. */

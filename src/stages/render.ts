@@ -71,7 +71,7 @@ function renderTemplate(template: CompiledTemplate, params: Params, problems: Pr
       continue;
     }
     sub.placements = [];
-    const object = substitute(doc, [], sub, mayAlias ? new Map() : undefined);
+    const object = substitute(doc, [], sub, mayAlias ? new Set() : undefined);
     if (problems.length > docStart) continue;
     const shapeProblem = checkObjectShape(object);
     if (shapeProblem) {
@@ -147,43 +147,48 @@ function expandedSize(v: unknown, memo: Map<object, number>): number {
 }
 
 /**
- * Replaces every token in a parsed document with its value. A plain scalar that is exactly one
- * token takes the value with its type (a number stays a number, an object becomes a mapping);
- * a token inside a longer or quoted scalar is put in as text. A token may not be a mapping key.
+ * Replaces every token in a parsed document with its value, in place: the document is the
+ * parser's fresh tree, and a copy of it would be garbage a moment later. A plain scalar that is
+ * exactly one token takes the value with its type (a number stays a number, an object becomes a
+ * mapping); a token inside a longer or quoted scalar is put in as text. A token may not be a
+ * mapping key.
  */
-function substitute(v: unknown, path: (string | number)[], sub: Substitution, memo: Map<object, unknown> | undefined): unknown {
+function substitute(v: unknown, path: (string | number)[], sub: Substitution, seen: Set<object> | undefined): unknown {
   if (typeof v === "string") return v.includes(TOKEN_PREFIX) ? substituteString(v, path, sub) : v;
   if (v === null || typeof v !== "object") return v;
-  // Only a document with aliases shares nodes; only then is a memo needed.
-  const done = memo?.get(v);
-  if (done !== undefined) return done; // an alias: the node it names is already done
+  // Only a document with aliases shares nodes; only then are visited nodes remembered.
+  if (seen) {
+    if (seen.has(v)) return v; // an alias: the node it names is already done
+    seen.add(v);
+  }
   // `path` is one stack, pushed and popped; it is copied only where a value lands.
   if (Array.isArray(v)) {
-    const out: unknown[] = [];
-    memo?.set(v, out);
     for (let i = 0; i < v.length; i++) {
       path.push(i);
-      out.push(substitute(v[i], path, sub, memo));
+      v[i] = substitute(v[i], path, sub, seen);
       path.pop();
     }
-    return out;
+    return v;
   }
-  const out: Record<string, unknown> = {};
-  memo?.set(v, out);
-  for (const key of Object.keys(v)) {
+  const node = v as Record<string, unknown>;
+  for (const key of Object.keys(node)) {
     if (key.includes(TOKEN_PREFIX)) {
       for (const m of key.matchAll(TOKEN_PATTERN)) {
         const e = sub.emitted[Number(m[1])];
         sub.reached.add(Number(m[1]));
         sub.problems.push(siteProblem(e, `${e.site.expression} stands in a mapping key; a parameter may only be a value`));
       }
+      delete node[key];
       continue;
     }
     path.push(key);
-    out[key] = substitute((v as Record<string, unknown>)[key], path, sub, memo);
+    const value = node[key];
+    const replaced = substitute(value, path, sub, seen);
+    // Assigned only where a token was: the parser made every key an own property (`__proto__` too).
+    if (replaced !== value) node[key] = replaced;
     path.pop();
   }
-  return out;
+  return node;
 }
 
 function substituteString(s: string, path: (string | number)[], sub: Substitution): unknown {

@@ -5,6 +5,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { GenError, Problem } from "../errors";
 import type { FileChange, OutputTree } from "../types";
+import { FileWriter, openFileWriter } from "../file-writer";
 import { MARKER_FILE } from "./build-output";
 
 function isInside(child: string, parent: string): boolean {
@@ -147,23 +148,12 @@ function processAlive(pid: number): boolean {
   }
 }
 
-function stage(tree: OutputTree): string {
+/** Makes the folder beside the target that will replace it, and fills it through `writer`. */
+function stage(tree: OutputTree, writer: FileWriter, staged: string[]): void {
   const dir = path.resolve(tree.dir);
-  const staged = fs.mkdtempSync(path.join(path.dirname(dir), `.${path.basename(dir)}.new-`));
-  try {
-    const umask = process.umask();
-    for (const [name, file] of tree.files) {
-      const target = path.join(staged, name);
-      fs.writeFileSync(target, file.content, { mode: file.mode, flag: "wx" });
-      // The umask can only take bits away: chmod only where it took some.
-      if ((file.mode & umask) !== 0) fs.chmodSync(target, file.mode);
-    }
-    fs.chmodSync(staged, tree.dirMode);
-  } catch (e) {
-    fs.rmSync(staged, { recursive: true, force: true });
-    throw e;
-  }
-  return staged;
+  const folder = fs.mkdtempSync(path.join(path.dirname(dir), `.${path.basename(dir)}.new-`));
+  staged.push(folder);
+  for (const [name, file] of tree.files) writer.write(path.join(folder, name), file.content, file.mode);
 }
 
 /**
@@ -187,6 +177,7 @@ function writeTrees(trees: OutputTree[], templatesDir: string, display: (dir: st
   const locks: Lock[] = [];
   const staged: string[] = [];
   const swapped: { dir: string; old?: string }[] = [];
+  let writer: FileWriter | undefined;
   let changes: FileChange[];
   try {
     for (const t of trees) {
@@ -196,7 +187,11 @@ function writeTrees(trees: OutputTree[], templatesDir: string, display: (dir: st
     checkTargets(trees, templatesDir, display);
     changes = trees.flatMap(diffTree);
     const toWrite = changes.length > 0 ? trees : [];
-    for (const t of toWrite) staged.push(stage(t));
+    // Large folders are written on a second thread while this one serializes the next files.
+    writer = openFileWriter(toWrite.reduce((n, t) => n + t.files.size, 0));
+    for (const t of toWrite) stage(t, writer, staged);
+    writer.finish();
+    toWrite.forEach((t, i) => fs.chmodSync(staged[i], t.dirMode));
     toWrite.forEach((t, i) => {
       const dir = path.resolve(t.dir);
       let old: string | undefined;
@@ -210,6 +205,8 @@ function writeTrees(trees: OutputTree[], templatesDir: string, display: (dir: st
       staged[i] = "";
     });
   } catch (e) {
+    // Nothing may be created in a staged folder after it is removed.
+    writer?.abandon();
     for (const s of swapped.reverse()) {
       try {
         if (lstat(s.dir) && s.old) fs.rmSync(s.dir, { recursive: true, force: true });
