@@ -31,6 +31,26 @@ describe("compile cache", () => {
     assert.deepEqual(fs.readdirSync(offDir), []);
   });
 
+  it("a template chunk's entry that is missing or damaged, beside an intact set entry, is compiled and written again", () => {
+    // 300 templates: two chunks of code, each an entry of its own.
+    const templates: Record<string, string> = {};
+    for (let i = 0; i < 300; i++) templates[`cm${String(i).padStart(3, "0")}.yaml.hbs`] = `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm${i}\ndata:\n  name: {{name}}-${i}\n`;
+    const cwd = makeChart(templates, { name: "web", password: SENTINEL });
+    const cacheDir = tmpDir("gm-cache-");
+    const env = { GEN_MANIFESTS_CACHE_DIR: cacheDir };
+    const cold = renderWith(cwd, env, "cold/out");
+    assert.equal(Object.keys(cold).filter((f) => f.includes("configmap-cm")).length, 300);
+    const chunkEntries = () => fs.readdirSync(cacheDir).filter((e) => e.endsWith(".js") && fs.readFileSync(path.join(cacheDir, e), "utf8").startsWith("module.exports = [")).sort();
+    const chunks = chunkEntries();
+    assert.equal(chunks.length, 2, fs.readdirSync(cacheDir).join(", "));
+    assert.deepEqual(renderWith(cwd, env, "warm/out"), cold);
+    fs.writeFileSync(path.join(cacheDir, chunks[0]), "module.exports = [");
+    fs.rmSync(path.join(cacheDir, chunks[1]));
+    assert.deepEqual(renderWith(cwd, env, "damaged/out"), cold);
+    assert.deepEqual(chunkEntries(), chunks, "both chunks written again");
+    assert.deepEqual(renderWith(cwd, env, "again/out"), cold);
+  });
+
   it("a parameters' validator from the cache, and from V8's code cache, reports the same problems as a fresh one", () => {
     const cwd = makeChart({ "web.yaml.hbs": WEB_TEMPLATE }, { name: "web", password: SENTINEL, replicas: "x", url: "not a url" });
     const env = { GEN_MANIFESTS_CACHE_DIR: tmpDir("gm-cache-") };

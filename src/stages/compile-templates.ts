@@ -6,7 +6,7 @@
 // value into the parsed tree afterwards, so no value ever passes through the YAML parser.
 import HandlebarsRuntime from "handlebars/runtime";
 import { closestName } from "../closest-name";
-import { cacheKey, CompileCache, loadModuleCode, NO_CACHE } from "../compile-cache";
+import { cacheKey, CompileCache, loadModuleCode, ModuleCode, NO_CACHE } from "../compile-cache";
 import { GenError, Problem } from "../errors";
 import { Phase, phaseByName, PHASES } from "../phases";
 import type { EmitSite, ParamSchema, ParamValue, ParamValues, TemplateFile } from "../types";
@@ -170,31 +170,54 @@ export function partialName(file: TemplateFile): string {
 /** One template ready to run: its precompiled code, print sites and phase directive. */
 interface CompiledUnit {
   file: TemplateFile;
-  /** Handlebars' precompiled code, evaluated only when the template is first rendered. */
-  spec: string;
+  /**
+   * Handlebars' precompiled code, evaluated only when the template is first rendered. A template
+   * (not a partial) of a set read from the cache has none here: its code is in its chunk's entry.
+   */
+  spec?: string;
   sites: Omit<EmitSite, "template">[];
   phaseOverride?: Phase;
 }
 
+/** Templates (not partials) are evaluated, and kept in the cache, this many to a chunk. */
+const CHUNK = 256;
+
+/** A chunk's code: a CommonJS module whose exports are its templates' precompiled specs, in order. */
+const chunkSource = (specs: string[]): string => `module.exports = [${specs.join(",\n")}];`;
+const chunkSourceKey = (setKey: string, c: number): string => cacheKey(setKey, "chunk source", String(c));
+
 export function compileTemplates(input: CompileTemplatesInput): TemplateSet {
   const declared = new Set(Object.keys(input.schema.properties ?? {}));
   const cache = input.cache ?? NO_CACHE;
-  // The whole set, when it compiled before exactly as it is: no parsing, one evaluation.
-  const setKey = cacheKey("template-set-v1", HANDLEBARS_VERSION, rewriteMustaches.toString(), JSON.stringify(COMPILE_OPTIONS), [...declared].sort().join(","), ...input.files.map((f) => `${f.name}\0${f.text}`));
-  const units = loadCompiledSet(cache, setKey, input.files) ?? compileSet(input.files, declared, cache, setKey);
-  return instantiate(units, cache, setKey);
+  // The whole set, when it compiled before exactly as it is: no parsing, one evaluation per chunk.
+  const setKey = cacheKey("template-set-v2", HANDLEBARS_VERSION, rewriteMustaches.toString(), JSON.stringify(COMPILE_OPTIONS), [...declared].sort().join(","), ...input.files.map((f) => `${f.name}\0${f.text}`));
+  const compile = (): CompiledUnit[] => compileSet(input.files, declared, cache, setKey);
+  return instantiate(loadCompiledSet(cache, setKey, input.files) ?? compile(), cache, setKey, compile);
 }
 
+/**
+ * The set's entry holds what every template needs before it renders (print sites, phases, and the
+ * few partials' code); each chunk's code is an entry of its own, read when the chunk is first
+ * used. It is plain JavaScript, not a JSON string to unescape, and a large set never holds all its
+ * code at once.
+ */
 function loadCompiledSet(cache: CompileCache, key: string, files: TemplateFile[]): CompiledUnit[] | undefined {
   const code = cache.get(key);
   if (!code) return undefined;
   try {
-    const entries = JSON.parse(code) as { name: string; spec: string; sites: CompiledUnit["sites"]; phase: string | null }[];
+    const entries = JSON.parse(code) as { name: string; spec?: string; sites: CompiledUnit["sites"]; phase: string | null }[];
     const byName = new Map(files.map((f) => [f.name, f]));
     return entries.map((e) => ({ file: byName.get(e.name)!, spec: e.spec, sites: e.sites, phaseOverride: e.phase ? phaseByName(e.phase) : undefined }));
   } catch {
     return undefined; // a damaged entry: compile afresh
   }
+}
+
+/** Writes the set's entries: the chunks first, so that a set entry is only ever read with its chunks written. */
+function saveCompiledSet(cache: CompileCache, key: string, units: CompiledUnit[]): void {
+  const main = units.filter((u) => !u.file.isPartial);
+  for (let c = 0; c * CHUNK < main.length; c++) cache.set(chunkSourceKey(key, c), chunkSource(main.slice(c * CHUNK, (c + 1) * CHUNK).map((u) => u.spec!)));
+  cache.set(key, JSON.stringify(units.map((u) => ({ name: u.file.name, phase: u.phaseOverride?.name ?? null, sites: u.sites, spec: u.file.isPartial ? u.spec : undefined }))));
 }
 
 /** Parses and checks every template, then compiles each (from the per-template cache where it can). */
@@ -220,12 +243,14 @@ function compileSet(files: TemplateFile[], declared: Set<string>, cache: Compile
   checkPartialCalls(analyses, declared, problems);
   if (problems.length) throw new GenError("compile-templates", problems);
 
-  cache.set(setKey, JSON.stringify(made.map(({ a, spec, sites }) => ({ name: a.file.name, phase: a.phaseOverride?.name ?? null, sites, spec }))));
-  return made.map(({ a, spec, sites }) => ({ file: a.file, spec, sites, phaseOverride: a.phaseOverride }));
+  const units = made.map(({ a, spec, sites }) => ({ file: a.file, spec, sites, phaseOverride: a.phaseOverride }));
+  saveCompiledSet(cache, setKey, units);
+  return units;
 }
 
 /** Sets up an isolated Handlebars environment with only the known helpers, and the templates in it. */
-function instantiate(units: CompiledUnit[], cache: CompileCache, setKey: string): TemplateSet {
+/** `compile` compiles the set again, for a chunk whose cache entry is missing or damaged. */
+function instantiate(units: CompiledUnit[], cache: CompileCache, setKey: string, compile?: () => CompiledUnit[]): TemplateSet {
   // 3. Compile in an isolated environment with only the known helpers.
   const hb = HandlebarsRuntime.create();
   for (const name of ["log", "lookup", "helperMissing", "blockHelperMissing"]) hb.unregisterHelper(name);
@@ -268,18 +293,35 @@ function instantiate(units: CompiledUnit[], cache: CompileCache, setKey: string)
   // Each chunk is compiled with V8's code cache from an earlier run of the same set, taken once
   // all its templates have rendered: compiling thousands of distinct template functions is
   // otherwise the largest cost of a large set.
-  const CHUNK = 256;
   const chunks = new Map<number, { fns: (TemplateDelegate | undefined)[]; left: number; keepCompiled(): void }>();
   const chunkKey = (c: number): string => `${setKey}\0chunk ${c}`;
+  let recompiled: CompiledUnit[] | undefined;
+  const load = (members: CompiledUnit[], c: number, code: string): ModuleCode & { specs: TemplateSpecification[] } => {
+    const loaded = loadModuleCode(code, { require, cache, key: chunkKey(c), filename: `templates-${c}.js` });
+    const specs = loaded.exports as TemplateSpecification[];
+    if (!Array.isArray(specs) || specs.length !== members.length) throw new Error(`templates-${c}.js: not the chunk's code`);
+    return { ...loaded, specs };
+  };
   const fromChunk = (list: CompiledUnit[], i: number): TemplateDelegate => {
     const c = Math.floor(i / CHUNK);
     let chunk = chunks.get(c);
     if (!chunk) {
       const members = list.slice(c * CHUNK, (c + 1) * CHUNK);
-      const code = `module.exports = [${members.map((m) => m.spec).join(",\n")}];`;
-      const { exports, keepCompiled } = loadModuleCode(code, { require, cache, key: chunkKey(c), filename: `templates-${c}.js` });
-      chunk = { fns: (exports as TemplateSpecification[]).map((spec) => hb.template(spec)), left: members.length, keepCompiled };
-      members.forEach((m) => (m.spec = ""));
+      let loaded;
+      if (members.every((m) => m.spec !== undefined)) loaded = load(members, c, chunkSource(members.map((m) => m.spec!)));
+      else {
+        try {
+          loaded = load(members, c, cache.get(chunkSourceKey(setKey, c)) ?? "");
+        } catch (e) {
+          // The chunk's entry is missing or damaged: the set is compiled again, and written again.
+          if (!compile) throw e;
+          recompiled ??= compile();
+          const main = recompiled.filter((u) => !u.file.isPartial);
+          loaded = load(members, c, chunkSource(main.slice(c * CHUNK, (c + 1) * CHUNK).map((m) => m.spec!)));
+        }
+      }
+      chunk = { fns: loaded.specs.map((spec) => hb.template(spec)), left: members.length, keepCompiled: loaded.keepCompiled };
+      members.forEach((m) => (m.spec = undefined));
       chunks.set(c, chunk);
     }
     return chunk.fns[i % CHUNK]!;
