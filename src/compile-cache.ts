@@ -11,6 +11,8 @@ import vm from "node:vm";
 
 export interface CompileCache {
   get(key: string): string | undefined;
+  /** Whether there is an entry, without reading it. */
+  has(key: string): boolean;
   set(key: string, code: string): void;
   /** V8's code cache for generated code, so it is not compiled again at every run. */
   getCodeCache(key: string): Buffer | undefined;
@@ -26,7 +28,7 @@ let generated = false;
  */
 export const generatedCode = (): boolean => generated;
 
-export const NO_CACHE: CompileCache = { get: () => undefined, set: () => undefined, getCodeCache: () => undefined, setCodeCache: () => undefined };
+export const NO_CACHE: CompileCache = { get: () => undefined, has: () => false, set: () => undefined, getCodeCache: () => undefined, setCodeCache: () => undefined };
 
 /** The name of a V8 code cache entry: valid only for this Node and architecture. */
 function codeCacheName(key: string): string {
@@ -110,6 +112,9 @@ export function openCompileCache(packageRoot: string, env: NodeJS.ProcessEnv = p
   return {
     get(key) {
       return readCacheEntry(dir, `${key}.js`, (file) => fs.readFileSync(file, "utf8"));
+    },
+    has(key) {
+      return fs.existsSync(path.join(dir, `${key}.js`));
     },
     set(key, code) {
       generated = true;

@@ -15,13 +15,36 @@ const BATCH = 128;
 /** Without progress for this long, the thread is taken for dead and the write fails. */
 const STALL_MS = 60_000;
 
+/**
+ * Creates one file (never over an existing one) with its mode whatever the umask, or, with `content`
+ * null, links `target` to the existing file `modeOrExisting`. Its text is also the thread's, so it
+ * uses nothing but its arguments.
+ */
+export function createFile(fs: typeof import("node:fs"), umask: number, target: string, content: string | null, modeOrExisting: number | string): void {
+  if (content === null) {
+    try {
+      fs.linkSync(modeOrExisting as string, target);
+    } catch (e) {
+      // Some file systems cannot link, nor can anyone link another user's file (protected_hardlinks): copied then, mode and all.
+      if (!["EPERM", "EACCES", "EXDEV", "EMLINK", "ENOTSUP", "EOPNOTSUPP", "ENOSYS"].includes((e as { code?: string }).code ?? "")) throw e;
+      fs.copyFileSync(modeOrExisting as string, target, fs.constants.COPYFILE_EXCL);
+    }
+    return;
+  }
+  fs.writeFileSync(target, content, { mode: modeOrExisting as number, flag: "wx" });
+  // The umask can only take bits away: chmod only where it took some.
+  if (((modeOrExisting as number) & umask) !== 0) fs.chmodSync(target, modeOrExisting as number);
+}
+
 // The thread's code: plain CommonJS, given as text so that the bundle needs no second file.
+// Each batch is [target, content, mode, ...], where a link is [target, null, existing file].
 // state[0]: 0 while writing, 1 when done; state[1]: files written (progress, for the stall check).
 const THREAD_CODE = `
 const { workerData, parentPort } = require("node:worker_threads");
 const fs = require("node:fs");
 const { state, port } = workerData;
 const umask = process.umask();
+const createFile = ${createFile.toString()};
 let failure;
 parentPort.on("message", (batch) => {
   if (batch === null) {
@@ -32,10 +55,8 @@ parentPort.on("message", (batch) => {
   }
   if (failure) return;
   for (let i = 0; i < batch.length; i += 3) {
-    const target = batch[i];
     try {
-      fs.writeFileSync(target, batch[i + 1], { mode: batch[i + 2], flag: "wx" });
-      if ((batch[i + 2] & umask) !== 0) fs.chmodSync(target, batch[i + 2]);
+      createFile(fs, umask, batch[i], batch[i + 1], batch[i + 2]);
     } catch (e) {
       failure = { file: batch[i], code: e.code, message: e.message };
       break;
@@ -49,6 +70,8 @@ parentPort.on("message", (batch) => {
 export interface FileWriter {
   /** Writes a file, or queues it: files are written in the order of the calls. */
   write(target: string, content: string, mode: number): void;
+  /** Makes `target` a hard link to `existing`, in the same order. */
+  link(existing: string, target: string): void;
   /** Waits until every queued file is written; throws the first failure, as fs would. */
   finish(): void;
   /** After a failure elsewhere: writes nothing more, and returns once the thread has stopped writing. */
@@ -63,11 +86,8 @@ export function openFileWriter(fileCount: number): FileWriter {
 function writeHere(): FileWriter {
   const umask = process.umask();
   return {
-    write(target, content, mode) {
-      fs.writeFileSync(target, content, { mode, flag: "wx" });
-      // The umask can only take bits away: chmod only where it took some.
-      if ((mode & umask) !== 0) fs.chmodSync(target, mode);
-    },
+    write: (target, content, mode) => createFile(fs, umask, target, content, mode),
+    link: (existing, target) => createFile(fs, umask, target, null, existing),
     finish: () => undefined,
     abandon: () => undefined,
   };
@@ -80,6 +100,13 @@ function startWriterThread(): FileWriter {
   // The run does not wait for the thread to end: it is stopped with the process.
   worker.unref();
   let batch: unknown[] = [];
+  const queue = (...item: unknown[]): void => {
+    batch.push(...item);
+    if (batch.length >= BATCH * 3) {
+      worker.postMessage(batch);
+      batch = [];
+    }
+  };
   let finished = false;
   const stop = (): void => {
     port1.close();
@@ -104,13 +131,8 @@ function startWriterThread(): FileWriter {
     if (failure) throw Object.assign(new Error(`${failure.message} (${failure.file})`), { code: failure.code });
   };
   return {
-    write(target, content, mode) {
-      batch.push(target, content, mode);
-      if (batch.length >= BATCH * 3) {
-        worker.postMessage(batch);
-        batch = [];
-      }
-    },
+    write: (target, content, mode) => queue(target, content, mode),
+    link: (existing, target) => queue(target, null, existing),
     finish,
     abandon() {
       // Waited for, so that nothing is created in the folder after it is removed.

@@ -49,6 +49,20 @@ describe("compile cache", () => {
     assert.deepEqual(renderWith(cwd, env, "damaged/out"), cold);
     assert.deepEqual(chunkEntries(), chunks, "both chunks written again");
     assert.deepEqual(renderWith(cwd, env, "again/out"), cold);
+
+    // An edit to a template of the second chunk: the first chunk's code, and V8's compiled code of
+    // it, are used as they are (nothing of it is written again).
+    const entries = () => new Map(fs.readdirSync(cacheDir).map((e) => [e, fs.statSync(path.join(cacheDir, e)).mtimeMs]));
+    const before = entries();
+    fs.appendFileSync(path.join(cwd, "kubernetes-in", "cm299.yaml.hbs"), "# edited\n");
+    const edited = renderWith(cwd, env, "edited/out");
+    assert.equal(Object.keys(edited).length, Object.keys(cold).length);
+    const after = entries();
+    const added = [...after.keys()].filter((e) => !before.has(e));
+    const rewritten = [...before.keys()].filter((e) => after.get(e) !== before.get(e));
+    assert.deepEqual(rewritten, [], "no entry written again");
+    // The template's own entry, the set's, the second chunk's code and V8's code of it.
+    assert.deepEqual(added.map((e) => e.slice(0, 3) === "v8-").sort(), [false, false, false, true], added.join(", "));
   });
 
   it("a parameters' validator from the cache, and from V8's code cache, reports the same problems as a fresh one", () => {

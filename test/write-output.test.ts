@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import fs from "node:fs";
 import path from "node:path";
 import { describe, it } from "node:test";
-import { WRITER_THREAD_MIN_FILES } from "../src/file-writer";
+import { createFile, WRITER_THREAD_MIN_FILES } from "../src/file-writer";
 import { MARKER_FILE, MARKER_TEXT } from "../src/stages/build-output";
 import { replaceTrees } from "../src/stages/write-output";
 import { GenError } from "../src/errors";
@@ -50,6 +50,49 @@ describe("writing an output folder", () => {
       assert.deepEqual(siblings(dir), ["out"]);
     });
   }
+
+  // Few files written (on the main thread), and enough to be written on the second thread, links and all.
+  for (const changing of [1, WRITER_THREAD_MIN_FILES]) {
+    it(`over an earlier folder (${changing} changed), a file that stays as it is keeps its inode and time stamps; the others are new`, () => {
+      const dir = path.join(tmpDir("gm-write-keep-"), "out");
+      const first = plannedTree(dir, changing + 20);
+      replaceTrees([first], "/nonexistent-templates", (d) => d);
+      const names = [...first.files.keys()].filter((n) => n !== MARKER_FILE);
+      const [chmodded, linkedElsewhere, ...rest] = names;
+      const changed = rest.slice(0, changing);
+      const kept = rest.slice(changing);
+      fs.chmodSync(path.join(dir, chmodded), 0o666);
+      fs.linkSync(path.join(dir, linkedElsewhere), path.join(path.dirname(dir), "elsewhere.yaml"));
+      const stat = (name: string): fs.Stats => fs.statSync(path.join(dir, name));
+      const before = new Map(names.map((n) => [n, stat(n)]));
+      const second = plannedTree(dir, changing + 20);
+      for (const name of changed) second.files.set(name, { content: `kind: Changed # ${name}\n`, mode: 0o644 });
+      replaceTrees([second], "/nonexistent-templates", (d) => d);
+      assert.deepEqual(onDisk(dir), planned(second));
+      assert.equal(kept.length, 18);
+      for (const name of kept) {
+        assert.equal(stat(name).ino, before.get(name)!.ino, `${name} kept`);
+        assert.equal(stat(name).mtimeMs, before.get(name)!.mtimeMs);
+        assert.equal(stat(name).nlink, 1, "the old folder is gone: no second link is left");
+      }
+      for (const name of [...changed, chmodded, linkedElsewhere]) assert.notEqual(stat(name).ino, before.get(name)!.ino, `${name} written anew`);
+      assert.equal(fs.readFileSync(path.join(path.dirname(dir), "elsewhere.yaml"), "utf8"), first.files.get(linkedElsewhere)!.content, "a file linked from elsewhere is never written through");
+    });
+  }
+
+  it("where a file cannot be linked (another user's, or a file system without links), it is copied, mode and all", () => {
+    const dir = tmpDir("gm-write-copy-");
+    fs.writeFileSync(path.join(dir, "old.yaml"), "kind: Old\n", { mode: 0o600 });
+    fs.chmodSync(path.join(dir, "old.yaml"), 0o640);
+    const cannotLink = { ...fs, linkSync: () => { throw Object.assign(new Error("operation not permitted"), { code: "EPERM" }); } } as typeof fs;
+    createFile(cannotLink, 0o022, path.join(dir, "new.yaml"), null, path.join(dir, "old.yaml"));
+    assert.equal(fs.readFileSync(path.join(dir, "new.yaml"), "utf8"), "kind: Old\n");
+    assert.equal(fs.statSync(path.join(dir, "new.yaml")).mode & 0o777, 0o640);
+    assert.notEqual(fs.statSync(path.join(dir, "new.yaml")).ino, fs.statSync(path.join(dir, "old.yaml")).ino);
+    // Any other failure is the run's failure.
+    const noSpace = { ...fs, linkSync: () => { throw Object.assign(new Error("no space left on device"), { code: "ENOSPC" }); } } as typeof fs;
+    assert.throws(() => createFile(noSpace, 0o022, path.join(dir, "other.yaml"), null, path.join(dir, "old.yaml")), /no space/);
+  });
 
   it("writes two folders (out/ and secrets/) through one writer, when only together they make a large run", () => {
     const root = tmpDir("gm-write-two-");

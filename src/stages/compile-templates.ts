@@ -125,6 +125,10 @@ const COMPILE_OPTIONS = {
   knownHelpersOnly: true,
   knownHelpers: Object.fromEntries([...Object.keys(HELPERS), "__emit"].map((n) => [n, true])),
 };
+/** Part of every cache key. Taken once: Handlebars adds to the options it is given. */
+const COMPILE_OPTIONS_JSON = JSON.stringify(COMPILE_OPTIONS);
+/** A copy for each compilation, so that the options are the same for every template. */
+const compileOptions = (): CompileOptions => ({ ...COMPILE_OPTIONS, knownHelpers: { ...COMPILE_OPTIONS.knownHelpers } });
 const SCOPE_CHANGING = new Set(["each", "with"]);
 
 const DIRECTIVE = /^\s*gen-manifests:\s*phase\s*=\s*(\S+)\s*$/;
@@ -184,15 +188,23 @@ const CHUNK = 256;
 
 /** A chunk's code: a CommonJS module whose exports are its templates' precompiled specs, in order. */
 const chunkSource = (specs: string[]): string => `module.exports = [${specs.join(",\n")}];`;
-const chunkSourceKey = (setKey: string, c: number): string => cacheKey(setKey, "chunk source", String(c));
+
+/**
+ * A chunk's cache key: what its code depends on (the compiler, and its templates' names and text),
+ * not the whole set. An edit to one template then leaves the other chunks' entries, and V8's
+ * compiled code of them, valid.
+ */
+function chunkKey(members: CompiledUnit[]): string {
+  return cacheKey("template-chunk-v1", HANDLEBARS_VERSION, rewriteMustaches.toString(), COMPILE_OPTIONS_JSON, ...members.map((m) => `${m.file.name}\0${m.file.text}`));
+}
 
 export function compileTemplates(input: CompileTemplatesInput): TemplateSet {
   const declared = new Set(Object.keys(input.schema.properties ?? {}));
   const cache = input.cache ?? NO_CACHE;
   // The whole set, when it compiled before exactly as it is: no parsing, one evaluation per chunk.
-  const setKey = cacheKey("template-set-v2", HANDLEBARS_VERSION, rewriteMustaches.toString(), JSON.stringify(COMPILE_OPTIONS), [...declared].sort().join(","), ...input.files.map((f) => `${f.name}\0${f.text}`));
+  const setKey = cacheKey("template-set-v2", HANDLEBARS_VERSION, rewriteMustaches.toString(), COMPILE_OPTIONS_JSON, [...declared].sort().join(","), ...input.files.map((f) => `${f.name}\0${f.text}`));
   const compile = (): CompiledUnit[] => compileSet(input.files, declared, cache, setKey);
-  return instantiate(loadCompiledSet(cache, setKey, input.files) ?? compile(), cache, setKey, compile);
+  return instantiate(loadCompiledSet(cache, setKey, input.files) ?? compile(), cache, compile);
 }
 
 /**
@@ -213,10 +225,17 @@ function loadCompiledSet(cache: CompileCache, key: string, files: TemplateFile[]
   }
 }
 
-/** Writes the set's entries: the chunks first, so that a set entry is only ever read with its chunks written. */
+/**
+ * Writes the set's entries: the chunks first (those not already there, from another set), so that
+ * a set entry is only ever read with its chunks written.
+ */
 function saveCompiledSet(cache: CompileCache, key: string, units: CompiledUnit[]): void {
   const main = units.filter((u) => !u.file.isPartial);
-  for (let c = 0; c * CHUNK < main.length; c++) cache.set(chunkSourceKey(key, c), chunkSource(main.slice(c * CHUNK, (c + 1) * CHUNK).map((u) => u.spec!)));
+  for (let c = 0; c * CHUNK < main.length; c++) {
+    const members = main.slice(c * CHUNK, (c + 1) * CHUNK);
+    const id = chunkKey(members);
+    if (!cache.has(id)) cache.set(id, chunkSource(members.map((u) => u.spec!)));
+  }
   cache.set(key, JSON.stringify(units.map((u) => ({ name: u.file.name, phase: u.phaseOverride?.name ?? null, sites: u.sites, spec: u.file.isPartial ? u.spec : undefined }))));
 }
 
@@ -235,7 +254,7 @@ function compileSet(files: TemplateFile[], declared: Set<string>, cache: Compile
     if (!ast) continue;
     const a = analyseTemplate(file, ast, declared, partialNames, problems);
     analyses.push(a);
-    if (problems.length === 0) made.push({ a, ...precompiled(a, ast, COMPILE_OPTIONS, cache) });
+    if (problems.length === 0) made.push({ a, ...precompiled(a, ast, cache) });
   }
   if (problems.length) throw new GenError("compile-templates", problems);
 
@@ -250,7 +269,7 @@ function compileSet(files: TemplateFile[], declared: Set<string>, cache: Compile
 
 /** Sets up an isolated Handlebars environment with only the known helpers, and the templates in it. */
 /** `compile` compiles the set again, for a chunk whose cache entry is missing or damaged. */
-function instantiate(units: CompiledUnit[], cache: CompileCache, setKey: string, compile?: () => CompiledUnit[]): TemplateSet {
+function instantiate(units: CompiledUnit[], cache: CompileCache, compile?: () => CompiledUnit[]): TemplateSet {
   // 3. Compile in an isolated environment with only the known helpers.
   const hb = HandlebarsRuntime.create();
   for (const name of ["log", "lookup", "helperMissing", "blockHelperMissing"]) hb.unregisterHelper(name);
@@ -294,10 +313,9 @@ function instantiate(units: CompiledUnit[], cache: CompileCache, setKey: string,
   // all its templates have rendered: compiling thousands of distinct template functions is
   // otherwise the largest cost of a large set.
   const chunks = new Map<number, { fns: (TemplateDelegate | undefined)[]; left: number; keepCompiled(): void }>();
-  const chunkKey = (c: number): string => `${setKey}\0chunk ${c}`;
   let recompiled: CompiledUnit[] | undefined;
   const load = (members: CompiledUnit[], c: number, code: string): ModuleCode & { specs: TemplateSpecification[] } => {
-    const loaded = loadModuleCode(code, { require, cache, key: chunkKey(c), filename: `templates-${c}.js` });
+    const loaded = loadModuleCode(code, { require, cache, key: chunkKey(members), filename: `templates-${c}.js` });
     const specs = loaded.exports as TemplateSpecification[];
     if (!Array.isArray(specs) || specs.length !== members.length) throw new Error(`templates-${c}.js: not the chunk's code`);
     return { ...loaded, specs };
@@ -310,14 +328,16 @@ function instantiate(units: CompiledUnit[], cache: CompileCache, setKey: string,
       let loaded;
       if (members.every((m) => m.spec !== undefined)) loaded = load(members, c, chunkSource(members.map((m) => m.spec!)));
       else {
+        const id = chunkKey(members);
         try {
-          loaded = load(members, c, cache.get(chunkSourceKey(setKey, c)) ?? "");
+          loaded = load(members, c, cache.get(id) ?? "");
         } catch (e) {
-          // The chunk's entry is missing or damaged: the set is compiled again, and written again.
+          // The chunk's entry is missing or damaged: the set is compiled again, and the chunk written again.
           if (!compile) throw e;
           recompiled ??= compile();
-          const main = recompiled.filter((u) => !u.file.isPartial);
-          loaded = load(members, c, chunkSource(main.slice(c * CHUNK, (c + 1) * CHUNK).map((m) => m.spec!)));
+          const code = chunkSource(recompiled.filter((u) => !u.file.isPartial).slice(c * CHUNK, (c + 1) * CHUNK).map((m) => m.spec!));
+          cache.set(id, code);
+          loaded = load(members, c, code);
         }
       }
       chunk = { fns: loaded.specs.map((spec) => hb.template(spec)), left: members.length, keepCompiled: loaded.keepCompiled };
@@ -388,13 +408,13 @@ function buildTracer(files: TemplateFile[]): Tracer {
     const ast = compiler().parse(file.text);
     const sites = rewriteMustaches(ast, file).map(({ line, column, expression }) => ({ line, column, expression }));
     markContent(ast, file, places);
-    return { file, spec: compiler().precompile(ast, COMPILE_OPTIONS) as unknown as string, sites };
+    return { file, spec: compiler().precompile(ast, compileOptions()) as unknown as string, sites };
   };
   let partials: CompiledUnit[] | undefined;
   return {
     trace(name, values, secretNames) {
       partials ??= files.filter((f) => f.isPartial).map(unitOf);
-      const [template] = instantiate([...partials, unitOf(files.find((f) => f.name === name)!)], NO_CACHE, "trace").templates;
+      const [template] = instantiate([...partials, unitOf(files.find((f) => f.name === name)!)], NO_CACHE).templates;
       const { text: marked, emitted } = template.render(values, secretNames);
       // Take the marks out, remembering where each stood in the text that remains.
       const marks: { offset: number; place: SourcePlace }[] = [];
@@ -695,8 +715,8 @@ const HANDLEBARS_VERSION = (require("handlebars/package.json") as { version: str
  * The template's precompiled code and print sites: from the cache, or made and cached. The key
  * holds the rewriting code itself, so a change to the compiler never reads an old entry.
  */
-function precompiled(a: FileAnalysis, ast: Program, options: CompileOptions, cache: CompileCache): { spec: string; sites: Omit<EmitSite, "template">[] } {
-  const key = cacheKey("template-v1", HANDLEBARS_VERSION, rewriteMustaches.toString(), JSON.stringify(options), a.file.name, a.file.text);
+function precompiled(a: FileAnalysis, ast: Program, cache: CompileCache): { spec: string; sites: Omit<EmitSite, "template">[] } {
+  const key = cacheKey("template-v1", HANDLEBARS_VERSION, rewriteMustaches.toString(), COMPILE_OPTIONS_JSON, a.file.name, a.file.text);
   const cached = cache.get(key);
   if (cached) {
     try {
@@ -706,7 +726,7 @@ function precompiled(a: FileAnalysis, ast: Program, options: CompileOptions, cac
     }
   }
   const sites = rewriteMustaches(ast, a.file);
-  const spec = compiler().precompile(ast, options) as unknown as string;
+  const spec = compiler().precompile(ast, compileOptions()) as unknown as string;
   const made = { spec, sites: sites.map(({ line, column, expression }) => ({ line, column, expression })) };
   cache.set(key, JSON.stringify(made));
   return made;

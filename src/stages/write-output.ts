@@ -50,35 +50,55 @@ export function checkTargets(trees: OutputTree[], templatesDir: string, displayN
 
 /** What writing the tree would change on disk. Never follows links inside the folder. */
 export function diffTree(tree: OutputTree): FileChange[] {
+  return compareTree(tree).changes;
+}
+
+/**
+ * The changes, and the files on disk that stay exactly as they are (bytes and mode): those are
+ * linked into the new folder rather than written again, so they keep their inode and time stamps
+ * (`git status` and `make` see them unchanged), and removing the old folder frees nothing.
+ */
+function compareTree(tree: OutputTree): { changes: FileChange[]; unchanged: Set<string> } {
   const { files: onDisk, others } = scanTree(path.resolve(tree.dir));
   const changes: FileChange[] = [];
+  const unchanged = new Set<string>();
   for (const [name, file] of [...tree.files].sort(([a], [b]) => (a < b ? -1 : 1))) {
     const now = onDisk.get(name);
     if (now === undefined) changes.push({ file: path.join(tree.dir, name), change: others.includes(name) ? "changed" : "added" });
-    else if (now !== file.content) changes.push({ file: path.join(tree.dir, name), change: "changed" });
+    else if (now.content !== file.content) changes.push({ file: path.join(tree.dir, name), change: "changed" });
+    else if (now.mode === file.mode && now.links === 1) unchanged.add(name);
   }
   for (const name of [...onDisk.keys(), ...others].sort()) if (!tree.files.has(name)) changes.push({ file: path.join(tree.dir, name), change: "removed" });
-  return changes;
+  return { changes, unchanged };
 }
 
 /** Reads the files of a folder written earlier (for diffs); links and sub-folders are skipped. */
 export function readTree(dir: string): Map<string, string> {
-  return scanTree(dir).files;
+  return new Map([...scanTree(dir).files].map(([name, f]) => [name, f.content]));
+}
+
+interface FileOnDisk {
+  content: string;
+  /** Permission bits. */
+  mode: number;
+  /** Hard links to it: a file linked from elsewhere too is written anew, never shared further. */
+  links: number;
 }
 
 /**
- * One pass over a folder: its files' contents, and the names of what is not a file (links,
+ * One pass over a folder: its files, and the names of what is not a file (symbolic links,
  * sub-folders). A concurrent run may swap the folder while it is read: then the whole read starts
  * again, so the result is always one run's folder, never a mix.
  */
-function scanTree(dir: string): { files: Map<string, string>; others: string[] } {
+function scanTree(dir: string): { files: Map<string, FileOnDisk>; others: string[] } {
   for (let attempt = 0; ; attempt++) {
     try {
-      const files = new Map<string, string>();
+      const files = new Map<string, FileOnDisk>();
       const others: string[] = [];
       if (!lstat(dir)?.isDirectory()) return { files, others };
       for (const name of fs.readdirSync(dir).sort()) {
-        if (lstat(path.join(dir, name))?.isFile()) files.set(name, fs.readFileSync(path.join(dir, name), "utf8"));
+        const stat = lstat(path.join(dir, name));
+        if (stat?.isFile()) files.set(name, { content: fs.readFileSync(path.join(dir, name), "utf8"), mode: stat.mode & 0o7777, links: stat.nlink });
         else others.push(name);
       }
       return { files, others };
@@ -148,12 +168,18 @@ function processAlive(pid: number): boolean {
   }
 }
 
-/** Makes the folder beside the target that will replace it, and fills it through `writer`. */
-function stage(tree: OutputTree, writer: FileWriter, staged: string[]): void {
+/**
+ * Makes the folder beside the target that will replace it, and fills it through `writer`; files
+ * that stay as they are get a link to the file on disk instead.
+ */
+function stage(tree: OutputTree, unchanged: Set<string>, writer: FileWriter, staged: string[]): void {
   const dir = path.resolve(tree.dir);
   const folder = fs.mkdtempSync(path.join(path.dirname(dir), `.${path.basename(dir)}.new-`));
   staged.push(folder);
-  for (const [name, file] of tree.files) writer.write(path.join(folder, name), file.content, file.mode);
+  for (const [name, file] of tree.files) {
+    if (unchanged.has(name)) writer.link(path.join(dir, name), path.join(folder, name));
+    else writer.write(path.join(folder, name), file.content, file.mode);
+  }
 }
 
 /**
@@ -185,11 +211,12 @@ function writeTrees(trees: OutputTree[], templatesDir: string, display: (dir: st
       locks.push(acquireLock(path.resolve(t.dir), display(t.dir)));
     }
     checkTargets(trees, templatesDir, display);
-    changes = trees.flatMap(diffTree);
+    const compared = trees.map(compareTree);
+    changes = compared.flatMap((c) => c.changes);
     const toWrite = changes.length > 0 ? trees : [];
     // Large folders are written on a second thread while this one serializes the next files.
-    writer = openFileWriter(toWrite.reduce((n, t) => n + t.files.size, 0));
-    for (const t of toWrite) stage(t, writer, staged);
+    writer = openFileWriter(toWrite.reduce((n, t, i) => n + t.files.size - compared[i].unchanged.size, 0));
+    toWrite.forEach((t, i) => stage(t, compared[i].unchanged, writer!, staged));
     writer.finish();
     toWrite.forEach((t, i) => fs.chmodSync(staged[i], t.dirMode));
     toWrite.forEach((t, i) => {
