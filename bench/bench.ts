@@ -102,6 +102,13 @@ export function syntheticSet(dir: string, count: number): void {
   }
 }
 
+/** One template of a synthetic set as a user edits it: another port each round, so the output changes too. */
+export function editTemplate(text: string, round: number): string {
+  const edited = text.replace(/--port=\d+/, `--port=${9000 + round}`);
+  if (edited === text) throw new Error("editTemplate: no --port= to change");
+  return edited;
+}
+
 /** The I/O floor: a Node script that writes the files a render writes (read from an earlier render), nothing else. */
 const COPY_SCRIPT = `const fs = require("fs"), path = require("path");
 const [from, to] = process.argv.slice(2);
@@ -201,6 +208,26 @@ function benchSet(set: BenchSet, work: string, fresh: () => string, copy: string
   return { set, objects, gen, node, floor, kustomize };
 }
 
+/**
+ * As on every save: one template edited, then the set rendered again into the out/ of the run
+ * before, with the compile cache of the earlier runs. Each round is a new edit.
+ */
+function editRuns(set: BenchSet, runs: number, fresh: () => string): Sample[] {
+  const file = path.join(set.cwd, "kubernetes-in", "d0.yaml.hbs");
+  const original = fs.readFileSync(file, "utf8");
+  const out = path.join(fresh(), "out");
+  const render = (): Sample => measure({ argv: [process.execPath, CLI, "--params", set.params, "--out", out, "--quiet"], cwd: set.cwd, env: set.env });
+  try {
+    render();
+    return Array.from({ length: runs }, (_, round) => {
+      fs.writeFileSync(file, editTemplate(original, round));
+      return render();
+    });
+  } finally {
+    fs.writeFileSync(file, original);
+  }
+}
+
 function main(): void {
   if (!HAVE_TIME) console.error(`${TIME} (GNU time) is missing, so peak memory is not measured: apt-get install time`);
   if (!HAVE_KUBECTL) console.error("kubectl is missing: no comparison with kubectl kustomize");
@@ -255,6 +282,8 @@ function main(): void {
   process.stderr.write("first runs, each with an empty compile cache\n");
   rows.push({ name: "gen-manifests: OpenStack set, empty cache (first run)", objects: openstack.objects, samples: firstRun(openstack, RUNS), ratios: {} });
   rows.push({ name: "gen-manifests: 10,000 templates, empty cache (first run; 1 run)", objects: tenK.objects, samples: firstRun(tenK, 1), ratios: {} });
+  process.stderr.write("one template edited, then rendered again into the same out/\n");
+  for (const r of [results[1], tenK]) rows.push({ name: `gen-manifests: ${r.set.label}, one edited, into the existing out/`, objects: r.objects, samples: editRuns(r.set, RUNS, fresh), ratios: {} });
 
   const table = [
     `Machine: ${machine()}.`,

@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import fs from "node:fs";
 import path from "node:path";
 import { describe, it } from "node:test";
-import { inTurns, pairedRatio, syntheticSet } from "../bench/bench";
+import { editTemplate, inTurns, pairedRatio, syntheticSet } from "../bench/bench";
 import { runCli, tmpDir } from "./helpers";
 
 describe("bench", () => {
@@ -17,6 +17,19 @@ describe("bench", () => {
     const files = [...fs.readdirSync(path.join(dir, "out")), ...fs.readdirSync(path.join(dir, "secrets"))];
     const count = (kind: string) => files.filter((f) => f.includes(`-${kind}-`)).length;
     assert.deepEqual({ deployments: count("deployment"), services: count("service"), secrets: count("secret"), jobs: count("job") }, { deployments: 6, services: 6, secrets: 6, jobs: 2 });
+
+    // The edit of the "one edited" rows changes the output of that template alone, each round anew.
+    const template = path.join(dir, "kubernetes-in", "d0.yaml.hbs");
+    const original = fs.readFileSync(template, "utf8");
+    const before = fs.readdirSync(path.join(dir, "out")).map((f) => [f, fs.readFileSync(path.join(dir, "out", f), "utf8")]);
+    for (const round of [0, 1]) {
+      fs.writeFileSync(template, editTemplate(original, round));
+      const again = runCli(["--params", "params.json", "--quiet"], { cwd: dir, env: { GEN_MANIFESTS_CACHE: "off" } });
+      assert.equal(again.status, 0, again.all);
+      const changed = before.filter(([f, text]) => fs.readFileSync(path.join(dir, "out", f), "utf8") !== text).map(([f]) => f);
+      assert.deepEqual(changed, ["70-deployment-svc0.yaml"]);
+      assert.match(fs.readFileSync(path.join(dir, "out", "70-deployment-svc0.yaml"), "utf8"), new RegExp(`--port=${9000 + round}`));
+    }
   });
 
   const ratios: { name: string; a: number[]; b: number[]; expected: number }[] = [
