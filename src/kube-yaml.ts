@@ -70,11 +70,14 @@ const BLANK_AT_LINE_END = /[ \t](\n|$)/;
 
 const needsQuotes = (s: string): boolean => s.includes("\n") && BLANK_AT_LINE_END.test(s);
 
-/** Whether any string or key of the value needs double quotes: rare, so checked first. */
+/** Whether any string or key of the value needs double quotes: rare, so checked first (every manifest, every node). */
 function anyNeedsQuotes(v: unknown): boolean {
   if (typeof v === "string") return needsQuotes(v);
   if (Array.isArray(v)) return v.some(anyNeedsQuotes);
-  if (v && typeof v === "object") return Object.entries(v).some(([k, x]) => needsQuotes(k) || anyNeedsQuotes(x));
+  if (v && typeof v === "object") {
+    const node = v as Record<string, unknown>;
+    for (const k of Object.keys(node)) if (needsQuotes(k) || anyNeedsQuotes(node[k])) return true;
+  }
   return false;
 }
 

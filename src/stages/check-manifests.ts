@@ -119,11 +119,14 @@ const KIND_TYPES: Record<string, string> = KUBE_FIELDS.kinds;
 function checkFields(r: RenderedObject, problems: ObjectProblem[]): void {
   const root = KIND_TYPES[`${r.object.apiVersion}/${r.object.kind}`];
   if (!root) return;
-  const walk = (value: unknown, type: string, at: (string | number)[]): void => {
+  // `at` is one stack, pushed and popped: every object of every manifest passes here.
+  const at: (string | number)[] = [];
+  const walk = (value: unknown, type: string): void => {
     // Anything but a mapping is the schema check's to report.
     if (!value || typeof value !== "object" || Array.isArray(value)) return;
     const known = FIELD_TYPES[type];
-    for (const [field, v] of Object.entries(value)) {
+    const node = value as Record<string, unknown>;
+    for (const field of Object.keys(node)) {
       if (!Object.hasOwn(known, field)) {
         const near = closestName(field, Object.keys(known));
         problems.push(objectProblem(r, `unknown field${near ? `; did you mean ${near}?` : ""}`, [...at, field], true));
@@ -131,11 +134,21 @@ function checkFields(r: RenderedObject, problems: ObjectProblem[]): void {
       }
       const t = known[field];
       if (t === null || t === "{}") continue;
-      if (!t.startsWith("[]")) walk(v, t, [...at, field]);
-      else if (Array.isArray(v)) v.forEach((item, i) => walk(item, t.slice(2), [...at, field, i]));
+      const v = node[field];
+      at.push(field);
+      if (!t.startsWith("[]")) walk(v, t);
+      else if (Array.isArray(v)) {
+        const itemType = t.slice(2);
+        for (let i = 0; i < v.length; i++) {
+          at.push(i);
+          walk(v[i], itemType);
+          at.pop();
+        }
+      }
+      at.pop();
     }
   };
-  walk(r.object, root, []);
+  walk(r.object, root);
 }
 
 interface PodTemplate {
