@@ -61,8 +61,33 @@ describe("compile cache", () => {
     const added = [...after.keys()].filter((e) => !before.has(e));
     const rewritten = [...before.keys()].filter((e) => after.get(e) !== before.get(e));
     assert.deepEqual(rewritten, [], "no entry written again");
-    // The template's own entry, the set's, the second chunk's code and V8's code of it.
-    assert.deepEqual(added.map((e) => e.slice(0, 3) === "v8-").sort(), [false, false, false, true], added.join(", "));
+    // The template's own entry, the set's, the second chunk's code, its checks, and V8's code of it.
+    assert.deepEqual(added.map((e) => e.slice(0, 3) === "v8-").sort(), [false, false, false, false, true], added.join(", "));
+  });
+
+  it("templates taken as checked before, after an edit elsewhere, are still checked against a changed partial and schema", () => {
+    // Two chunks of templates that include a partial; then edits that make the first chunk wrong
+    // without touching its text.
+    const templates: Record<string, string> = { "_labels.hbs": "app: {{name}}\n" };
+    for (let i = 0; i < 300; i++) templates[`cm${String(i).padStart(3, "0")}.yaml.hbs`] = `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm${i}\n  labels:\n    {{> labels}}\ndata:\n  n: "{{replicas}}"\n`;
+    const cwd = makeChart(templates, { name: "web", password: SENTINEL });
+    const env = { GEN_MANIFESTS_CACHE_DIR: tmpDir("gm-cache-") };
+    renderWith(cwd, env, "cold/out");
+    const edit = (name: string, text: string) => fs.writeFileSync(path.join(cwd, "kubernetes-in", name), text);
+    // An edit in the second chunk, and the partial now uses a name no caller passes.
+    edit("cm299.yaml.hbs", templates["cm299.yaml.hbs"].replace("n:", "m:"));
+    edit("_labels.hbs", "app: {{name}}\nteam: {{team}}\n");
+    const partial = runCli(["--params", "params.json", "--out", "partial/out", "--quiet"], { cwd, env });
+    assert.equal(partial.status, 1, partial.all);
+    assert.match(partial.stderr, /cm000\.yaml\.hbs:6:5: partial "labels" uses "team" \(at [^)]*_labels\.hbs:2:9\), which is neither a declared parameter nor passed to it/);
+    // The partial as it was, and a schema without the parameter the first chunk's templates use.
+    edit("_labels.hbs", templates["_labels.hbs"]);
+    const schema = JSON.parse(fs.readFileSync(path.join(cwd, "params", "schema.json"), "utf8"));
+    delete schema.properties.replicas;
+    fs.writeFileSync(path.join(cwd, "params", "schema.json"), JSON.stringify(schema));
+    const undeclared = runCli(["--params", "params.json", "--out", "schema/out", "--quiet"], { cwd, env });
+    assert.equal(undeclared.status, 1, undeclared.all);
+    assert.match(undeclared.stderr, /cm000\.yaml\.hbs:8:9: "replicas" is not a declared parameter/);
   });
 
   it("a parameters' validator from the cache, and from V8's code cache, reports the same problems as a fresh one", () => {

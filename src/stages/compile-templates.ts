@@ -194,17 +194,71 @@ const chunkSource = (specs: string[]): string => `module.exports = [${specs.join
  * not the whole set. An edit to one template then leaves the other chunks' entries, and V8's
  * compiled code of them, valid.
  */
-function chunkKey(members: CompiledUnit[]): string {
-  return cacheKey("template-chunk-v1", HANDLEBARS_VERSION, rewriteMustaches.toString(), COMPILE_OPTIONS_JSON, ...members.map((m) => `${m.file.name}\0${m.file.text}`));
+function chunkKey(members: TemplateFile[]): string {
+  return cacheKey("template-chunk-v1", HANDLEBARS_VERSION, rewriteMustaches.toString(), COMPILE_OPTIONS_JSON, ...members.map((f) => `${f.name}\0${f.text}`));
+}
+
+/**
+ * What checking a template depends on besides its own text: the declared parameters and which
+ * partials exist. A partial's own text is checked with every run that compiles (it is short).
+ */
+const checkContextOf = (declared: Set<string>, partialNames: Set<string>): string => cacheKey(checkerId(), [...declared].sort().join(","), [...partialNames].sort().join(","));
+
+/** The checks' own code and rules: another version of gen-manifests never takes an earlier one's results. */
+let checker: string | undefined;
+const checkerId = (): string =>
+  (checker ??= cacheKey(analyseTemplate.toString(), JSON.stringify(Object.entries(HELPERS).map(([name, h]) => [name, h.reads])), [...BLOCK_HELPERS].join(","), DIRECTIVE.source, PHASES.map((p) => p.name).join(",")));
+
+/** A chunk's templates as checked before, in this context: what they print where, and their analysis. */
+interface CheckedTemplate {
+  sites: Omit<EmitSite, "template">[];
+  phase: string | null;
+  freeVars: [string, number, number][];
+  calls: [string, string[], number, number][];
+}
+
+const checkedChunkKey = (members: TemplateFile[], context: string): string => cacheKey(chunkKey(members), "checked", context);
+
+/**
+ * A chunk whose templates compiled and passed every check before, in another set with the same
+ * declared parameters and partials (the set before an edit elsewhere): its templates need not be
+ * parsed again.
+ */
+function readCheckedChunk(cache: CompileCache, members: TemplateFile[], context: string): { analysis: FileAnalysis; unit: CompiledUnit }[] | undefined {
+  const text = cache.get(checkedChunkKey(members, context));
+  if (!text) return undefined;
+  try {
+    const checked = JSON.parse(text) as CheckedTemplate[];
+    if (checked.length !== members.length) return undefined;
+    return checked.map((t, i) => {
+      const file = members[i];
+      const phaseOverride = t.phase ? phaseByName(t.phase) : undefined;
+      const freeVars = new Map(t.freeVars.map(([name, line, column]) => [name, { line, column }]));
+      const calls = t.calls.map(([partial, hashKeys, line, column]) => ({ partial, hashKeys: new Set(hashKeys), file, line, column }));
+      return { analysis: { file, freeVars, calls, phaseOverride }, unit: { file, sites: t.sites, phaseOverride } };
+    });
+  } catch {
+    return undefined; // a damaged entry: checked afresh
+  }
+}
+
+function checkedChunk(members: { analysis: FileAnalysis; unit: CompiledUnit }[]): CheckedTemplate[] {
+  return members.map(({ analysis: a, unit }) => ({
+    sites: unit.sites,
+    phase: a.phaseOverride?.name ?? null,
+    freeVars: [...a.freeVars].map(([name, { line, column }]) => [name, line, column]),
+    calls: a.calls.map((c) => [c.partial, [...c.hashKeys], c.line, c.column]),
+  }));
 }
 
 export function compileTemplates(input: CompileTemplatesInput): TemplateSet {
   const declared = new Set(Object.keys(input.schema.properties ?? {}));
   const cache = input.cache ?? NO_CACHE;
   // The whole set, when it compiled before exactly as it is: no parsing, one evaluation per chunk.
-  const setKey = cacheKey("template-set-v2", HANDLEBARS_VERSION, rewriteMustaches.toString(), COMPILE_OPTIONS_JSON, [...declared].sort().join(","), ...input.files.map((f) => `${f.name}\0${f.text}`));
-  const compile = (): CompiledUnit[] => compileSet(input.files, declared, cache, setKey);
-  return instantiate(loadCompiledSet(cache, setKey, input.files) ?? compile(), cache, compile);
+  const setKey = cacheKey("template-set-v2", HANDLEBARS_VERSION, rewriteMustaches.toString(), COMPILE_OPTIONS_JSON, checkerId(), [...declared].sort().join(","), ...input.files.map((f) => `${f.name}\0${f.text}`));
+  const units = loadCompiledSet(cache, setKey, input.files) ?? compileSet(input.files, declared, cache, setKey, true);
+  // A chunk's code missing from the cache: everything is compiled again, from the templates.
+  return instantiate(units, cache, () => compileSet(input.files, declared, cache, setKey, false));
 }
 
 /**
@@ -233,37 +287,65 @@ function saveCompiledSet(cache: CompileCache, key: string, units: CompiledUnit[]
   const main = units.filter((u) => !u.file.isPartial);
   for (let c = 0; c * CHUNK < main.length; c++) {
     const members = main.slice(c * CHUNK, (c + 1) * CHUNK);
-    const id = chunkKey(members);
-    if (!cache.has(id)) cache.set(id, chunkSource(members.map((u) => u.spec!)));
+    const id = chunkKey(members.map((u) => u.file));
+    // A chunk taken from the cache has no code here; if its entry is gone, rendering compiles it again.
+    if (!cache.has(id) && members.every((u) => u.spec !== undefined)) cache.set(id, chunkSource(members.map((u) => u.spec!)));
   }
   cache.set(key, JSON.stringify(units.map((u) => ({ name: u.file.name, phase: u.phaseOverride?.name ?? null, sites: u.sites, spec: u.file.isPartial ? u.spec : undefined }))));
 }
 
-/** Parses and checks every template, then compiles each (from the per-template cache where it can). */
-function compileSet(files: TemplateFile[], declared: Set<string>, cache: CompileCache, setKey: string): CompiledUnit[] {
+/**
+ * Parses and checks every template, then compiles each (from the per-template cache where it can).
+ * With `reuseChunks`, a chunk of templates that passed before in the same context is taken as it
+ * was checked, unparsed: after an edit to one template, only its chunk is parsed again.
+ */
+function compileSet(files: TemplateFile[], declared: Set<string>, cache: CompileCache, setKey: string, reuseChunks: boolean): CompiledUnit[] {
   const partialNames = new Set(files.filter((f) => f.isPartial).map(partialName));
+  const context = checkContextOf(declared, partialNames);
   const problems: Problem[] = [];
+  const main = files.filter((f) => !f.isPartial);
+  const reused = new Map<TemplateFile, { analysis: FileAnalysis; unit: CompiledUnit }>();
+  if (reuseChunks) {
+    for (let c = 0; c * CHUNK < main.length; c++) {
+      const members = main.slice(c * CHUNK, (c + 1) * CHUNK);
+      readCheckedChunk(cache, members, context)?.forEach((t) => reused.set(t.analysis.file, t));
+    }
+  }
 
   // 1. Parse and check everything, so a mistake anywhere stops the run before any rendering. Each
   // template is compiled as soon as it is checked, and its syntax tree let go: a large set never
   // holds every tree at once (they are most of a cold run's memory).
-  const analyses: FileAnalysis[] = [];
-  const made: ({ a: FileAnalysis } & ReturnType<typeof precompiled>)[] = [];
+  const done: { analysis: FileAnalysis; unit: CompiledUnit }[] = [];
   for (const file of files) {
+    const known = reused.get(file);
+    if (known) {
+      done.push(known);
+      continue;
+    }
     const ast = parseTemplate(file, problems);
     if (!ast) continue;
-    const a = analyseTemplate(file, ast, declared, partialNames, problems);
-    analyses.push(a);
-    if (problems.length === 0) made.push({ a, ...precompiled(a, ast, cache) });
+    const analysis = analyseTemplate(file, ast, declared, partialNames, problems);
+    if (problems.length) {
+      done.push({ analysis, unit: { file, sites: [] } });
+      continue;
+    }
+    const { spec, sites } = precompiled(analysis, ast, cache);
+    done.push({ analysis, unit: { file, spec, sites, phaseOverride: analysis.phaseOverride } });
   }
   if (problems.length) throw new GenError("compile-templates", problems);
 
   // 2. A partial may use names its callers pass; everything else must be a declared parameter.
-  checkPartialCalls(analyses, declared, problems);
+  checkPartialCalls(done.map((d) => d.analysis), declared, problems);
   if (problems.length) throw new GenError("compile-templates", problems);
 
-  const units = made.map(({ a, spec, sites }) => ({ file: a.file, spec, sites, phaseOverride: a.phaseOverride }));
+  const units = done.map((d) => d.unit);
   saveCompiledSet(cache, setKey, units);
+  const checked = done.filter((d) => !d.analysis.file.isPartial);
+  for (let c = 0; c * CHUNK < checked.length; c++) {
+    const members = checked.slice(c * CHUNK, (c + 1) * CHUNK);
+    const key = checkedChunkKey(members.map((m) => m.analysis.file), context);
+    if (!cache.has(key)) cache.set(key, JSON.stringify(checkedChunk(members)));
+  }
   return units;
 }
 
@@ -315,7 +397,7 @@ function instantiate(units: CompiledUnit[], cache: CompileCache, compile?: () =>
   const chunks = new Map<number, { fns: (TemplateDelegate | undefined)[]; left: number; keepCompiled(): void }>();
   let recompiled: CompiledUnit[] | undefined;
   const load = (members: CompiledUnit[], c: number, code: string): ModuleCode & { specs: TemplateSpecification[] } => {
-    const loaded = loadModuleCode(code, { require, cache, key: chunkKey(members), filename: `templates-${c}.js` });
+    const loaded = loadModuleCode(code, { require, cache, key: chunkKey(members.map((m) => m.file)), filename: `templates-${c}.js` });
     const specs = loaded.exports as TemplateSpecification[];
     if (!Array.isArray(specs) || specs.length !== members.length) throw new Error(`templates-${c}.js: not the chunk's code`);
     return { ...loaded, specs };
@@ -328,7 +410,7 @@ function instantiate(units: CompiledUnit[], cache: CompileCache, compile?: () =>
       let loaded;
       if (members.every((m) => m.spec !== undefined)) loaded = load(members, c, chunkSource(members.map((m) => m.spec!)));
       else {
-        const id = chunkKey(members);
+        const id = chunkKey(members.map((m) => m.file));
         try {
           loaded = load(members, c, cache.get(id) ?? "");
         } catch (e) {
