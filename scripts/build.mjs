@@ -32,6 +32,37 @@ const loadOnUse = {
   },
 };
 
+/**
+ * yargs' platform shim, as it loads, imports node:assert (which sets up colours, and with them
+ * process.stderr) and reads process.stdout's width: ~6 ms of every run, for --help and for two
+ * checks of yargs' own invariants. The checks become plain comparisons (Object.is, as node:assert
+ * compares), and the width is read when asked for. The build fails if yargs changes the lines,
+ * rather than ship them unpatched.
+ */
+const YARGS_INVARIANTS = `
+const invariant = (holds, message, what) => { if (!holds) throw message instanceof Error ? message : new Error(message ?? what); };
+const notStrictEqual = (actual, expected, message) => invariant(!Object.is(actual, expected), message, "yargs: unexpected " + String(actual));
+const strictEqual = (actual, expected, message) => invariant(Object.is(actual, expected), message, "yargs: expected " + String(expected) + ", got " + String(actual));
+`;
+const YARGS_SHIM_EDITS = [
+  ["import { notStrictEqual, strictEqual } from 'assert'", YARGS_INVARIANTS],
+  ["stdColumns: typeof process.stdout.columns !== 'undefined' ? process.stdout.columns : null", "get stdColumns() { return typeof process.stdout.columns !== 'undefined' ? process.stdout.columns : null; }"],
+];
+
+const deferYargsShim = {
+  name: "defer-yargs-shim",
+  setup(build) {
+    build.onLoad({ filter: /[\\/]yargs[\\/]lib[\\/]platform-shims[\\/]esm\.mjs$/ }, (args) => {
+      let contents = fs.readFileSync(args.path, "utf8");
+      for (const [from, to] of YARGS_SHIM_EDITS) {
+        if (!contents.includes(from)) throw new Error(`${args.path}: expected to find ${from}; update YARGS_SHIM_EDITS in scripts/build.mjs`);
+        contents = contents.replace(from, to);
+      }
+      return { contents, loader: "js" };
+    });
+  },
+};
+
 // --profile: readable names, into dist/profile/, for `node --cpu-prof dist/profile/gen-manifests.js ...`.
 const profile = process.argv.includes("--profile");
 
@@ -45,7 +76,7 @@ await esbuild.build({
   mainFields: ["module", "main"],
   external: ["yaml"],
   alias: { cliui: "./src/cliui.ts" },
-  plugins: [loadOnUse],
+  plugins: [loadOnUse, deferYargsShim],
   minify: !profile,
   legalComments: "none",
   logLevel: "error",

@@ -21,8 +21,46 @@ interface Printer {
   red(s: string): string;
 }
 
-function makePrinter(secretValues: Set<string>): Printer {
-  const color = Boolean(process.stderr.isTTY) && !process.env.NO_COLOR && process.env.TERM !== "dumb";
+/** Whether --out - sent the objects through process.stdout: later lines to it then follow the same way, in order. */
+let stdoutStreamUsed = false;
+
+/**
+ * A line straight to the file descriptor: creating process.stdout or process.stderr (and the tty
+ * module, to ask whether it is a terminal) costs several ms of a run that prints one line.
+ */
+function writeLine(fd: 1 | 2, text: string): void {
+  if (fd === 1 && stdoutStreamUsed) {
+    process.stdout.write(text);
+    return;
+  }
+  const data = Buffer.from(text);
+  for (let done = 0; done < data.length; ) {
+    try {
+      done += fs.writeSync(fd, data, done);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === "EPIPE") return; // the reader has gone (| head): nothing more to say
+      if (code !== "EAGAIN") throw e;
+      // A non-blocking pipe that is full: wait for the reader.
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 5);
+    }
+  }
+}
+
+/** A terminal, as far as colours go: a character device (a terminal, or /dev/null, where colours harm nobody). */
+function onTerminal(fd: number): boolean {
+  try {
+    return fs.fstatSync(fd).isCharacterDevice();
+  } catch {
+    return false;
+  }
+}
+
+/** Where the printer's lines go: the file descriptors, or (in tests of main) anywhere else. */
+export type WriteLine = (fd: 1 | 2, text: string) => void;
+
+function makePrinter(secretValues: Set<string>, write: WriteLine): Printer {
+  const color = onTerminal(2) && !process.env.NO_COLOR && process.env.TERM !== "dumb";
   // Last line of defence: whatever is printed, no secret value gets through.
   const mask = (s: string): string => {
     let masked = s;
@@ -30,8 +68,8 @@ function makePrinter(secretValues: Set<string>): Printer {
     return masked;
   };
   return {
-    out: (line) => process.stdout.write(`${mask(line)}\n`),
-    err: (line) => process.stderr.write(`${mask(line)}\n`),
+    out: (line) => write(1, `${mask(line)}\n`),
+    err: (line) => write(2, `${mask(line)}\n`),
     bold: (s) => (color ? `\x1b[1m${s}\x1b[22m` : s),
     red: (s) => (color ? `\x1b[31m${s}\x1b[39m` : s),
   };
@@ -57,7 +95,10 @@ function renderOptions(y: Argv) {
 }
 
 function parseArgs(argv: string[]) {
-  return yargs(argv)
+  const y = yargs(argv);
+  // The terminal's width matters only to --help; reading it creates process.stdout (~3 ms).
+  if (argv.includes("--help") || argv.includes("-h")) y.wrap(Math.min(110, process.stdout.columns ?? 100));
+  return y
     .scriptName("gen-manifests")
     .usage("$0 [command] --params FILE [options]\n\nRenders the templates with the parameters into ordered Kubernetes manifests and an apply script.")
     .command(["render", "$0"], "render into the output folder (the default command)", (y) =>
@@ -95,8 +136,7 @@ function parseArgs(argv: string[]) {
     .help()
     .alias("help", "h")
     // Not yargs' own lookup, which reads the package.json of the folder the command runs in.
-    .version((JSON.parse(fs.readFileSync(path.join(PACKAGE_ROOT, "package.json"), "utf8")) as { version: string }).version)
-    .wrap(Math.min(110, process.stdout.columns ?? 100));
+    .version((JSON.parse(fs.readFileSync(path.join(PACKAGE_ROOT, "package.json"), "utf8")) as { version: string }).version);
 }
 
 /** A mistyped option is the likeliest cause of any usage error, so it is named first. */
@@ -218,6 +258,7 @@ function runRenderToStdout(ctx: Context): number {
   const { out, secrets } = result.trees;
   const inStream = result.manifests.filter((m) => out.files.has(m.fileName));
   // Not through the printer, which masks secret values: Secrets are here only if --inline-secrets asked for them.
+  stdoutStreamUsed = true;
   process.stdout.write(inStream.map((m) => out.files.get(m.fileName)!.content).join("---\n"));
   const leftOut = result.manifests.length - inStream.length;
   const secretsOut = (args as { "secrets-out"?: string })["secrets-out"];
@@ -379,10 +420,10 @@ function completeOnly(argv: string[]): number {
 
 export { generatedCode } from "./compile-cache";
 
-export function main(argv: string[]): number {
+export function main(argv: string[], write: WriteLine = writeLine): number {
   const started = process.hrtime.bigint();
   const secretValues = new Set<string>();
-  const print = makePrinter(secretValues);
+  const print = makePrinter(secretValues, write);
   let learn = (): void => undefined;
   try {
     // The shell asks for completions as the user types: yargs prints them; nothing is checked.

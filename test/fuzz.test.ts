@@ -11,16 +11,8 @@ import { makeChart, SECRET_TEMPLATE, snapshot, WEB_TEMPLATE } from "./helpers";
 /** Runs the CLI in this process (main is synchronous), capturing what it prints. */
 function runMain(args: string[]): { code: number; output: string } {
   let output = "";
-  const out = process.stdout.write.bind(process.stdout);
-  const err = process.stderr.write.bind(process.stderr);
-  process.stdout.write = ((chunk: string) => ((output += chunk), true)) as typeof process.stdout.write;
-  process.stderr.write = ((chunk: string) => ((output += chunk), true)) as typeof process.stderr.write;
-  try {
-    return { code: main(args), output };
-  } finally {
-    process.stdout.write = out;
-    process.stderr.write = err;
-  }
+  const code = main(args, (_fd, text) => (output += text));
+  return { code, output };
 }
 
 const SENTINEL = "FUZZ-SENTINEL-secret-9d2e";
