@@ -186,6 +186,13 @@ interface CompiledUnit {
 /** Templates (not partials) are evaluated, and kept in the cache, this many to a chunk. */
 const CHUNK = 256;
 
+/** A list cut into chunks, in order. */
+function chunksOf<T>(list: T[]): T[][] {
+  const chunks: T[][] = [];
+  for (let start = 0; start < list.length; start += CHUNK) chunks.push(list.slice(start, start + CHUNK));
+  return chunks;
+}
+
 /** A chunk's code: a CommonJS module whose exports are its templates' precompiled specs, in order. */
 const chunkSource = (specs: string[]): string => `module.exports = [${specs.join(",\n")}];`;
 
@@ -284,9 +291,7 @@ function loadCompiledSet(cache: CompileCache, key: string, files: TemplateFile[]
  * a set entry is only ever read with its chunks written.
  */
 function saveCompiledSet(cache: CompileCache, key: string, units: CompiledUnit[]): void {
-  const main = units.filter((u) => !u.file.isPartial);
-  for (let c = 0; c * CHUNK < main.length; c++) {
-    const members = main.slice(c * CHUNK, (c + 1) * CHUNK);
+  for (const members of chunksOf(units.filter((u) => !u.file.isPartial))) {
     const id = chunkKey(members.map((u) => u.file));
     // A chunk taken from the cache has no code here; if its entry is gone, rendering compiles it again.
     if (!cache.has(id) && members.every((u) => u.spec !== undefined)) cache.set(id, chunkSource(members.map((u) => u.spec!)));
@@ -303,13 +308,9 @@ function compileSet(files: TemplateFile[], declared: Set<string>, cache: Compile
   const partialNames = new Set(files.filter((f) => f.isPartial).map(partialName));
   const context = checkContextOf(declared, partialNames);
   const problems: Problem[] = [];
-  const main = files.filter((f) => !f.isPartial);
   const reused = new Map<TemplateFile, { analysis: FileAnalysis; unit: CompiledUnit }>();
   if (reuseChunks) {
-    for (let c = 0; c * CHUNK < main.length; c++) {
-      const members = main.slice(c * CHUNK, (c + 1) * CHUNK);
-      readCheckedChunk(cache, members, context)?.forEach((t) => reused.set(t.analysis.file, t));
-    }
+    for (const members of chunksOf(files.filter((f) => !f.isPartial))) readCheckedChunk(cache, members, context)?.forEach((t) => reused.set(t.analysis.file, t));
   }
 
   // 1. Parse and check everything, so a mistake anywhere stops the run before any rendering. Each
@@ -340,17 +341,17 @@ function compileSet(files: TemplateFile[], declared: Set<string>, cache: Compile
 
   const units = done.map((d) => d.unit);
   saveCompiledSet(cache, setKey, units);
-  const checked = done.filter((d) => !d.analysis.file.isPartial);
-  for (let c = 0; c * CHUNK < checked.length; c++) {
-    const members = checked.slice(c * CHUNK, (c + 1) * CHUNK);
+  for (const members of chunksOf(done.filter((d) => !d.analysis.file.isPartial))) {
     const key = checkedChunkKey(members.map((m) => m.analysis.file), context);
     if (!cache.has(key)) cache.set(key, JSON.stringify(checkedChunk(members)));
   }
   return units;
 }
 
-/** Sets up an isolated Handlebars environment with only the known helpers, and the templates in it. */
-/** `compile` compiles the set again, for a chunk whose cache entry is missing or damaged. */
+/**
+ * Sets up an isolated Handlebars environment with only the known helpers, and the templates in it.
+ * `compile` compiles the set again, for a chunk whose cache entry is missing or damaged.
+ */
 function instantiate(units: CompiledUnit[], cache: CompileCache, compile?: () => CompiledUnit[]): TemplateSet {
   // 3. Compile in an isolated environment with only the known helpers.
   const hb = HandlebarsRuntime.create();
@@ -396,8 +397,8 @@ function instantiate(units: CompiledUnit[], cache: CompileCache, compile?: () =>
   // otherwise the largest cost of a large set.
   const chunks = new Map<number, { fns: (TemplateDelegate | undefined)[]; left: number; keepCompiled(): void }>();
   let recompiled: CompiledUnit[] | undefined;
-  const load = (members: CompiledUnit[], c: number, code: string): ModuleCode & { specs: TemplateSpecification[] } => {
-    const loaded = loadModuleCode(code, { require, cache, key: chunkKey(members.map((m) => m.file)), filename: `templates-${c}.js` });
+  const load = (members: CompiledUnit[], c: number, id: string, code: string): ModuleCode & { specs: TemplateSpecification[] } => {
+    const loaded = loadModuleCode(code, { require, cache, key: id, filename: `templates-${c}.js` });
     const specs = loaded.exports as TemplateSpecification[];
     if (!Array.isArray(specs) || specs.length !== members.length) throw new Error(`templates-${c}.js: not the chunk's code`);
     return { ...loaded, specs };
@@ -407,19 +408,19 @@ function instantiate(units: CompiledUnit[], cache: CompileCache, compile?: () =>
     let chunk = chunks.get(c);
     if (!chunk) {
       const members = list.slice(c * CHUNK, (c + 1) * CHUNK);
+      const id = chunkKey(members.map((m) => m.file));
       let loaded;
-      if (members.every((m) => m.spec !== undefined)) loaded = load(members, c, chunkSource(members.map((m) => m.spec!)));
+      if (members.every((m) => m.spec !== undefined)) loaded = load(members, c, id, chunkSource(members.map((m) => m.spec!)));
       else {
-        const id = chunkKey(members.map((m) => m.file));
         try {
-          loaded = load(members, c, cache.get(id) ?? "");
+          loaded = load(members, c, id, cache.get(id) ?? "");
         } catch (e) {
           // The chunk's entry is missing or damaged: the set is compiled again, and the chunk written again.
           if (!compile) throw e;
           recompiled ??= compile();
-          const code = chunkSource(recompiled.filter((u) => !u.file.isPartial).slice(c * CHUNK, (c + 1) * CHUNK).map((m) => m.spec!));
+          const code = chunkSource(chunksOf(recompiled.filter((u) => !u.file.isPartial))[c].map((m) => m.spec!));
           cache.set(id, code);
-          loaded = load(members, c, code);
+          loaded = load(members, c, id, code);
         }
       }
       chunk = { fns: loaded.specs.map((spec) => hb.template(spec)), left: members.length, keepCompiled: loaded.keepCompiled };
