@@ -1,12 +1,13 @@
 // The operator's loop: create parameters, render, diff, plan, apply, change, re-apply.
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
+import { once } from "node:events";
 import fs from "node:fs";
 import path from "node:path";
 import { describe, it } from "node:test";
 import yaml from "js-yaml";
 import { generate } from "../src/index";
-import { EXAMPLE_PARAMS, makeChart, REPO, runCli, SECRET_TEMPLATE, SHIPPED_SCHEMA, snapshot, tmpDir, WEB_TEMPLATE } from "./helpers";
+import { CLI, EXAMPLE_PARAMS, makeChart, REPO, runCli, SECRET_TEMPLATE, SHIPPED_SCHEMA, snapshot, tmpDir, WEB_TEMPLATE } from "./helpers";
 
 const shipped = (cwd: string, ...args: string[]) => runCli([...args, "--templates", path.join(REPO, "kubernetes-in")], { cwd });
 
@@ -245,6 +246,17 @@ describe("for people and for programs", () => {
     const options = runCli(["--get-yargs-completions", "gen-manifests", "diff", "--"]);
     assert.deepEqual([options.status, options.stderr], [0, ""]);
     assert.match(options.stdout, /^--params$/m);
+  });
+
+  it("a reader that stops early (| head) ends the output quietly", async () => {
+    const args = [CLI, "plan", "--params", path.join(REPO, "params", "example.json"), "--templates", path.join(REPO, "kubernetes-in")];
+    const closed = spawn(process.execPath, args, { cwd: tmpDir(), stdio: ["ignore", "pipe", "pipe"] });
+    closed.stdout.destroy();
+    let stderr = "";
+    closed.stderr.on("data", (d) => (stderr += d));
+    const [code] = (await once(closed, "close")) as [number];
+    assert.equal(code, 0, stderr);
+    assert.equal(stderr, "");
   });
 
   it("errors are red and names bold on a terminal, plain otherwise (NO_COLOR)", () => {
