@@ -189,8 +189,13 @@ interface SetResult {
   kustomize?: Sample[];
 }
 
+/** gen-manifests rendering a set into `out`, as a user runs it; `env` replaces the set's own. */
+function renderCommand(set: BenchSet, out: string, env = set.env, ...extra: string[]): Command {
+  return { argv: [process.execPath, CLI, "--params", set.params, "--out", out, "--quiet", ...extra], cwd: set.cwd, env };
+}
+
 function benchSet(set: BenchSet, work: string, fresh: () => string, copy: string): SetResult {
-  const render = (out: string, ...extra: string[]): Command => ({ argv: [process.execPath, CLI, "--params", set.params, "--out", out, "--quiet", ...extra], cwd: set.cwd, env: set.env });
+  const render = (out: string, ...extra: string[]): Command => renderCommand(set, out, set.env, ...extra);
   // The same objects for kustomize (Secrets inline, so it reads them all), and the same files for the floor.
   const reference = fs.mkdtempSync(path.join(work, "reference-"));
   measure(render(path.join(reference, "inline", "out"), "--inline-secrets"));
@@ -216,7 +221,7 @@ function editRuns(set: BenchSet, runs: number, fresh: () => string): Sample[] {
   const file = path.join(set.cwd, "kubernetes-in", "d0.yaml.hbs");
   const original = fs.readFileSync(file, "utf8");
   const out = path.join(fresh(), "out");
-  const render = (): Sample => measure({ argv: [process.execPath, CLI, "--params", set.params, "--out", out, "--quiet"], cwd: set.cwd, env: set.env });
+  const render = (): Sample => measure(renderCommand(set, out));
   try {
     render();
     return Array.from({ length: runs }, (_, round) => {
@@ -253,7 +258,7 @@ function main(): void {
   // The first run after an install or a build has no compile cache: each run here gets an empty one.
   // Last, because filling caches is what slows this disk down; no targets apply.
   const firstRun = (r: SetResult, runs: number): Sample[] =>
-    Array.from({ length: runs }, () => measure({ argv: [process.execPath, CLI, "--params", r.set.params, "--out", path.join(fresh(), "out"), "--quiet"], cwd: r.set.cwd, env: { GEN_MANIFESTS_CACHE_DIR: path.join(fresh(), "cache") } }));
+    Array.from({ length: runs }, () => measure(renderCommand(r.set, path.join(fresh(), "out"), { GEN_MANIFESTS_CACHE_DIR: path.join(fresh(), "cache") })));
 
   const seconds = (xs: Sample[]): number[] => xs.map((s) => s.seconds);
   const verdict = (ok: boolean): string => (ok ? "PASS" : "FAIL");

@@ -28,6 +28,9 @@ let stdoutStreamUsed = false;
  * A line straight to the file descriptor: creating process.stdout or process.stderr (and the tty
  * module, to ask whether it is a terminal) costs several ms of a run that prints one line.
  */
+/** Something to wait on: nothing ever wakes it, so a wait on it is a pause. */
+const PAUSE = new Int32Array(new SharedArrayBuffer(4));
+
 function writeLine(fd: 1 | 2, text: string): void {
   if (fd === 1 && stdoutStreamUsed) {
     process.stdout.write(text);
@@ -42,7 +45,7 @@ function writeLine(fd: 1 | 2, text: string): void {
       if (code === "EPIPE") return; // the reader has gone (| head): nothing more to say
       if (code !== "EAGAIN") throw e;
       // A non-blocking pipe that is full: wait for the reader.
-      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 5);
+      Atomics.wait(PAUSE, 0, 0, 5);
     }
   }
 }

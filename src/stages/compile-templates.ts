@@ -202,8 +202,16 @@ const chunkSource = (specs: string[]): string => `module.exports = [${specs.join
  * compiled code of them, valid.
  */
 function chunkKey(members: TemplateFile[]): string {
-  return cacheKey("template-chunk-v1", HANDLEBARS_VERSION, rewriteMustaches.toString(), COMPILE_OPTIONS_JSON, ...members.map((f) => `${f.name}\0${f.text}`));
+  // Asked for by the set's key, its checks, its entries and its loading: the text is hashed once.
+  const known = chunkKeys.get(members[0]);
+  if (known && known.last === members[members.length - 1] && known.size === members.length) return known.key;
+  const key = cacheKey("template-chunk-v1", HANDLEBARS_VERSION, rewriteMustaches.toString(), COMPILE_OPTIONS_JSON, ...members.map((f) => `${f.name}\0${f.text}`));
+  chunkKeys.set(members[0], { last: members[members.length - 1], size: members.length, key });
+  return key;
 }
+
+/** A chunk's key, by its first template (a chunk is a run of the set's templates: its first, last and size name it). */
+const chunkKeys = new WeakMap<TemplateFile, { last: TemplateFile; size: number; key: string }>();
 
 /**
  * What checking a template depends on besides its own text: the declared parameters and which
@@ -262,7 +270,10 @@ export function compileTemplates(input: CompileTemplatesInput): TemplateSet {
   const declared = new Set(Object.keys(input.schema.properties ?? {}));
   const cache = input.cache ?? NO_CACHE;
   // The whole set, when it compiled before exactly as it is: no parsing, one evaluation per chunk.
-  const setKey = cacheKey("template-set-v2", HANDLEBARS_VERSION, rewriteMustaches.toString(), COMPILE_OPTIONS_JSON, checkerId(), [...declared].sort().join(","), ...input.files.map((f) => `${f.name}\0${f.text}`));
+  // Its templates are in it through their chunks' keys; the partials, which are in no chunk, by their text.
+  const partials = input.files.filter((f) => f.isPartial);
+  const chunks = chunksOf(input.files.filter((f) => !f.isPartial)).map(chunkKey);
+  const setKey = cacheKey("template-set-v3", HANDLEBARS_VERSION, rewriteMustaches.toString(), COMPILE_OPTIONS_JSON, checkerId(), [...declared].sort().join(","), ...partials.map((f) => `${f.name}\0${f.text}`), ...chunks);
   const units = loadCompiledSet(cache, setKey, input.files) ?? compileSet(input.files, declared, cache, setKey, true);
   // A chunk's code missing from the cache: everything is compiled again, from the templates.
   return instantiate(units, cache, () => compileSet(input.files, declared, cache, setKey, false));
