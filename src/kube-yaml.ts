@@ -6,8 +6,10 @@
 // gets back exactly: it knows every form any YAML 1.1 or Go reader takes for a non-string
 // (sexagesimal `12:30`, timestamps, `0o17`, `<<`), so js-yaml quotes each string it might
 // misread. Its extra types only resolve, never represent, so numbers and booleans are still
-// written as themselves.
+// written as themselves. emit-yaml writes the same bytes with less garbage, asking these types
+// which strings to quote.
 import yaml from "js-yaml";
+import { emitYaml, type ScalarRules } from "./emit-yaml";
 
 const matching = (re: RegExp) => (s: string | null): boolean => s !== null && re.test(s);
 
@@ -90,8 +92,23 @@ function markQuoted(v: unknown, marker: string, quoted: string[]): unknown {
   return v;
 }
 
+/** js-yaml's own test of whether a plain scalar reads as something else than a string. */
+const DUMP_IMPLICIT = (KUBE_DUMP_SCHEMA as unknown as { compiledImplicit: { resolve(s: string): boolean }[] }).compiledImplicit;
+
+/** Every string the dump schema's types resolve starts with one of these: most are settled by one test. */
+const MAY_READ_AS_OTHER = /^(?:[-+.0-9_:~<eEyYnNoOtTfF]|$)/;
+
+export const readsAsOther = (s: string): boolean => MAY_READ_AS_OTHER.test(s) && DUMP_IMPLICIT.some((t) => t.resolve(s));
+
+export const KUBE_SCALAR_RULES: ScalarRules = { readsAsOther, alwaysQuoted: needsQuotes };
+
 /** YAML that reads back exactly, under any YAML 1.1 or Go reader. */
 export function dumpYaml(value: unknown): string {
+  return emitYaml(value, KUBE_SCALAR_RULES) ?? dumpYamlWithJsYaml(value);
+}
+
+/** The same YAML written by js-yaml: for values that are not plain data, and as the reference in tests. */
+export function dumpYamlWithJsYaml(value: unknown): string {
   if (!anyNeedsQuotes(value)) return yaml.dump(value, DUMP_OPTIONS);
   const quoted: string[] = [];
   // A marker that no string of the value contains, so no string can be mistaken for one.

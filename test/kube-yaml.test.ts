@@ -1,25 +1,71 @@
 // How manifests are written: every string reads back as itself under YAML 1.1 (as Kubernetes reads
-// YAML), and the one-character pre-check that spares most strings the full ambiguity test never
-// changes its answer.
+// YAML); the one-character pre-checks that spare most strings the full ambiguity tests never
+// change their answer; and the emitter writes exactly js-yaml's bytes, since users diff `out/`.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import fc from "fast-check";
 import { parse } from "yaml";
-import { AMBIGUOUS_FORMS, dumpYaml, isAmbiguous } from "../src/kube-yaml";
+import { emitYaml } from "../src/emit-yaml";
+import { AMBIGUOUS_FORMS, dumpYaml, dumpYamlWithJsYaml, isAmbiguous, KUBE_DUMP_SCHEMA, KUBE_SCALAR_RULES, readsAsOther } from "../src/kube-yaml";
 
 const fullTest = (s: string): boolean => AMBIGUOUS_FORMS.some((re) => re.test(s));
+const implicitTypes = (KUBE_DUMP_SCHEMA as unknown as { compiledImplicit: { resolve(s: string): boolean }[] }).compiledImplicit;
+const readsAsOtherFull = (s: string): boolean => implicitTypes.some((t) => t.resolve(s));
+const printableAscii = Array.from({ length: 95 }, (_, i) => String.fromCharCode(32 + i));
+const upToTwoChars = ["", ...printableAscii, ...printableAscii.flatMap((a) => printableAscii.map((b) => a + b))];
+const numberish = fc.string({ unit: fc.constantFrom(..."0123456789+-._:eExXoObB~<yYnNlLuUtTfFrRsS ".split("")), maxLength: 12 });
 
 describe("kube-yaml: the ambiguity pre-check", () => {
   it("agrees with the full test on every string of up to two printable ASCII characters", () => {
-    const chars = Array.from({ length: 95 }, (_, i) => String.fromCharCode(32 + i));
-    const strings = ["", ...chars, ...chars.flatMap((a) => chars.map((b) => a + b))];
-    const disagree = strings.filter((s) => isAmbiguous(s) !== fullTest(s));
+    const disagree = upToTwoChars.filter((s) => isAmbiguous(s) !== fullTest(s));
     assert.deepEqual(disagree, []);
   });
 
   it("agrees with the full test on arbitrary strings and on number-like ones", () => {
-    const numberish = fc.string({ unit: fc.constantFrom(..."0123456789+-._:eExXoObB~<yYnNlLuU ".split("")), maxLength: 12 });
     fc.assert(fc.property(fc.oneof(fc.string(), numberish), (s) => isAmbiguous(s) === fullTest(s)), { numRuns: 20000 });
+  });
+
+  it("readsAsOther agrees with all of the dump schema's types, on short, arbitrary and number-like strings", () => {
+    const words = ["true", "True", "TRUE", "false", "FALSE", "null", "Null", "NULL", ".inf", "-.Inf", ".NaN", "0b101", "0x1F", "0o17", "1e3", "+12.5"];
+    assert.deepEqual([...upToTwoChars, ...words].filter((s) => readsAsOther(s) !== readsAsOtherFull(s)), []);
+    fc.assert(fc.property(fc.oneof(fc.string(), numberish), (s) => readsAsOther(s) === readsAsOtherFull(s)), { numRuns: 20000 });
+  });
+});
+
+// Strings built from the characters where YAML's rules differ: indicators, blanks, line breaks,
+// escapes, non-printable and astral characters, a lone surrogate, a byte order mark.
+const tricky = fc.string({
+  unit: fc.constantFrom(..."aZ09 :#-?,[]{}&*!|=>'\"%@`~<._+eEyYnNtT\t\n\r\\".split(""), "\u0000", "\u0007", "\u001b", "\u0085", "\u00a0", "\u00e9", "\u2028", "\ufeff", "\ud83d\ude00", "\ud800", "\ue000", "\ufffe", "\uffff"),
+  maxLength: 10,
+});
+const scalarValue = fc.oneof(tricky, numberish, fc.integer(), fc.double(), fc.constantFrom(-0, 1e21, 5e-100, 2 ** 53, NaN, Infinity, -Infinity), fc.boolean(), fc.constant(null));
+const plainData = fc.letrec((tie) => ({
+  node: fc.oneof({ depthSize: "small", withCrossShrink: true }, scalarValue, tie("list"), tie("map")),
+  list: fc.array(tie("node"), { maxLength: 4 }),
+  map: fc.dictionary(fc.oneof(tricky, numberish), tie("node"), { maxKeys: 4 }),
+})).node;
+
+describe("kube-yaml: the emitter writes js-yaml's bytes", () => {
+  it("on generated manifests-like values: nested maps and lists, tricky strings and keys, every kind of number", () => {
+    fc.assert(fc.property(plainData, (v) => emitYaml(v, KUBE_SCALAR_RULES) === dumpYamlWithJsYaml(v)), { numRuns: 5000 });
+  });
+
+  const cases: [string, unknown][] = [
+    ["literal blocks: clip, strip, keep, a leading blank line, a leading space", { a: "x\n", b: "x", c: "x\ny", d: "x\n\n", e: "\n", f: "\nx", g: " x\ny", h: ["x\ny", { i: "p\nq\n" }] }],
+    ["lines that end in blanks (double-quoted), as values and keys", { "k \nv": "a \nb", list: ["t\t\n"] }],
+    ["a key longer than 1,024 characters is explicit", { ["k".repeat(1025)]: { a: 1 }, ["q".repeat(1025)]: [1, 2], ["s".repeat(1025)]: "v" }],
+    ["empty collections, in a list and under keys", { a: {}, b: [], c: [[], {}, [[]]] }],
+    ["YAML 1.1 booleans and sexagesimals", ["y", "No", "OFF", "12:30", "-1:2:3.5", "1_000:00"]],
+    ["a top-level string, number, list", "plain"],
+    ["a top-level multi-line string", "x\ny\n"],
+    ["a top-level empty map", {}],
+  ];
+  for (const [name, value] of cases) it(name, () => assert.equal(emitYaml(value, KUBE_SCALAR_RULES), dumpYamlWithJsYaml(value)));
+
+  it("leaves what is not plain data to js-yaml: an undefined value is dropped, a Date is refused", () => {
+    assert.equal(emitYaml({ a: undefined }, KUBE_SCALAR_RULES), undefined);
+    assert.equal(dumpYaml({ a: undefined, b: [1, undefined] }), "b:\n  - 1\n  - null\n");
+    assert.throws(() => dumpYaml({ when: new Date(0) }), /unacceptable kind of an object to dump \[object Date\]/);
   });
 });
 
