@@ -285,7 +285,7 @@ function main(): void {
     }
   }
   process.stderr.write("first runs, each with an empty compile cache\n");
-  rows.push({ name: "gen-manifests: OpenStack set, empty cache (first run)", objects: openstack.objects, samples: firstRun(openstack, RUNS), ratios: {} });
+  rows.push({ name: "gen-manifests: OpenStack set, empty cache (first run; its code from the package's seed)", objects: openstack.objects, samples: firstRun(openstack, RUNS), ratios: {} });
   rows.push({ name: "gen-manifests: 10,000 templates, empty cache (first run; 1 run)", objects: tenK.objects, samples: firstRun(tenK, 1), ratios: {} });
   process.stderr.write("one template edited, then rendered again into the same out/\n");
   for (const r of [results[1], tenK]) rows.push({ name: `gen-manifests: ${r.set.label}, one edited, into the existing out/`, objects: r.objects, samples: editRuns(r.set, RUNS, fresh), ratios: {} });

@@ -1,6 +1,9 @@
 // Bundles the CLI into one file, dist/gen-manifests.bundle.js, and the small launcher that runs it
 // from V8's code cache, dist/gen-manifests.js (after `tsc`, which builds dist/src and the tests).
+import { spawnSync } from "node:child_process";
 import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
 import * as esbuild from "esbuild";
 
 /**
@@ -84,3 +87,31 @@ await esbuild.build({
 
 // The launcher is the bin; dist/src/cli.js stays executable for npx caches made before the bundle.
 if (!profile) for (const f of ["dist/gen-manifests.js", "dist/src/cli.js"]) fs.chmodSync(f, 0o755);
+
+/**
+ * The compile cache's seed (see src/compile-cache.ts): the shipped set rendered once into an empty
+ * cache, of which the generated code is kept. V8's code caches hold for one Node version only, and
+ * are left out.
+ */
+function seedCompileCache() {
+  const seed = "dist/compile-seed";
+  fs.rmSync(seed, { recursive: true, force: true });
+  const cache = fs.mkdtempSync(path.join(os.tmpdir(), "gm-seed-"));
+  try {
+    const env = { ...process.env, GEN_MANIFESTS_CACHE_DIR: cache };
+    delete env.GEN_MANIFESTS_CACHE;
+    const r = spawnSync(process.execPath, ["dist/gen-manifests.js", "--params", "params/example.json", "--out", "-", "--quiet"], { env, stdio: ["ignore", "ignore", "inherit"] });
+    if (r.status !== 0) throw new Error(`seeding the compile cache: rendering the shipped set failed (${r.error ?? `exit ${r.status}`})`);
+    fs.mkdirSync(seed, { mode: 0o755 });
+    for (const name of fs.readdirSync(cache)) {
+      if (!/^[0-9a-f]{64}\.js$/.test(name)) continue;
+      fs.copyFileSync(path.join(cache, name), path.join(seed, name));
+      // Readable by every user of an installation made by another (cache entries are private).
+      fs.chmodSync(path.join(seed, name), 0o644);
+    }
+  } finally {
+    fs.rmSync(cache, { recursive: true, force: true });
+  }
+}
+
+if (!profile) seedCompileCache();

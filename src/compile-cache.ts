@@ -3,6 +3,11 @@
 // everything the code depends on, so an entry is never stale; entries are written atomically and
 // an unreadable one is a miss. The code holds no parameter value: only schemas and templates.
 // GEN_MANIFESTS_CACHE=off disables it; GEN_MANIFESTS_CACHE_DIR moves it.
+//
+// Behind it, read-only, the package's seed: the entries of the shipped templates and schema, made
+// at build time (scripts/build.mjs). A CI job starts from an empty cache after `npm ci`; with the
+// shipped set, its first run then compiles nothing. V8's code caches are not in the seed: they
+// hold only for one Node version.
 import { createHash } from "node:crypto";
 import fs from "node:fs";
 import os from "node:os";
@@ -49,6 +54,9 @@ function compileCacheDir(packageRoot: string, env: NodeJS.ProcessEnv = process.e
   if (fs.existsSync(modules)) return path.join(modules, ".cache", "gen-manifests");
   return path.join(os.tmpdir(), `gen-manifests-cache-${process.getuid?.() ?? "user"}`);
 }
+
+/** The package's read-only entries, made at build time for the shipped set. */
+export const seedDir = (packageRoot: string): string => path.join(packageRoot, "dist", "compile-seed");
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 /** Entries not used for this long are removed: every edit of a template leaves one behind. */
@@ -109,12 +117,20 @@ function pruneCompileCache(dir: string, now = Date.now()): void {
 export function openCompileCache(packageRoot: string, env: NodeJS.ProcessEnv = process.env): CompileCache {
   const dir = compileCacheDir(packageRoot, env);
   if (dir === undefined) return NO_CACHE;
+  const seed = seedDir(packageRoot);
+  const readSeed = (name: string): string | undefined => {
+    try {
+      return fs.readFileSync(path.join(seed, name), "utf8");
+    } catch {
+      return undefined;
+    }
+  };
   return {
     get(key) {
-      return readCacheEntry(dir, `${key}.js`, (file) => fs.readFileSync(file, "utf8"));
+      return readCacheEntry(dir, `${key}.js`, (file) => fs.readFileSync(file, "utf8")) ?? readSeed(`${key}.js`);
     },
     has(key) {
-      return fs.existsSync(path.join(dir, `${key}.js`));
+      return fs.existsSync(path.join(dir, `${key}.js`)) || fs.existsSync(path.join(seed, `${key}.js`));
     },
     set(key, code) {
       generated = true;

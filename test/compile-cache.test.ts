@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import fs from "node:fs";
 import path from "node:path";
 import { describe, it } from "node:test";
-import { makeChart, runCli, SECRET_TEMPLATE, snapshot, tmpDir, WEB_TEMPLATE } from "./helpers";
+import { EXAMPLE_PARAMS, makeChart, REPO, runCli, SECRET_TEMPLATE, SHIPPED_SCHEMA, snapshot, tmpDir, WEB_TEMPLATE } from "./helpers";
 
 const SENTINEL = "CACHE-SENTINEL-secret";
 
@@ -170,5 +170,51 @@ describe("compile cache", () => {
     const r = runCli(["--params", "params.json", "--quiet"], { cwd, env });
     assert.equal(r.status, 1);
     assert.match(r.stderr, /"tag" is not a declared parameter/);
+  });
+});
+
+describe("compile cache: the package's seed, made at build time for the shipped set", () => {
+  const seed = path.join(REPO, "dist", "compile-seed");
+  const renderShipped = (cwd: string, env: Record<string, string>) => {
+    const r = runCli(["--params", "params/example.json", "--out", "-", "--quiet"], { cwd, env });
+    assert.equal(r.status, 0, r.all);
+    return r.stdout;
+  };
+  const entries = (dir: string) => fs.readdirSync(dir).filter((e) => e.endsWith(".js"));
+  const stamps = (dir: string) => fs.readdirSync(dir).map((e) => `${e} ${fs.statSync(path.join(dir, e)).mtimeMs}`);
+
+  it("a first run of the shipped set, with an empty cache (a CI job after npm ci), compiles nothing and renders what an uncached run does", () => {
+    assert.ok(entries(seed).length > 0, "the build made a seed");
+    const cacheDir = tmpDir("gm-cache-");
+    const uncached = renderShipped(REPO, { GEN_MANIFESTS_CACHE: "off" });
+    assert.equal(renderShipped(REPO, { GEN_MANIFESTS_CACHE_DIR: cacheDir }), uncached);
+    assert.deepEqual(entries(cacheDir), [], "no code generated: the templates and the validator came from the seed");
+    assert.ok(fs.readdirSync(cacheDir).some((e) => e.startsWith("v8-")), "and, as it compiled nothing, the run kept the CLI's V8 code cache");
+  });
+
+  it("an edited copy of the shipped set compiles what changed into the user's cache; the seed is never written", () => {
+    const cwd = tmpDir("gm-shipped-");
+    for (const dir of ["kubernetes-in", "params"]) fs.cpSync(path.join(REPO, dir), path.join(cwd, dir), { recursive: true });
+    const seedBefore = stamps(seed);
+    const cacheDir = tmpDir("gm-cache-");
+    assert.equal(renderShipped(cwd, { GEN_MANIFESTS_CACHE_DIR: cacheDir }), renderShipped(REPO, { GEN_MANIFESTS_CACHE: "off" }));
+    assert.deepEqual(entries(cacheDir), [], "the copy is the shipped set: all from the seed");
+    const template = fs.readdirSync(path.join(cwd, "kubernetes-in")).find((f) => f.endsWith(".yaml.hbs"))!;
+    fs.appendFileSync(path.join(cwd, "kubernetes-in", template), "# edited\n");
+    const edited = renderShipped(cwd, { GEN_MANIFESTS_CACHE_DIR: cacheDir });
+    assert.equal(edited, renderShipped(cwd, { GEN_MANIFESTS_CACHE: "off" }));
+    const written = entries(cacheDir).length;
+    assert.ok(written > 0 && written < entries(seed).length, `the edited template's entries only: ${written} of the seed's ${entries(seed).length}`);
+    assert.deepEqual(stamps(seed), seedBefore);
+  });
+
+  it("holds no parameter value: only the shipped templates' and schema's code", () => {
+    const secrets = Object.entries(SHIPPED_SCHEMA.properties ?? {}).filter(([, p]) => (p as { writeOnly?: boolean }).writeOnly).map(([name]) => EXAMPLE_PARAMS[name]);
+    const values = secrets.filter((v): v is string => typeof v === "string" && v.length >= 4);
+    assert.ok(values.length > 0, "the example has secret values to look for");
+    for (const e of entries(seed)) {
+      const code = fs.readFileSync(path.join(seed, e), "utf8");
+      for (const v of values) assert.ok(!code.includes(v), `${e} holds a secret value of params/example.json`);
+    }
   });
 });
