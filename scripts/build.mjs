@@ -89,9 +89,9 @@ await esbuild.build({
 if (!profile) for (const f of ["dist/gen-manifests.js", "dist/src/cli.js"]) fs.chmodSync(f, 0o755);
 
 /**
- * The compile cache's seed (see src/compile-cache.ts): the shipped set rendered once into an empty
- * cache, of which the generated code is kept. V8's code caches hold for one Node version only, and
- * are left out.
+ * The compile cache's seed (see src/compile-cache.ts): the shipped set rendered into an empty
+ * cache, once to generate its code, and again for V8's code caches of a run that compiled nothing
+ * (they hold for this Node version only: their keys say which).
  */
 function seedCompileCache() {
   const seed = "dist/compile-seed";
@@ -100,11 +100,13 @@ function seedCompileCache() {
   try {
     const env = { ...process.env, GEN_MANIFESTS_CACHE_DIR: cache };
     delete env.GEN_MANIFESTS_CACHE;
-    const r = spawnSync(process.execPath, ["dist/gen-manifests.js", "--params", "params/example.json", "--out", "-", "--quiet"], { env, stdio: ["ignore", "ignore", "inherit"] });
-    if (r.status !== 0) throw new Error(`seeding the compile cache: rendering the shipped set failed (${r.error ?? `exit ${r.status}`})`);
+    for (let run = 0; run < 2; run++) {
+      const r = spawnSync(process.execPath, ["dist/gen-manifests.js", "--params", "params/example.json", "--out", "-", "--quiet"], { env, stdio: ["ignore", "ignore", "inherit"] });
+      if (r.status !== 0) throw new Error(`seeding the compile cache: rendering the shipped set failed (${r.error ?? `exit ${r.status}`})`);
+    }
     fs.mkdirSync(seed, { mode: 0o755 });
     for (const name of fs.readdirSync(cache)) {
-      if (!/^[0-9a-f]{64}\.js$/.test(name)) continue;
+      if (!/^(v8-)?[0-9a-f]{64}\.(js|bin)$/.test(name)) continue;
       fs.copyFileSync(path.join(cache, name), path.join(seed, name));
       // Readable by every user of an installation made by another (cache entries are private).
       fs.chmodSync(path.join(seed, name), 0o644);

@@ -5,9 +5,9 @@
 // GEN_MANIFESTS_CACHE=off disables it; GEN_MANIFESTS_CACHE_DIR moves it.
 //
 // Behind it, read-only, the package's seed: the entries of the shipped templates and schema, made
-// at build time (scripts/build.mjs). A CI job starts from an empty cache after `npm ci`; with the
-// shipped set, its first run then compiles nothing. V8's code caches are not in the seed: they
-// hold only for one Node version.
+// at build time (scripts/build.mjs), with V8's code caches of the build's Node. A CI job starts
+// from an empty cache after `npm ci`; with the shipped set, its first run then compiles nothing,
+// and with the Node that built the package, runs from V8's code cache as a warm run does.
 import { createHash } from "node:crypto";
 import fs from "node:fs";
 import os from "node:os";
@@ -118,16 +118,18 @@ export function openCompileCache(packageRoot: string, env: NodeJS.ProcessEnv = p
   const dir = compileCacheDir(packageRoot, env);
   if (dir === undefined) return NO_CACHE;
   const seed = seedDir(packageRoot);
-  const readSeed = (name: string): string | undefined => {
+  function readSeed(name: string): Buffer | undefined;
+  function readSeed(name: string, encoding: "utf8"): string | undefined;
+  function readSeed(name: string, encoding?: "utf8"): Buffer | string | undefined {
     try {
-      return fs.readFileSync(path.join(seed, name), "utf8");
+      return fs.readFileSync(path.join(seed, name), encoding);
     } catch {
       return undefined;
     }
-  };
+  }
   return {
     get(key) {
-      return readCacheEntry(dir, `${key}.js`, (file) => fs.readFileSync(file, "utf8")) ?? readSeed(`${key}.js`);
+      return readCacheEntry(dir, `${key}.js`, (file) => fs.readFileSync(file, "utf8")) ?? readSeed(`${key}.js`, "utf8");
     },
     has(key) {
       return fs.existsSync(path.join(dir, `${key}.js`)) || fs.existsSync(path.join(seed, `${key}.js`));
@@ -137,7 +139,8 @@ export function openCompileCache(packageRoot: string, env: NodeJS.ProcessEnv = p
       writeCacheEntry(dir, `${key}.js`, code);
     },
     getCodeCache(key) {
-      return readCacheEntry(dir, codeCacheName(key), (file) => fs.readFileSync(file));
+      const name = codeCacheName(key);
+      return readCacheEntry(dir, name, (file) => fs.readFileSync(file)) ?? readSeed(name);
     },
     setCodeCache(key, data) {
       writeCacheEntry(dir, codeCacheName(key), data);

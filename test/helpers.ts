@@ -104,8 +104,8 @@ export function makeChart(templates: Record<string, string>, params: Record<stri
   return root;
 }
 
-export function runCli(args: string[], opts: { cwd?: string; env?: Record<string, string>; input?: string } = {}): SpawnSyncReturns<string> & { all: string } {
-  const r = spawnSync(process.execPath, [CLI, ...args], {
+export function runCli(args: string[], opts: { cwd?: string; env?: Record<string, string>; input?: string; cli?: string } = {}): SpawnSyncReturns<string> & { all: string } {
+  const r = spawnSync(process.execPath, [opts.cli ?? CLI, ...args], {
     cwd: opts.cwd ?? REPO,
     encoding: "utf8",
     env: { ...process.env, NO_COLOR: "1", ...opts.env },
