@@ -96,12 +96,15 @@ if (!profile) for (const f of ["dist/gen-manifests.js", "dist/src/cli.js"]) fs.c
 function seedCompileCache() {
   const seed = "dist/compile-seed";
   fs.rmSync(seed, { recursive: true, force: true });
-  const cache = fs.mkdtempSync(path.join(os.tmpdir(), "gm-seed-"));
+  const work = fs.mkdtempSync(path.join(os.tmpdir(), "gm-seed-"));
+  const cache = path.join(work, "cache");
   try {
     const env = { ...process.env, GEN_MANIFESTS_CACHE_DIR: cache };
     delete env.GEN_MANIFESTS_CACHE;
     for (let run = 0; run < 2; run++) {
-      const r = spawnSync(process.execPath, ["dist/gen-manifests.js", "--params", "params/example.json", "--out", "-", "--quiet"], { env, stdio: ["ignore", "ignore", "inherit"] });
+      // Into a new folder, as the README's first command does: the functions V8 keeps are that run's.
+      const out = path.join(work, `render-${run}`, "out");
+      const r = spawnSync(process.execPath, ["dist/gen-manifests.js", "--params", "params/example.json", "--out", out, "--quiet"], { env, stdio: ["ignore", "ignore", "inherit"] });
       if (r.status !== 0) throw new Error(`seeding the compile cache: rendering the shipped set failed (${r.error ?? `exit ${r.status}`})`);
     }
     fs.mkdirSync(seed, { mode: 0o755 });
@@ -112,7 +115,7 @@ function seedCompileCache() {
       fs.chmodSync(path.join(seed, name), 0o644);
     }
   } finally {
-    fs.rmSync(cache, { recursive: true, force: true });
+    fs.rmSync(work, { recursive: true, force: true });
   }
 }
 
