@@ -56,7 +56,10 @@ function compileCacheDir(packageRoot: string, env: NodeJS.ProcessEnv = process.e
 }
 
 /** The package's read-only entries, made at build time for the shipped set. */
-export const seedDir = (packageRoot: string): string => path.join(packageRoot, "dist", "compile-seed");
+const seedDir = (packageRoot: string): string => path.join(packageRoot, "dist", "compile-seed");
+
+const readText = (file: string): string => fs.readFileSync(file, "utf8");
+const readBytes = (file: string): Buffer => fs.readFileSync(file);
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 /** Entries not used for this long are removed: every edit of a template leaves one behind. */
@@ -71,6 +74,15 @@ function readCacheEntry<T>(dir: string, name: string, read: (file: string) => T)
     const now = Date.now();
     if (now - fs.statSync(file).mtimeMs > DAY_MS) fs.utimesSync(file, now / 1000, now / 1000);
     return data;
+  } catch {
+    return undefined;
+  }
+}
+
+/** An entry of the package's seed: read-only, so never marked used. */
+function readSeedEntry<T>(seed: string, name: string, read: (file: string) => T): T | undefined {
+  try {
+    return read(path.join(seed, name));
   } catch {
     return undefined;
   }
@@ -118,18 +130,9 @@ export function openCompileCache(packageRoot: string, env: NodeJS.ProcessEnv = p
   const dir = compileCacheDir(packageRoot, env);
   if (dir === undefined) return NO_CACHE;
   const seed = seedDir(packageRoot);
-  function readSeed(name: string): Buffer | undefined;
-  function readSeed(name: string, encoding: "utf8"): string | undefined;
-  function readSeed(name: string, encoding?: "utf8"): Buffer | string | undefined {
-    try {
-      return fs.readFileSync(path.join(seed, name), encoding);
-    } catch {
-      return undefined;
-    }
-  }
   return {
     get(key) {
-      return readCacheEntry(dir, `${key}.js`, (file) => fs.readFileSync(file, "utf8")) ?? readSeed(`${key}.js`, "utf8");
+      return readCacheEntry(dir, `${key}.js`, readText) ?? readSeedEntry(seed, `${key}.js`, readText);
     },
     has(key) {
       return fs.existsSync(path.join(dir, `${key}.js`)) || fs.existsSync(path.join(seed, `${key}.js`));
@@ -140,7 +143,7 @@ export function openCompileCache(packageRoot: string, env: NodeJS.ProcessEnv = p
     },
     getCodeCache(key) {
       const name = codeCacheName(key);
-      return readCacheEntry(dir, name, (file) => fs.readFileSync(file)) ?? readSeed(name);
+      return readCacheEntry(dir, name, readBytes) ?? readSeedEntry(seed, name, readBytes);
     },
     setCodeCache(key, data) {
       writeCacheEntry(dir, codeCacheName(key), data);
