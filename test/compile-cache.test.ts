@@ -13,14 +13,18 @@ function renderWith(cwd: string, env: Record<string, string>, out: string, cli?:
   return snapshot(path.join(cwd, out));
 }
 
-/** The built CLI without the package's seed: what the launcher keeps on its own, in a cache it fills. */
-function seedlessCli(): string {
+/** A copy of the built CLI, with the package's seed or without it; returns the copy's CLI. */
+function copyOfCli(withSeed: boolean): string {
   const root = tmpDir("gm-package-");
   fs.mkdirSync(path.join(root, "dist"));
   for (const f of ["dist/gen-manifests.js", "dist/gen-manifests.bundle.js", "package.json"]) fs.copyFileSync(path.join(REPO, f), path.join(root, f));
+  if (withSeed) fs.cpSync(path.join(REPO, "dist", "compile-seed"), path.join(root, "dist", "compile-seed"), { recursive: true });
   fs.symlinkSync(path.join(REPO, "node_modules"), path.join(root, "node_modules"));
   return path.join(root, "dist", "gen-manifests.js");
 }
+
+/** The built CLI without the package's seed: what the launcher keeps on its own, in a cache it fills. */
+const seedlessCli = (): string => copyOfCli(false);
 
 describe("compile cache", () => {
   it("gives the same bytes cold, warm, with damaged entries, and disabled; and holds no secret", () => {
@@ -217,6 +221,17 @@ describe("compile cache: the package's seed, made at build time for the shipped 
     const written = entries(cacheDir).length;
     assert.ok(written > 0 && written < entries(seed).length, `the edited template's entries only: ${written} of the seed's ${entries(seed).length}`);
     assert.deepEqual(stamps(seed), seedBefore);
+  });
+
+  it("a damaged seed is a miss: the run compiles what it needs into the user's cache, and renders the same", () => {
+    const cli = copyOfCli(true);
+    const copy = path.join(path.dirname(cli), "compile-seed");
+    for (const e of fs.readdirSync(copy)) fs.writeFileSync(path.join(copy, e), e.endsWith(".js") ? "this is not code {" : "not V8's code cache");
+    const cacheDir = tmpDir("gm-cache-");
+    const r = runCli(["--params", "params/example.json", "--out", "-", "--quiet"], { cwd: REPO, env: { GEN_MANIFESTS_CACHE_DIR: cacheDir }, cli });
+    assert.equal(r.status, 0, r.all);
+    assert.equal(r.stdout, renderShipped(REPO, { GEN_MANIFESTS_CACHE: "off" }));
+    assert.ok(entries(cacheDir).length > 0, "compiled afresh, into the user's cache");
   });
 
   it("holds no parameter value: only the shipped templates' and schema's code", () => {
