@@ -23,7 +23,7 @@ const NOT_PLAIN = Symbol("not plain data");
 export function emitYaml(value: unknown, rules: ScalarRules): string | undefined {
   const emitter: Emitter = { out: "", readsAsOther: rules.readsAsOther, alwaysQuoted: rules.alwaysQuoted };
   try {
-    emitNode(emitter, value, 0, true);
+    emitNode(emitter, value, 0, true, "");
   } catch (e) {
     if (e === NOT_PLAIN) return undefined;
     throw e;
@@ -39,34 +39,38 @@ const toTag = Object.prototype.toString;
 const NEWLINES: string[] = [];
 const newline = (level: number): string => (NEWLINES[level] ??= `\n${"  ".repeat(level)}`);
 
-/** A node in block context; `compact`: its first line goes on the line it is written into. */
-function emitNode(e: Emitter, v: unknown, level: number, compact: boolean): void {
+/**
+ * A node in block context, after an indicator (`key:`, `-`) or at the top. Written on the
+ * indicator's line after `lead`, except a block collection that is not `compact`: that starts on
+ * the next line.
+ */
+function emitNode(e: Emitter, v: unknown, level: number, compact: boolean, lead: string): void {
   switch (typeof v) {
     case "string":
-      e.out += scalar(e, v, level, false);
+      e.out += lead + scalar(e, v, level, false);
       return;
     case "number":
-      e.out += number(v);
+      e.out += lead + number(v);
       return;
     case "boolean":
-      e.out += v ? "true" : "false";
+      e.out += v ? `${lead}true` : `${lead}false`;
       return;
     case "object": {
       if (v === null) {
-        e.out += "null";
+        e.out += `${lead}null`;
         return;
       }
       const tag = toTag.call(v);
       if (tag === "[object Array]") {
         const items = v as unknown[];
-        if (items.length === 0) e.out += "[]";
-        else emitSequence(e, items, level, compact);
+        if (items.length === 0) e.out += `${lead}[]`;
+        else emitSequence(e, items, level, compact, lead);
         return;
       }
       if (tag === "[object Object]") {
         const keys = Object.keys(v);
-        if (keys.length === 0) e.out += "{}";
-        else emitMapping(e, v as Record<string, unknown>, keys, level, compact);
+        if (keys.length === 0) e.out += `${lead}{}`;
+        else emitMapping(e, v as Record<string, unknown>, keys, level, compact, lead);
         return;
       }
     }
@@ -74,32 +78,26 @@ function emitNode(e: Emitter, v: unknown, level: number, compact: boolean): void
   throw NOT_PLAIN;
 }
 
-/** Whether a node written at this point starts with a line break (a block under its key). */
-const startsOnNextLine = (v: unknown, compact: boolean): boolean =>
-  !compact && v !== null && typeof v === "object" && (Array.isArray(v) ? v.length > 0 : Object.keys(v).length > 0);
-
-function emitMapping(e: Emitter, map: Record<string, unknown>, keys: string[], level: number, compact: boolean): void {
+function emitMapping(e: Emitter, map: Record<string, unknown>, keys: string[], level: number, compact: boolean, lead: string): void {
   for (let i = 0; i < keys.length; i++) {
     const v = map[keys[i]];
     // js-yaml drops such a pair, which changes how the rest is laid out: it writes those itself.
     if (v === undefined) throw NOT_PLAIN;
-    if (!compact || i > 0) e.out += newline(level);
+    e.out += !compact || i > 0 ? newline(level) : lead;
     const key = scalar(e, keys[i], level + 1, true);
     // A key longer than 1,024 characters must be an explicit one (`? key`), as YAML requires.
     const explicit = key.length > 1024 && !e.alwaysQuoted(keys[i]);
-    e.out += explicit ? `? ${key}${newline(level)}` : key;
-    e.out += startsOnNextLine(v, explicit) ? ":" : ": ";
-    emitNode(e, v, level + 1, explicit);
+    e.out += explicit ? `? ${key}${newline(level)}:` : `${key}:`;
+    emitNode(e, v, level + 1, explicit, " ");
   }
 }
 
-function emitSequence(e: Emitter, items: unknown[], level: number, compact: boolean): void {
+function emitSequence(e: Emitter, items: unknown[], level: number, compact: boolean, lead: string): void {
   for (let i = 0; i < items.length; i++) {
     const v = items[i];
     if (v === undefined) throw NOT_PLAIN;
-    if (!compact || i > 0) e.out += newline(level);
-    e.out += "- ";
-    emitNode(e, v, level + 1, true);
+    e.out += !compact || i > 0 ? `${newline(level)}-` : `${lead}-`;
+    emitNode(e, v, level + 1, true, " ");
   }
 }
 
