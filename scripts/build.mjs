@@ -1,9 +1,9 @@
 // Bundles the CLI into one file, dist/gen-manifests.bundle.js, and the small launcher that runs it
 // from V8's code cache, dist/gen-manifests.js (after `tsc`, which builds dist/src and the tests).
-import { spawnSync } from "node:child_process";
 import fs from "node:fs";
-import os from "node:os";
+import { createRequire } from "node:module";
 import path from "node:path";
+import { fileURLToPath } from "node:url";
 import * as esbuild from "esbuild";
 
 /**
@@ -88,35 +88,9 @@ await esbuild.build({
 // The launcher is the bin; dist/src/cli.js stays executable for npx caches made before the bundle.
 if (!profile) for (const f of ["dist/gen-manifests.js", "dist/src/cli.js"]) fs.chmodSync(f, 0o755);
 
-/**
- * The compile cache's seed (see src/compile-cache.ts): the shipped set rendered into an empty
- * cache, once to generate its code, and again for V8's code caches of a run that compiled nothing
- * (they hold for this Node version only: their keys say which).
- */
-function seedCompileCache() {
-  const seed = "dist/compile-seed";
-  fs.rmSync(seed, { recursive: true, force: true });
-  const work = fs.mkdtempSync(path.join(os.tmpdir(), "gm-seed-"));
-  const cache = path.join(work, "cache");
-  try {
-    const env = { ...process.env, GEN_MANIFESTS_CACHE_DIR: cache };
-    delete env.GEN_MANIFESTS_CACHE;
-    for (let run = 0; run < 2; run++) {
-      // Into a new folder, as the README's first command does: the functions V8 keeps are that run's.
-      const out = path.join(work, `render-${run}`, "out");
-      const r = spawnSync(process.execPath, ["dist/gen-manifests.js", "--params", "params/example.json", "--out", out, "--quiet"], { env, stdio: ["ignore", "ignore", "inherit"] });
-      if (r.status !== 0) throw new Error(`seeding the compile cache: rendering the shipped set failed (${r.error ?? `exit ${r.status}`})`);
-    }
-    fs.mkdirSync(seed, { mode: 0o755 });
-    for (const name of fs.readdirSync(cache)) {
-      if (!/^(v8-)?[0-9a-f]{64}\.(js|bin)$/.test(name)) continue;
-      fs.copyFileSync(path.join(cache, name), path.join(seed, name));
-      // Readable by every user of an installation made by another (cache entries are private).
-      fs.chmodSync(path.join(seed, name), 0o644);
-    }
-  } finally {
-    fs.rmSync(work, { recursive: true, force: true });
-  }
+// The compile cache's seed, made by rendering the shipped set (dist/src is tsc's output, built first).
+if (!profile) {
+  const { seedCompileCache } = createRequire(import.meta.url)("../dist/src/tools/seed-compile-cache.js");
+  const result = seedCompileCache(path.resolve(path.dirname(fileURLToPath(import.meta.url)), ".."));
+  if ("skipped" in result) console.warn(`build: no compile-cache seed, so first runs compile the shipped set: ${result.skipped}`);
 }
-
-if (!profile) seedCompileCache();

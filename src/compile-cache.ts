@@ -5,7 +5,7 @@
 // GEN_MANIFESTS_CACHE=off disables it; GEN_MANIFESTS_CACHE_DIR moves it.
 //
 // Behind it, read-only, the package's seed: the entries of the shipped templates and schema, made
-// at build time (scripts/build.mjs), with V8's code caches of the build's Node. A CI job starts
+// at build time (tools/seed-compile-cache.ts), with V8's code caches of the build's Node. A CI job starts
 // from an empty cache after `npm ci`; with the shipped set, its first run then compiles nothing,
 // and with the Node that built the package, runs from V8's code cache as a warm run does.
 import { createHash } from "node:crypto";

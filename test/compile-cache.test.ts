@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import fs from "node:fs";
 import path from "node:path";
 import { describe, it } from "node:test";
+import { seedCompileCache } from "../src/tools/seed-compile-cache";
 import { EXAMPLE_PARAMS, makeChart, REPO, runCli, SECRET_TEMPLATE, SHIPPED_SCHEMA, snapshot, tmpDir, WEB_TEMPLATE } from "./helpers";
 
 const SENTINEL = "CACHE-SENTINEL-secret";
@@ -232,6 +233,22 @@ describe("compile cache: the package's seed, made at build time for the shipped 
     assert.equal(r.status, 0, r.all);
     assert.equal(r.stdout, renderShipped(REPO, { GEN_MANIFESTS_CACHE: "off" }));
     assert.ok(entries(cacheDir).length > 0, "compiled afresh, into the user's cache");
+  });
+
+  it("a shipped set that does not render (a fork's example parameters behind its schema) leaves the package without a seed, and the build goes on", () => {
+    const root = path.dirname(path.dirname(copyOfCli(false)));
+    for (const dir of ["kubernetes-in", "params"]) fs.cpSync(path.join(REPO, dir), path.join(root, dir), { recursive: true });
+    const missing = SHIPPED_SCHEMA.required![0];
+    const { [missing]: _, ...behind } = EXAMPLE_PARAMS;
+    fs.writeFileSync(path.join(root, "params", "example.json"), JSON.stringify(behind));
+    const skipped = seedCompileCache(root);
+    assert.ok("skipped" in skipped, JSON.stringify(skipped));
+    assert.match(skipped.skipped, new RegExp(`example\\.json.*${missing}.*required parameter is missing`));
+    assert.ok(!fs.existsSync(path.join(root, "dist", "compile-seed")));
+    // Mended, the copy gets the seed the build made: the same entries, since they are named by their content.
+    fs.cpSync(path.join(REPO, "params", "example.json"), path.join(root, "params", "example.json"));
+    assert.deepEqual(seedCompileCache(root), { entries: entries(seed).length + fs.readdirSync(seed).filter((e) => e.endsWith(".bin")).length });
+    assert.deepEqual(fs.readdirSync(path.join(root, "dist", "compile-seed")).sort(), fs.readdirSync(seed).sort());
   });
 
   it("holds no parameter value: only the shipped templates' and schema's code", () => {
