@@ -4,7 +4,6 @@
 // otherwise a third of a short run. The cache is taken after the run, not after loading
 // (unlike v8-compile-cache), so it holds every function the command used; one entry per command
 // and per exact bundle, Node and architecture, keyed by their hash, so an entry is never stale.
-import { createHash } from "node:crypto";
 import fs from "node:fs";
 import Module from "node:module";
 import path from "node:path";
@@ -12,6 +11,8 @@ import vm from "node:vm";
 import { openCompileCache } from "./compile-cache";
 
 const BUNDLE = path.join(__dirname, "gen-manifests.bundle.js");
+/** The bundle's SHA-256, written in by scripts/build.mjs: no start hashes its 1.5 MB. */
+const BUNDLE_SHA256 = "__GEN_MANIFESTS_BUNDLE_SHA256__";
 const COMMANDS = new Set(["render", "diff", "plan", "init-params", "completion"]);
 
 /** Which command runs decides which functions get compiled: each has its own entry. */
@@ -27,11 +28,15 @@ interface Cli {
 }
 
 function loadBundle(argv: string[]): Cli {
-  const source = fs.readFileSync(BUNDLE);
+  // The build wraps the bundle as a CommonJS module and keeps it ASCII: read as latin1 (a copy of
+  // its bytes, nothing to decode), it is compiled as it is. Its size and time stamp are part of
+  // the key with the build's hash, so a bundle changed in place (patch-package) is compiled afresh.
+  const { size, mtimeMs } = fs.statSync(BUNDLE);
+  const source = fs.readFileSync(BUNDLE, "latin1");
   const cache = openCompileCache(path.resolve(__dirname, ".."));
-  const key = `bundle\0${createHash("sha256").update(source).digest("hex")}\0${commandOf(argv)}`;
+  const key = `bundle\0${BUNDLE_SHA256}\0${size}\0${mtimeMs}\0${commandOf(argv)}`;
   const cachedData = cache.getCodeCache(key);
-  const script = new vm.Script(Module.wrap(source.toString("utf8").replace(/^#!.*/, "")), { filename: BUNDLE, cachedData });
+  const script = new vm.Script(source, { filename: BUNDLE, cachedData });
   const bundle = new Module(BUNDLE, module);
   // The cache is used as it is from then on, so it is taken from a typical run: one that went to
   // the end (a failed run compiles few functions) and found its templates and validators in the
