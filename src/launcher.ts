@@ -3,7 +3,8 @@
 // module.enableCompileCache() does (not on Node 20): compiling the 1.4 MB bundle's functions is
 // otherwise a third of a short run. The cache is taken after the run, not after loading
 // (unlike v8-compile-cache), so it holds every function the command used; one entry per command
-// and per exact bundle, Node and architecture, keyed by their hash, so an entry is never stale.
+// and per exact bundle (its hash, size and time stamp), Node and architecture, so an entry is
+// never stale.
 import fs from "node:fs";
 import Module from "node:module";
 import path from "node:path";
