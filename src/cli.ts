@@ -24,13 +24,13 @@ interface Printer {
 /** Whether --out - sent the objects through process.stdout: later lines to it then follow the same way, in order. */
 let stdoutStreamUsed = false;
 
+/** Something to wait on: nothing ever wakes it, so a wait on it is a pause. */
+const PAUSE = new Int32Array(new SharedArrayBuffer(4));
+
 /**
  * A line straight to the file descriptor: creating process.stdout or process.stderr (and the tty
  * module, to ask whether it is a terminal) costs several ms of a run that prints one line.
  */
-/** Something to wait on: nothing ever wakes it, so a wait on it is a pause. */
-const PAUSE = new Int32Array(new SharedArrayBuffer(4));
-
 function writeLine(fd: 1 | 2, text: string): void {
   if (fd === 1 && stdoutStreamUsed) {
     process.stdout.write(text);

@@ -5,9 +5,9 @@
 // GEN_MANIFESTS_CACHE=off disables it; GEN_MANIFESTS_CACHE_DIR moves it.
 //
 // Behind it, read-only, the package's seed: the entries of the shipped templates and schema, made
-// at build time (tools/seed-compile-cache.ts), with V8's code caches of the build's Node. A CI job starts
-// from an empty cache after `npm ci`; with the shipped set, its first run then compiles nothing,
-// and with the Node that built the package, runs from V8's code cache as a warm run does.
+// at build time (tools/seed-compile-cache.ts), with V8's code caches of the build's Node. A CI job
+// starts from an empty cache after `npm ci`; with the shipped set, its first run then compiles
+// nothing, and with the Node that built the package, runs from V8's code cache as a warm run does.
 import { createHash } from "node:crypto";
 import fs from "node:fs";
 import os from "node:os";
@@ -35,6 +35,9 @@ export const generatedCode = (): boolean => generated;
 
 export const NO_CACHE: CompileCache = { get: () => undefined, has: () => false, set: () => undefined, getCodeCache: () => undefined, setCodeCache: () => undefined };
 
+/** Whether a file of the cache's folder is an entry: code (`<key>.js`) or V8's code cache (`v8-<key>.bin`). */
+export const isCacheEntry = (name: string): boolean => /^(v8-)?[0-9a-f]{64}\.(js|bin)$/.test(name);
+
 /** The name of a V8 code cache entry: valid only for this Node and architecture. */
 function codeCacheName(key: string): string {
   return `v8-${cacheKey(key, process.version, process.arch)}.bin`;
@@ -56,7 +59,7 @@ function compileCacheDir(packageRoot: string, env: NodeJS.ProcessEnv = process.e
 }
 
 /** The package's read-only entries, made at build time for the shipped set. */
-const seedDir = (packageRoot: string): string => path.join(packageRoot, "dist", "compile-seed");
+export const seedDir = (packageRoot: string): string => path.join(packageRoot, "dist", "compile-seed");
 
 const readText = (file: string): string => fs.readFileSync(file, "utf8");
 const readBytes = (file: string): Buffer => fs.readFileSync(file);

@@ -7,11 +7,12 @@ import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { isCacheEntry, seedDir } from "../compile-cache";
 
 export type SeedResult = { entries: number } | { skipped: string };
 
 export function seedCompileCache(packageRoot: string): SeedResult {
-  const seed = path.join(packageRoot, "dist", "compile-seed");
+  const seed = seedDir(packageRoot);
   fs.rmSync(seed, { recursive: true, force: true });
   const work = fs.mkdtempSync(path.join(os.tmpdir(), "gm-seed-"));
   const cache = path.join(work, "cache");
@@ -31,7 +32,7 @@ export function seedCompileCache(packageRoot: string): SeedResult {
     fs.mkdirSync(seed, { mode: 0o755 });
     let entries = 0;
     for (const name of fs.readdirSync(cache)) {
-      if (!/^(v8-)?[0-9a-f]{64}\.(js|bin)$/.test(name)) continue;
+      if (!isCacheEntry(name)) continue;
       fs.copyFileSync(path.join(cache, name), path.join(seed, name));
       // Readable by every user of an installation made by another (cache entries are private).
       fs.chmodSync(path.join(seed, name), 0o644);
