@@ -93,7 +93,10 @@ await esbuild.build({
  */
 function finishBundle(outdir) {
   const bundle = path.join(outdir, "gen-manifests.bundle.js");
-  const text = fs.readFileSync(bundle, "utf8").replace(/^#!.*\n/, "");
+  let text = fs.readFileSync(bundle, "utf8").replace(/^#!.*\n/, "");
+  // Unminified, the bundle keeps its dependencies' comments, some of them not ASCII (esbuild
+  // escapes strings and regular expressions either way): escaped there, the profile build runs too.
+  if (profile) text = text.replace(/[^\x00-\x7f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
   const nonAscii = text.search(/[^\x00-\x7f]/);
   if (nonAscii !== -1) throw new Error(`${bundle}: a character that is not ASCII at offset ${nonAscii}; the launcher reads the bundle as latin1`);
   const wrapped = Module.wrap(text);
