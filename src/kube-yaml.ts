@@ -15,11 +15,12 @@ const matching = (re: RegExp) => (s: string | null): boolean => s !== null && re
 
 const BOOL_11 = /^(y|Y|yes|Yes|YES|n|N|no|No|NO|on|On|ON|off|Off|OFF)$/;
 
-/** yaml.v2's extra booleans; true/false come from the core schema. */
+/** yaml.v2's booleans. This type takes the place of the core schema's (same tag), so it has true and false too. */
+const BOOL_V2 = /^(y|Y|yes|Yes|YES|n|N|no|No|NO|on|On|ON|off|Off|OFF|true|True|TRUE|false|False|FALSE)$/;
 const bool11 = new yaml.Type("tag:yaml.org,2002:bool", {
   kind: "scalar",
-  resolve: matching(BOOL_11),
-  construct: (s: string) => /^(y|yes|on)$/i.test(s),
+  resolve: matching(BOOL_V2),
+  construct: (s: string) => /^(y|yes|on|true)$/i.test(s),
   predicate: () => false,
 });
 

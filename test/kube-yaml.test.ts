@@ -6,7 +6,7 @@ import { describe, it } from "node:test";
 import fc from "fast-check";
 import { parse } from "yaml";
 import { emitYaml } from "../src/emit-yaml";
-import { AMBIGUOUS_FORMS, dumpYaml, dumpYamlWithJsYaml, isAmbiguous, KUBE_DUMP_SCHEMA, KUBE_SCALAR_RULES, readsAsOther } from "../src/kube-yaml";
+import { AMBIGUOUS_FORMS, dumpYaml, dumpYamlWithJsYaml, isAmbiguous, KUBE_DUMP_SCHEMA, KUBE_SCALAR_RULES, loadKubeDocument, readsAsOther } from "../src/kube-yaml";
 
 const fullTest = (s: string): boolean => AMBIGUOUS_FORMS.some((re) => re.test(s));
 const implicitTypes = (KUBE_DUMP_SCHEMA as unknown as { compiledImplicit: { resolve(s: string): boolean }[] }).compiledImplicit;
@@ -14,6 +14,20 @@ const readsAsOtherFull = (s: string): boolean => implicitTypes.some((t) => t.res
 const printableAscii = Array.from({ length: 95 }, (_, i) => String.fromCharCode(32 + i));
 const upToTwoChars = ["", ...printableAscii, ...printableAscii.flatMap((a) => printableAscii.map((b) => a + b))];
 const numberish = fc.string({ unit: fc.constantFrom(..."0123456789+-._:eExXoObB~<yYnNlLuUtTfFrRsS ".split("")), maxLength: 12 });
+
+describe("kube-yaml: templates' output is read as kubectl reads it (yaml.v2)", () => {
+  const cases: [string, unknown][] = [
+    ...["true", "True", "TRUE", "y", "Y", "yes", "Yes", "YES", "on", "On", "ON"].map((s): [string, unknown] => [s, true]),
+    ...["false", "False", "FALSE", "n", "N", "no", "No", "NO", "off", "Off", "OFF"].map((s): [string, unknown] => [s, false]),
+    ["tRUE", "tRUE"], ["yES", "yES"], ['"true"', "true"], ["'no'", "no"],
+    ["12", 12], ["0x1F", 31], ["1.5", 1.5], ["~", null], ["null", null], ["2026-01-01", "2026-01-01"],
+  ];
+  for (const [text, value] of cases) {
+    it(`${text} reads as ${JSON.stringify(value)}`, () => {
+      assert.deepEqual(loadKubeDocument(`v: ${text}\n`), { v: value });
+    });
+  }
+});
 
 describe("kube-yaml: the ambiguity pre-check", () => {
   it("agrees with the full test on every string of up to two printable ASCII characters", () => {

@@ -45,6 +45,15 @@ describe("compile-templates: every error names the template, line and column", (
   });
 });
 
+describe("render: a template's own scalars are read as kubectl reads them", () => {
+  it("true and false are booleans (a Pod's readOnly: true passes the checks and is written unquoted)", () => {
+    const pod = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\nspec:\n  automountServiceAccountToken: false\n  containers:\n    - name: c\n      image: x:1\n      volumeMounts:\n        - name: v\n          mountPath: /v\n          readOnly: True\n  volumes:\n    - name: v\n      emptyDir: {}\n";
+    const spec = objects({ "p.yaml.hbs": pod })["Pod/p"].spec;
+    assert.equal(spec.automountServiceAccountToken, false);
+    assert.equal(spec.containers[0].volumeMounts[0].readOnly, true);
+  });
+});
+
 describe("render: values are data, never structure", () => {
   const nasty = [
     "a: b", "# not a comment", "'single' \"double\"", "{}[]&*!|>%@`", "back\\slash", "line1\nline2", "tab\there",
