@@ -52,6 +52,11 @@ const mergeType = (yaml.DEFAULT_SCHEMA as unknown as { compiledImplicit: (yaml.T
 export const KUBE_LOAD_SCHEMA = yaml.CORE_SCHEMA.extend({ implicit: [bool11, ...(mergeType ? [mergeType] : [])] });
 export const KUBE_DUMP_SCHEMA = yaml.CORE_SCHEMA.extend({ implicit: AMBIGUOUS });
 
+const JS_YAML_VERSION = (require("js-yaml/package.json") as { version: string }).version;
+
+/** What reading depends on (the parser and its rules): the key under which parsed documents are kept. */
+export const KUBE_LOAD_ID = [JS_YAML_VERSION, BOOL_V2.source, String(mergeType !== undefined), bool11.construct.toString()].join("\0");
+
 /** Every document of a text, as kubectl reads them; throws js-yaml's YAMLException with a mark. */
 export function loadKubeDocuments(text: string, filename: string): unknown[] {
   const docs: unknown[] = [];

@@ -49,7 +49,7 @@ export function runPipeline(input: PipelineInput): PipelineResult {
   );
   const templateSet = compileTemplates({ files: input.templates, schema: input.schema, cache: input.cache });
   const templateCount = templateSet.templates.length;
-  const objects = renderTemplates(templateSet, params, true);
+  const objects = renderTemplates(templateSet, params, { once: true, cache: input.cache });
   placingProblems(() => checkManifests(objects), (problems) => locateProblems(problems, templateSet, params));
   const named = nameJobsBySpec(objects);
   const { manifests, plan } = orderManifests(input.argocd ? annotateForArgoCD(named) : named);

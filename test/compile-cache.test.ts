@@ -74,7 +74,8 @@ describe("compile cache", () => {
     const after = entries();
     const added = [...after.keys()].filter((e) => !before.has(e));
     const rewritten = [...before.keys()].filter((e) => after.get(e) !== before.get(e));
-    assert.deepEqual(rewritten, [], "no entry written again");
+    // Only the second chunk's parsed documents, kept by the chunk's template names, take the new text.
+    assert.deepEqual(rewritten.map((e) => JSON.parse(fs.readFileSync(path.join(cacheDir, e), "utf8")).texts.at(-1)), ["apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm299\ndata:\n  name: GMv9x0xGM-299\n# edited\n"]);
     // The template's own entry, the set's, the second chunk's code, its checks, and V8's code of it.
     assert.deepEqual(added.map((e) => e.slice(0, 3) === "v8-").sort(), [false, false, false, false, true], added.join(", "));
   });

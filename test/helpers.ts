@@ -6,6 +6,7 @@ import os from "node:os";
 import path from "node:path";
 import { GenError, formatProblem } from "../src/errors";
 import { runPipeline, PipelineResult } from "../src/pipeline";
+import type { CompileCache } from "../src/compile-cache";
 import type { ParamSchema, TemplateFile } from "../src/types";
 
 export const REPO = path.resolve(__dirname, "..", "..");
@@ -40,6 +41,7 @@ export interface MemoryRun {
   schema?: ParamSchema;
   sets?: string[];
   inlineSecrets?: boolean;
+  cache?: CompileCache;
 }
 
 /** Runs the whole pipeline in memory. */
@@ -53,7 +55,26 @@ export function renderInMemory(run: MemoryRun): PipelineResult {
     outDir: "out",
     secretsDir: "secrets",
     inlineSecrets: run.inlineSecrets ?? false,
+    cache: run.cache,
   });
+}
+
+/** A compile cache in memory, which counts what is written to it. */
+export function memoryCache(): CompileCache & { entries: Map<string, string>; writes: string[] } {
+  const entries = new Map<string, string>();
+  const writes: string[] = [];
+  return {
+    entries,
+    writes,
+    get: (key) => entries.get(key),
+    has: (key) => entries.has(key),
+    set: (key, code) => {
+      writes.push(key);
+      entries.set(key, code);
+    },
+    getCodeCache: () => undefined,
+    setCodeCache: () => undefined,
+  };
 }
 
 /** The formatted problems of a failing in-memory run, or a failure if it succeeds. */

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { parse } from "yaml";
-import { problemsOf, renderInMemory, WEB_TEMPLATE } from "./helpers";
+import { memoryCache, problemsOf, renderInMemory, WEB_TEMPLATE } from "./helpers";
 
 const CM = (data: string): string => `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm\ndata:\n${data}`;
 
@@ -199,5 +199,78 @@ describe("render: secrets stay secret", () => {
   it("a secret may land in a Secret's stringData or data, alone or inside a text", () => {
     const out = objects({ "a.yaml.hbs": 'apiVersion: v1\nkind: Secret\nmetadata:\n  name: s\nstringData:\n  pw: {{password}}\n  userpw: "{{name}}:{{password}}"\n' }, { name: "u", password: "p: #w" });
     assert.deepEqual(out["Secret/s"].stringData, { pw: "p: #w", userpw: "u:p: #w" });
+  });
+});
+
+describe("render: each text's parsed documents are kept between runs", () => {
+  const parsedEntries = (cache: ReturnType<typeof memoryCache>) => [...cache.entries].filter(([, v]) => v.startsWith('{"texts":'));
+  const widget = (name: string, body: string) => `apiVersion: example.com/v1\nkind: Widget\nmetadata:\n  name: ${name}\nspec:\n${body}`;
+  const templates = { "a.yaml.hbs": widget("a", "  who: {{name}}\n"), "b.yaml.hbs": widget("b", "  replicas: {{replicas}}\n{{#if flag}}  flagged: true\n{{/if}}") };
+
+  it("an unchanged text is not parsed again, and a warm run writes nothing", () => {
+    const cache = memoryCache();
+    const cold = renderInMemory({ templates, cache });
+    assert.equal(parsedEntries(cache).length, 1);
+    cache.writes.length = 0;
+    assert.deepEqual(renderInMemory({ templates, cache }).manifests, cold.manifests);
+    assert.deepEqual(cache.writes, []);
+    // What the entry holds is what the run uses: a mark put into a kept document comes out.
+    const [key, entry] = parsedEntries(cache)[0];
+    const kept = JSON.parse(entry);
+    kept.docs[0][0].spec.marked = "from the cache";
+    cache.entries.set(key, JSON.stringify(kept));
+    const objects = renderInMemory({ templates, cache }).manifests.map((m) => m.object as Record<string, any>);
+    assert.equal(objects.find((o) => o.metadata.name === "a")!.spec.marked, "from the cache");
+  });
+
+  it("a changed text (an edit, or an {{#if}} that now keeps more) is parsed again; the chunk's other texts are not", () => {
+    const cache = memoryCache();
+    renderInMemory({ templates, cache });
+    const [key, entry] = parsedEntries(cache)[0];
+    const kept = JSON.parse(entry);
+    kept.docs[0][0].spec.marked = "from the cache";
+    cache.entries.set(key, JSON.stringify(kept));
+    cache.writes.length = 0;
+    const flagged = renderInMemory({ templates, cache, params: { name: "demo", password: "p", flag: true } }).manifests.map((m) => m.object as Record<string, any>);
+    assert.equal(flagged.find((o) => o.metadata.name === "b")!.spec.flagged, true);
+    assert.equal(flagged.find((o) => o.metadata.name === "a")!.spec.marked, "from the cache");
+    assert.deepEqual(cache.writes, [key], "the chunk's entry is written again, with the new text");
+    const edited = { ...templates, "a.yaml.hbs": widget("a", "  who: {{name}}\n  edited: yes\n") };
+    const objects = renderInMemory({ templates: edited, cache }).manifests.map((m) => m.object as Record<string, any>);
+    assert.deepEqual(objects.find((o) => o.metadata.name === "a")!.spec, { who: "demo", edited: true });
+  });
+
+  it("a document that JSON cannot hold exactly (-0, .inf, .nan, aliases) is parsed again each time, with the same result", () => {
+    const odd = { "odd.yaml.hbs": widget("odd", "  zero: -0\n  big: .inf\n  small: -.inf\n  nan: .nan\n  base: &b {k: '{{name}}' }\n  copy: *b\n"), ...templates };
+    const cache = memoryCache();
+    const uncached = renderInMemory({ templates: odd });
+    assert.deepEqual(renderInMemory({ templates: odd, cache }).manifests, uncached.manifests);
+    assert.deepEqual(renderInMemory({ templates: odd, cache }).manifests, uncached.manifests);
+    assert.deepEqual(JSON.parse(parsedEntries(cache)[0][1]).docs.map((d: unknown) => d === null), [false, false, true]);
+  });
+
+  it("a damaged entry is a miss: parsed afresh and written again", () => {
+    const cache = memoryCache();
+    const cold = renderInMemory({ templates, cache });
+    const [key] = parsedEntries(cache)[0];
+    for (const damage of ["not json {", '{"texts":["x"],"docs":[[]]}', '{"texts":[1,2],"docs":[3,4]}']) {
+      cache.entries.set(key, damage);
+      assert.deepEqual(renderInMemory({ templates, cache }).manifests, cold.manifests, damage);
+      assert.ok(cache.entries.get(key)!.startsWith('{"texts":'), damage);
+    }
+  });
+
+  it("reports each template's problems together, in the set's order, whatever stage found them", () => {
+    const broken = { "a.yaml.hbs": "a: [unclosed\n", "b.yaml.hbs": widget("b", "  x: {{obj.nothing}}\n"), "c.yaml.hbs": "c: [unclosed\n" };
+    const problems = problemsOf(() => renderInMemory({ templates: broken, cache: memoryCache() }));
+    assert.deepEqual(problems.map((p) => p.split(":")[0]), ["tpl/a.yaml.hbs", "tpl/b.yaml.hbs", "tpl/c.yaml.hbs"], problems.join("\n"));
+  });
+
+  it("holds no parameter value, secret or not: only the templates' text and tokens", () => {
+    const cache = memoryCache();
+    const secret = { "s.yaml.hbs": "apiVersion: v1\nkind: Secret\nmetadata:\n  name: s\nstringData:\n  password: {{password}}\n" };
+    renderInMemory({ templates: { ...templates, ...secret }, cache, params: { name: "NAME-SENTINEL", password: "PASSWORD-SENTINEL", replicas: 7357 } });
+    const [, entry] = parsedEntries(cache)[0];
+    for (const value of ["NAME-SENTINEL", "PASSWORD-SENTINEL", "7357"]) assert.ok(!entry.includes(value), value);
   });
 });

@@ -187,7 +187,7 @@ interface CompiledUnit {
 const CHUNK = 256;
 
 /** A list cut into chunks, in order. */
-function chunksOf<T>(list: T[]): T[][] {
+export function chunksOf<T>(list: T[]): T[][] {
   const chunks: T[][] = [];
   for (let start = 0; start < list.length; start += CHUNK) chunks.push(list.slice(start, start + CHUNK));
   return chunks;

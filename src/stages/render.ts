@@ -3,30 +3,101 @@
 // no value can change a manifest's shape; and each secret's landing place is checked.
 import yaml from "js-yaml";
 import { GenError, Problem } from "../errors";
-import { loadKubeDocuments } from "../kube-yaml";
+import { KUBE_LOAD_ID, loadKubeDocuments } from "../kube-yaml";
 import type { KubeObject, Params, RenderedObject } from "../types";
-import type { CompiledTemplate, Emitted, SourcePlace, TemplateSet } from "./compile-templates";
+import { cacheKey, NO_CACHE, type CompileCache } from "../compile-cache";
+import type { CompiledTemplate, Emitted, RenderedText, SourcePlace, TemplateSet } from "./compile-templates";
 import { documentPlace, withPlace } from "./locate-problems";
-import { RenderFault, TOKEN_PATTERN, TOKEN_PREFIX, tokenFor } from "./compile-templates";
+import { chunksOf, RenderFault, TOKEN_PATTERN, TOKEN_PREFIX, tokenFor } from "./compile-templates";
 
 /** Aliases may share nodes; a document that expands past this is refused (an alias bomb). */
 const MAX_EXPANDED_NODES = 1_000_000;
 
-/** With `once`, each template's code is freed as soon as it has rendered (the pipeline's case). */
-export function renderTemplates(set: TemplateSet, params: Params, once = false): RenderedObject[] {
+export interface RenderOptions {
+  /** Each template's code is freed as soon as it has rendered (the pipeline's case). */
+  once?: boolean;
+  /** Where the parsed documents of earlier runs are kept; none by default. */
+  cache?: CompileCache;
+}
+
+export function renderTemplates(set: TemplateSet, params: Params, options: RenderOptions = {}): RenderedObject[] {
+  const cache = options.cache ?? NO_CACHE;
   const problems: Problem[] = [];
   const objects: RenderedObject[] = [];
-  for (const template of set.templates) {
-    try {
-      objects.push(...renderTemplate(template, params, problems));
-    } catch (e) {
-      if (!(e instanceof RenderFault)) throw e;
-      problems.push({ file: e.site.template, line: e.site.line, column: e.site.column, message: e.message });
-    }
-    if (once) template.release();
+  // A chunk's templates are rendered, then parsed, then filled in: their problems are kept apart, so that each template's come together.
+  for (const members of chunksOf(set.templates)) {
+    const found = members.map((): Problem[] => []);
+    const rendered = members.map((template, i) => {
+      try {
+        return template.render(params.values, params.secretNames);
+      } catch (e) {
+        if (!(e instanceof RenderFault)) throw e;
+        found[i].push({ file: e.site.template, line: e.site.line, column: e.site.column, message: e.message });
+        return undefined;
+      } finally {
+        if (options.once) template.release();
+      }
+    });
+    const key = parsedChunkKey(members);
+    const earlier = readParsedChunk(cache, key, members.length);
+    const docs = members.map((template, i) => {
+      const r = rendered[i];
+      if (r === undefined) return undefined;
+      const kept = earlier?.texts[i] === r.text ? earlier.docs[i] : null;
+      return kept ?? parseDocuments(template, params, r, found[i]);
+    });
+    // Written before the values go in (in place); only when a text is new, and all of them parsed.
+    const changed = earlier === undefined || rendered.some((r, i) => r?.text !== earlier.texts[i]);
+    if (changed && found.every((p) => p.length === 0)) cache.set(key, parsedChunkEntry(rendered as RenderedText[], docs as unknown[][]));
+    members.forEach((template, i) => {
+      if (docs[i] !== undefined) objects.push(...objectsOf(template, params, rendered[i]!, docs[i]!, found[i]));
+      problems.push(...found[i]);
+    });
   }
   if (problems.length) throw new GenError("render", problems);
   return objects;
+}
+
+/**
+ * A chunk's texts as rendered before, each with its parsed documents (null where they are not
+ * kept). A text holds only the templates' own text and tokens, never a value, so neither does
+ * this; the same text always parses to the same documents.
+ */
+interface ParsedChunk {
+  texts: string[];
+  docs: (unknown[] | null)[];
+}
+
+/**
+ * By the chunk's template names, not their text: after an edit to one template, or a parameter
+ * that changes what an `{{#if}}` keeps, the other texts of the chunk still match theirs.
+ */
+const parsedChunkKey = (members: CompiledTemplate[]): string => cacheKey("parsed-chunk-v1", KUBE_LOAD_ID, ...members.map((t) => t.file.name));
+
+function readParsedChunk(cache: CompileCache, key: string, size: number): ParsedChunk | undefined {
+  const text = cache.get(key);
+  if (text === undefined) return undefined;
+  try {
+    const chunk = JSON.parse(text) as ParsedChunk;
+    if (Array.isArray(chunk.texts) && Array.isArray(chunk.docs) && chunk.texts.length === size && chunk.docs.length === size && chunk.docs.every((d) => d === null || Array.isArray(d))) return chunk;
+  } catch {
+    // A damaged entry: parsed afresh.
+  }
+  return undefined;
+}
+
+/** A tree JSON cannot give back exactly (aliases share nodes; numbers) is kept as null: parsed again next time. */
+function parsedChunkEntry(rendered: RenderedText[], docs: unknown[][]): string {
+  const kept = docs.map((d, i) => (rendered[i].text.includes("*") || !holdsAsJson(d) ? "null" : JSON.stringify(d)));
+  return `{"texts":${JSON.stringify(rendered.map((r) => r.text))},"docs":[${kept.join(",")}]}`;
+}
+
+/** Whether JSON gives the tree back exactly: it has no infinite number, NaN or -0. */
+function holdsAsJson(v: unknown): boolean {
+  if (typeof v === "number") return Number.isFinite(v) && !Object.is(v, -0);
+  if (v === null || typeof v !== "object") return true;
+  for (const child of Array.isArray(v) ? v : Object.values(v)) if (!holdsAsJson(child)) return false;
+  return true;
 }
 
 /** Where a value was placed in the object: its path, and what was emitted there. */
@@ -44,18 +115,21 @@ interface Substitution {
   problems: Problem[];
 }
 
-function renderTemplate(template: CompiledTemplate, params: Params, problems: Problem[]): RenderedObject[] {
-  const { text, emitted } = template.render(params.values, params.secretNames);
-  const file = template.file.path;
-  const before = problems.length;
-  let docs: unknown[];
+/** A text's YAML documents, or undefined (with a problem) where it is not YAML. */
+function parseDocuments(template: CompiledTemplate, params: Params, rendered: RenderedText, problems: Problem[]): unknown[] | undefined {
   try {
-    docs = loadKubeDocuments(text, file);
+    return loadKubeDocuments(rendered.text, template.file.path);
   } catch (e) {
     if (!(e instanceof yaml.YAMLException)) throw e;
-    problems.push(yamlProblem(template, params, e, text, emitted));
-    return [];
+    problems.push(yamlProblem(template, params, e, rendered.text, rendered.emitted));
+    return undefined;
   }
+}
+
+/** The objects of a template's parsed documents, with the values put in. */
+function objectsOf(template: CompiledTemplate, params: Params, { text, emitted }: RenderedText, docs: unknown[], problems: Problem[]): RenderedObject[] {
+  const file = template.file.path;
+  const before = problems.length;
   const sub: Substitution = { emitted, quoted: quotedTokens(text), reached: new Set(), placements: [], problems };
   // Without a `*` there is no alias, and nothing to expand.
   const mayAlias = text.includes("*");
