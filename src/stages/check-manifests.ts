@@ -34,9 +34,12 @@ function validatorFor(apiVersion: string, kind: string): KindCheck {
 }
 
 function asValidator(Model: new (data: unknown) => { validate(): void }): Validator {
+  // The model's own validate, on the object as it is: `new Model(object)` would first copy it
+  // whole, to drop undefined values, which a parsed object does not have.
+  const validate = Model.prototype.validate;
   return (object) => {
     try {
-      new Model(object).validate();
+      validate.call(object);
       return [];
     } catch (e) {
       const errors = (e as { errors?: ReturnType<Validator> }).errors;
