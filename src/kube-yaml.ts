@@ -1,6 +1,6 @@
 // YAML as Kubernetes reads it. kubectl reads manifests with Go's yaml.v2: YAML 1.1 booleans
 // (`yes`, `on`, `y`, `no`, `off`, `n` in their three cases), integers through Go's ParseInt
-// (`0o17`, `0b1`, `1_000`), but timestamps left as strings.
+// (`0o17`, `0b1`, `1_000`, and `0644` is octal), but timestamps left as strings.
 //
 // LOAD reads templates' output the way kubectl will. DUMP writes manifests that every reader
 // gets back exactly: it knows every form any YAML 1.1 or Go reader takes for a non-string
@@ -24,6 +24,59 @@ const bool11 = new yaml.Type("tag:yaml.org,2002:bool", {
   predicate: () => false,
 });
 
+/**
+ * yaml.v2's numbers (resolve.go): a plain scalar that starts with a digit or a sign loses its
+ * underscores and goes through Go's ParseInt with base 0 (0x, 0o, 0b, and a leading 0 for octal:
+ * `defaultMode: 0644` is 420), then ParseUint, then Go's float form; one that starts with a dot
+ * is a float as ParseFloat reads it. These types take the place of the core schema's (same tags).
+ */
+const GO_INT = /^([-+]?)(0[xX][0-9a-fA-F]+|0[oO][0-7]+|0[bB][01]+|0[0-7]*|[1-9][0-9]*)$/;
+const GO_FLOAT = /^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$/;
+const DOT_FLOAT = /^\.[0-9]+([eE][-+]?[0-9]+)?$/;
+const FLOAT_WORDS = new Map<string, number>([
+  ...[".inf", ".Inf", ".INF", "+.inf", "+.Inf", "+.INF"].map((w): [string, number] => [w, Infinity]),
+  ...["-.inf", "-.Inf", "-.INF"].map((w): [string, number] => [w, -Infinity]),
+  ...[".nan", ".NaN", ".NAN"].map((w): [string, number] => [w, NaN]),
+]);
+const INT64_MIN = -(2n ** 63n);
+const UINT64_MAX = 2n ** 64n - 1n;
+
+/** The integer yaml.v2 reads, or undefined where it reads none (out of int64 and uint64 range too). */
+function goInt(s: string): bigint | undefined {
+  const c = s.charCodeAt(0);
+  if (!((c >= 48 && c <= 57) || c === 43 || c === 45)) return undefined;
+  const m = GO_INT.exec(s.includes("_") ? s.replace(/_/g, "") : s);
+  if (!m) return undefined;
+  const digits = /^0[0-7]+$/.test(m[2]) ? `0o${m[2].slice(1)}` : m[2].toLowerCase();
+  const v = m[1] === "-" ? -BigInt(digits) : BigInt(digits);
+  return v < INT64_MIN || v > UINT64_MAX ? undefined : v;
+}
+
+/** The float yaml.v2 reads where it reads no integer, or undefined. */
+function goFloat(s: string): number | undefined {
+  const word = FLOAT_WORDS.get(s);
+  if (word !== undefined) return word;
+  if (s.startsWith(".")) return DOT_FLOAT.test(s) ? Number(s) : undefined;
+  const c = s.charCodeAt(0);
+  if (!((c >= 48 && c <= 57) || c === 43 || c === 45)) return undefined;
+  const plain = s.includes("_") ? s.replace(/_/g, "") : s;
+  return GO_FLOAT.test(plain) && goInt(s) === undefined ? Number(plain) : undefined;
+}
+
+const goIntType = new yaml.Type("tag:yaml.org,2002:int", {
+  kind: "scalar",
+  resolve: (s: string | null) => s !== null && goInt(s) !== undefined,
+  construct: (s: string) => Number(goInt(s)),
+  predicate: () => false,
+});
+
+const goFloatType = new yaml.Type("tag:yaml.org,2002:float", {
+  kind: "scalar",
+  resolve: (s: string | null) => s !== null && goFloat(s) !== undefined,
+  construct: (s: string) => goFloat(s),
+  predicate: () => false,
+});
+
 /** Types that only make DUMP quote a string some reader would take as something else. */
 const quoteOnly = (name: string, isAmbiguous: (s: string) => boolean) =>
   new yaml.Type(`tag:gen-manifests,2026:${name}`, { kind: "scalar", resolve: (s: string | null) => s !== null && isAmbiguous(s), construct: (s: string) => s, predicate: () => false });
@@ -31,7 +84,7 @@ const quoteOnly = (name: string, isAmbiguous: (s: string) => boolean) =>
 export const AMBIGUOUS_FORMS = [
   BOOL_11,
   /^(~|null|Null|NULL|)$/,
-  /^[-+]?(0b[0-1_]+|0o?[0-7_]+|0x[0-9a-fA-F_]+|[0-9][0-9_]*(:[0-5]?[0-9])*)$/,
+  /^[-+]?(0[bB][0-1_]+|0[oO]?[0-7_]+|0[xX][0-9a-fA-F_]+|[0-9][0-9_]*(:[0-5]?[0-9])*)$/,
   // Go's float form, and YAML 1.1's own, under which even `.` and `1.2.3` are floats.
   /^[-+]?(\.[0-9]+|[0-9][0-9_]*(\.[0-9_]*)?)([eE][-+]?[0-9]+)?$|^[-+]?([0-9][0-9_]*)?\.[0-9.]*([eE][-+][0-9]+)?$|^[-+]?[0-9][0-9_]*(:[0-5]?[0-9])+\.[0-9_]*$|^[-+]?\.(inf|Inf|INF)$|^\.(nan|NaN|NAN)$/,
   // Broader than any one reader: signs, digits, dots, underscores and colons read as a number somewhere.
@@ -49,13 +102,20 @@ const AMBIGUOUS = [quoteOnly("ambiguous", isAmbiguous)];
 
 const mergeType = (yaml.DEFAULT_SCHEMA as unknown as { compiledImplicit: (yaml.Type & { tag: string })[] }).compiledImplicit.find((t) => t.tag === "tag:yaml.org,2002:merge");
 
-export const KUBE_LOAD_SCHEMA = yaml.CORE_SCHEMA.extend({ implicit: [bool11, ...(mergeType ? [mergeType] : [])] });
+const LOAD_TYPES = [bool11, goIntType, goFloatType];
+export const KUBE_LOAD_SCHEMA = yaml.CORE_SCHEMA.extend({ implicit: [...LOAD_TYPES, ...(mergeType ? [mergeType] : [])] });
 export const KUBE_DUMP_SCHEMA = yaml.CORE_SCHEMA.extend({ implicit: AMBIGUOUS });
 
 const JS_YAML_VERSION = (require("js-yaml/package.json") as { version: string }).version;
 
 /** What reading depends on (the parser and its rules): the key under which parsed documents are kept. */
-export const KUBE_LOAD_ID = [JS_YAML_VERSION, BOOL_V2.source, String(mergeType !== undefined), bool11.construct.toString()].join("\0");
+export const KUBE_LOAD_ID = [
+  JS_YAML_VERSION,
+  String(mergeType !== undefined),
+  ...[BOOL_V2, GO_INT, GO_FLOAT, DOT_FLOAT].map((re) => re.source),
+  JSON.stringify([...FLOAT_WORDS.keys()]),
+  ...[goInt, goFloat, ...LOAD_TYPES.flatMap((t) => [t.resolve, t.construct])].map(String),
+].join("\0");
 
 /** Every document of a text, as kubectl reads them; throws js-yaml's YAMLException with a mark. */
 export function loadKubeDocuments(text: string, filename: string): unknown[] {

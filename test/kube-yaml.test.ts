@@ -21,6 +21,14 @@ describe("kube-yaml: templates' output is read as kubectl reads it (yaml.v2)", (
     ...["false", "False", "FALSE", "n", "N", "no", "No", "NO", "off", "Off", "OFF"].map((s): [string, unknown] => [s, false]),
     ["tRUE", "tRUE"], ["yES", "yES"], ['"true"', "true"], ["'no'", "no"],
     ["12", 12], ["0x1F", 31], ["1.5", 1.5], ["~", null], ["null", null], ["2026-01-01", "2026-01-01"],
+    // Numbers as Go's ParseInt (base 0, underscores dropped), then ParseUint, then its float form.
+    ["0644", 420], ["0_644", 420], ["-0644", -420], ["00", 0], ["08", 8], ["09.5", 9.5], ["1_000", 1000], ["1_", 1], ["_1", "_1"],
+    ["0X1F", 31], ["-0x1F", -31], ["0o17", 15], ["0O17", 15], ["0b11", 3], ["-0b11", -3], ["0b2", "0b2"], ["0x", "0x"], ["0o", "0o"],
+    ["-0", 0], ["+12", 12], ["1e3", 1000], ["1.", 1], ["1.5_0", 1.5], [".5", 0.5], ["+.5", 0.5], ["-.5", -0.5], [".5_0", ".5_0"],
+    ["0xFFFFFFFFFFFFFFFF", 18446744073709551615], ["0xFFFFFFFFFFFFFFFFFF", "0xFFFFFFFFFFFFFFFFFF"], ["99999999999999999999", 1e20],
+    ["-9223372036854775808", -9223372036854775808], ["12:30", "12:30"], ["1.2.3", "1.2.3"],
+    [".inf", Infinity], ["+.Inf", Infinity], ["-.INF", -Infinity], [".nan", NaN], [".Nan", ".Nan"], ["+.nan", "+.nan"],
+    ["__proto__", "__proto__"], ["toString", "toString"], ["constructor", "constructor"],
   ];
   for (const [text, value] of cases) {
     it(`${text} reads as ${JSON.stringify(value)}`, () => {

@@ -52,6 +52,14 @@ describe("render: a template's own scalars are read as kubectl reads them", () =
     assert.equal(spec.automountServiceAccountToken, false);
     assert.equal(spec.containers[0].volumeMounts[0].readOnly, true);
   });
+
+  it("0644 is octal, as Go reads it: a Secret volume's defaultMode is 420, not 644 (which the API server refuses)", () => {
+    const pod = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\nspec:\n  containers:\n    - name: c\n      image: x:1\n  volumes:\n    - name: v\n      secret:\n        secretName: s\n        defaultMode: 0644\n";
+    const secret = "apiVersion: v1\nkind: Secret\nmetadata:\n  name: s\nstringData:\n  k: v\n";
+    const result = renderInMemory({ templates: { "p.yaml.hbs": pod, "s.yaml.hbs": secret } });
+    const written = [...result.trees.out!.files].find(([name]) => name.includes("pod-p"))![1].content;
+    assert.match(written, /defaultMode: 420\n/);
+  });
 });
 
 describe("render: values are data, never structure", () => {
