@@ -99,4 +99,14 @@ describe("kube-yaml: written strings read back exactly", () => {
       assert.deepEqual(parse(text, { version: "1.1" }), { value: s, [s || "empty"]: [s] });
     });
   }
+
+  it("and read back by gen-manifests' own reader (yaml.v2's rules) too: every string it would take for a number, boolean or null is quoted", () => {
+    const words = fc.constantFrom("0644", "0X1F", "0B11", "0O17", "+.5", "-.5", "1_", "1.5_0", "+.inf", ".NaN", "TRUE", "False", "NULL", "y", "OFF");
+    fc.assert(
+      fc.property(fc.oneof(numberish, words, fc.string()), (s) => {
+        assert.deepEqual(loadKubeDocument(dumpYaml({ [s]: s })), { [s]: s });
+      }),
+      { numRuns: 20000 },
+    );
+  });
 });
