@@ -210,8 +210,41 @@ describe("render: secrets stay secret", () => {
   });
 });
 
+/** A cache's JSON entries that have the field (the render's parsed documents: docs; the compiler's checks: checked). */
+const entriesWith = (cache: ReturnType<typeof memoryCache>, field: string) =>
+  [...cache.entries].filter(([, v]) => {
+    try {
+      return Array.isArray(JSON.parse(v)[field]);
+    } catch {
+      return false; // code, not JSON
+    }
+  });
+
+describe("compile-templates: a template checked before, with the same text, is not parsed again", () => {
+  const cm = (name: string, extra = "") => `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: ${name}\ndata:\n  who: {{name}}\n${extra}`;
+
+  it("after an edit to one template of a chunk, the others are taken as checked; the edited one is checked afresh", () => {
+    const cache = memoryCache();
+    renderInMemory({ templates: { "a.yaml.hbs": cm("a"), "b.yaml.hbs": cm("b") }, cache });
+    const [[key, entry]] = entriesWith(cache, "checked");
+    // What the entry holds is what the run uses: a phase put into a kept template's checks comes out.
+    const kept = JSON.parse(entry);
+    kept.checked[0].phase = "namespaces";
+    cache.entries.set(key, JSON.stringify(kept));
+    const edited = renderInMemory({ templates: { "a.yaml.hbs": cm("a"), "b.yaml.hbs": cm("b", "  more: x\n") }, cache });
+    assert.deepEqual(
+      edited.manifests.map((m) => [m.object.metadata.name, m.phase.name]),
+      [["a", "namespaces"], ["b", "config"]],
+    );
+    assert.deepEqual((edited.manifests[1].object as Record<string, any>).data, { who: "demo", more: "x" });
+    // And the edited template is still checked: an undeclared name in it is caught.
+    const problems = problemsOf(() => renderInMemory({ templates: { "a.yaml.hbs": cm("a"), "b.yaml.hbs": cm("b", "  more: {{nope}}\n") }, cache }));
+    assert.match(problems.join("\n"), /tpl\/b\.yaml\.hbs:7:\d+: "nope" is not a declared parameter/);
+  });
+});
+
 describe("render: each text's parsed documents are kept between runs", () => {
-  const parsedEntries = (cache: ReturnType<typeof memoryCache>) => [...cache.entries].filter(([, v]) => v.startsWith('{"texts":'));
+  const parsedEntries = (cache: ReturnType<typeof memoryCache>) => entriesWith(cache, "docs");
   const widget = (name: string, body: string) => `apiVersion: example.com/v1\nkind: Widget\nmetadata:\n  name: ${name}\nspec:\n${body}`;
   const templates = { "a.yaml.hbs": widget("a", "  who: {{name}}\n"), "b.yaml.hbs": widget("b", "  replicas: {{replicas}}\n{{#if flag}}  flagged: true\n{{/if}}") };
 

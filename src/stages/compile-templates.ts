@@ -232,29 +232,67 @@ interface CheckedTemplate {
   calls: [string, string[], number, number][];
 }
 
-const checkedChunkKey = (members: TemplateFile[], context: string): string => cacheKey(chunkKey(members), "checked", context);
-
 /**
- * A chunk whose templates compiled and passed every check before, in another set with the same
- * declared parameters and partials (the set before an edit elsewhere): its templates need not be
- * parsed again.
+ * By the chunk's template names, not their text: after an edit to one template, the chunk's other
+ * templates are still taken as checked. Each is used only if its text is the same.
  */
-function readCheckedChunk(cache: CompileCache, members: TemplateFile[], context: string): { analysis: FileAnalysis; unit: CompiledUnit }[] | undefined {
+const checkedChunkKey = (members: TemplateFile[], context: string): string => cacheKey("checked-chunk-v2", context, ...members.map((f) => f.name));
+
+interface CheckedChunk {
+  texts: string[];
+  checked: CheckedTemplate[];
+}
+
+/** A chunk's templates as checked before, in this context (the same declared parameters and partials), or undefined. */
+function readCheckedChunk(cache: CompileCache, members: TemplateFile[], context: string): CheckedChunk | undefined {
   const text = cache.get(checkedChunkKey(members, context));
   if (!text) return undefined;
   try {
-    const checked = JSON.parse(text) as CheckedTemplate[];
-    if (checked.length !== members.length) return undefined;
-    return checked.map((t, i) => {
-      const file = members[i];
-      const phaseOverride = t.phase ? phaseByName(t.phase) : undefined;
-      const freeVars = new Map(t.freeVars.map(([name, line, column]) => [name, { line, column }]));
-      const calls = t.calls.map(([partial, hashKeys, line, column]) => ({ partial, hashKeys: new Set(hashKeys), file, line, column }));
-      return { analysis: { file, freeVars, calls, phaseOverride }, unit: { file, sites: t.sites, phaseOverride } };
-    });
+    const chunk = JSON.parse(text) as CheckedChunk;
+    if (Array.isArray(chunk.texts) && Array.isArray(chunk.checked) && chunk.texts.length === members.length && chunk.checked.length === members.length) return chunk;
   } catch {
-    return undefined; // a damaged entry: checked afresh
+    // A damaged entry: checked afresh.
   }
+  return undefined;
+}
+
+/** A template as it was checked before: what it prints where, and its analysis. */
+function asChecked(file: TemplateFile, t: CheckedTemplate): { analysis: FileAnalysis; unit: CompiledUnit } {
+  const phaseOverride = t.phase ? phaseByName(t.phase) : undefined;
+  const freeVars = new Map(t.freeVars.map(([name, line, column]) => [name, { line, column }]));
+  const calls = t.calls.map(([partial, hashKeys, line, column]) => ({ partial, hashKeys: new Set(hashKeys), file, line, column }));
+  return { analysis: { file, freeVars, calls, phaseOverride }, unit: { file, sites: t.sites, phaseOverride } };
+}
+
+/**
+ * The templates of the set that passed every check before, in another set with the same declared
+ * parameters and partials (the set before an edit): they need not be parsed again. In a chunk whose
+ * code must be made again (one of its templates changed), each needs its own code from the cache too.
+ */
+function checkedBefore(cache: CompileCache, chunks: TemplateFile[][], earlier: (CheckedChunk | undefined)[]): Map<TemplateFile, { analysis: FileAnalysis; unit: CompiledUnit }> {
+  const reused = new Map<TemplateFile, { analysis: FileAnalysis; unit: CompiledUnit }>();
+  chunks.forEach((members, c) => {
+    const entry = earlier[c];
+    if (!entry) return;
+    const same = members.map((f, i) => entry.texts[i] === f.text);
+    const whole = same.every(Boolean);
+    members.forEach((file, i) => {
+      if (!same[i]) return;
+      let t;
+      try {
+        t = asChecked(file, entry.checked[i]);
+      } catch {
+        return; // a damaged entry: checked afresh
+      }
+      if (!whole) {
+        const code = cachedTemplate(cache, file);
+        if (!code) return;
+        t.unit.spec = code.spec;
+      }
+      reused.set(file, t);
+    });
+  });
+  return reused;
 }
 
 function checkedChunk(members: { analysis: FileAnalysis; unit: CompiledUnit }[]): CheckedTemplate[] {
@@ -312,17 +350,16 @@ function saveCompiledSet(cache: CompileCache, key: string, units: CompiledUnit[]
 
 /**
  * Parses and checks every template, then compiles each (from the per-template cache where it can).
- * With `reuseChunks`, a chunk of templates that passed before in the same context is taken as it
- * was checked, unparsed: after an edit to one template, only its chunk is parsed again.
+ * With `reuseChunks`, a template that passed before in the same context, with the same text, is
+ * taken as it was checked, unparsed: after an edit to one template, only it is parsed again.
  */
 function compileSet(files: TemplateFile[], declared: Set<string>, cache: CompileCache, setKey: string, reuseChunks: boolean): CompiledUnit[] {
   const partialNames = new Set(files.filter((f) => f.isPartial).map(partialName));
   const context = checkContextOf(declared, partialNames);
   const problems: Problem[] = [];
-  const reused = new Map<TemplateFile, { analysis: FileAnalysis; unit: CompiledUnit }>();
-  if (reuseChunks) {
-    for (const members of chunksOf(files.filter((f) => !f.isPartial))) readCheckedChunk(cache, members, context)?.forEach((t) => reused.set(t.analysis.file, t));
-  }
+  const chunks = chunksOf(files.filter((f) => !f.isPartial));
+  const earlier = chunks.map((members) => readCheckedChunk(cache, members, context));
+  const reused = reuseChunks ? checkedBefore(cache, chunks, earlier) : new Map<TemplateFile, { analysis: FileAnalysis; unit: CompiledUnit }>();
 
   // 1. Parse and check everything, so a mistake anywhere stops the run before any rendering. Each
   // template is compiled as soon as it is checked, and its syntax tree let go: a large set never
@@ -352,10 +389,11 @@ function compileSet(files: TemplateFile[], declared: Set<string>, cache: Compile
 
   const units = done.map((d) => d.unit);
   saveCompiledSet(cache, setKey, units);
-  for (const members of chunksOf(done.filter((d) => !d.analysis.file.isPartial))) {
-    const key = checkedChunkKey(members.map((m) => m.analysis.file), context);
-    if (!cache.has(key)) cache.set(key, JSON.stringify(checkedChunk(members)));
-  }
+  chunksOf(done.filter((d) => !d.analysis.file.isPartial)).forEach((members, c) => {
+    const texts = members.map((m) => m.analysis.file.text);
+    if (earlier[c]?.texts.every((t, i) => t === texts[i])) return;
+    cache.set(checkedChunkKey(chunks[c], context), JSON.stringify({ texts, checked: checkedChunk(members) }));
+  });
   return units;
 }
 
@@ -809,20 +847,29 @@ const HANDLEBARS_VERSION = (require("handlebars/package.json") as { version: str
  * The template's precompiled code and print sites: from the cache, or made and cached. The key
  * holds the rewriting code itself, so a change to the compiler never reads an old entry.
  */
-function precompiled(a: FileAnalysis, ast: Program, cache: CompileCache): { spec: string; sites: Omit<EmitSite, "template">[] } {
-  const key = cacheKey("template-v1", HANDLEBARS_VERSION, rewriteMustaches.toString(), COMPILE_OPTIONS_JSON, a.file.name, a.file.text);
-  const cached = cache.get(key);
-  if (cached) {
-    try {
-      return JSON.parse(cached);
-    } catch {
-      // A damaged entry: make it afresh below.
-    }
+type TemplateCode = { spec: string; sites: Omit<EmitSite, "template">[] };
+
+const templateKey = (file: TemplateFile): string => cacheKey("template-v1", HANDLEBARS_VERSION, rewriteMustaches.toString(), COMPILE_OPTIONS_JSON, file.name, file.text);
+
+/** A template's own code from the cache, or undefined (a damaged entry too). */
+function cachedTemplate(cache: CompileCache, file: TemplateFile): TemplateCode | undefined {
+  const cached = cache.get(templateKey(file));
+  if (!cached) return undefined;
+  try {
+    const code = JSON.parse(cached) as TemplateCode;
+    return typeof code.spec === "string" ? code : undefined;
+  } catch {
+    return undefined;
   }
+}
+
+function precompiled(a: FileAnalysis, ast: Program, cache: CompileCache): TemplateCode {
+  const cached = cachedTemplate(cache, a.file);
+  if (cached) return cached;
   const sites = rewriteMustaches(ast, a.file);
   const spec = compiler().precompile(ast, compileOptions()) as unknown as string;
   const made = { spec, sites: sites.map(({ line, column, expression }) => ({ line, column, expression })) };
-  cache.set(key, JSON.stringify(made));
+  cache.set(templateKey(a.file), JSON.stringify(made));
   return made;
 }
 
