@@ -158,6 +158,32 @@ export function openCompileCache(packageRoot: string, env: NodeJS.ProcessEnv = p
   };
 }
 
+/**
+ * An entry kept by a chunk's template names rather than by content: for each template, the text it
+ * was made from and what was made of it (its checks; its parsed YAML). After an edit to one
+ * template the others' parts still match; each part is used only where its text is the same.
+ */
+export interface ByTemplateText<T> {
+  texts: string[];
+  made: T[];
+}
+
+/** Such an entry for a chunk of `size` templates, or undefined (a damaged one too). */
+export function readByTemplateText<T>(cache: CompileCache, key: string, size: number): ByTemplateText<T> | undefined {
+  const text = cache.get(key);
+  if (text === undefined) return undefined;
+  try {
+    const entry = JSON.parse(text) as ByTemplateText<T>;
+    if (Array.isArray(entry.texts) && Array.isArray(entry.made) && entry.texts.length === size && entry.made.length === size) return entry;
+  } catch {
+    // A damaged entry: a miss.
+  }
+  return undefined;
+}
+
+/** Whether an entry was made from exactly these texts (if not, it is written again). */
+export const madeFrom = (entry: ByTemplateText<unknown> | undefined, texts: (string | undefined)[]): boolean => entry !== undefined && texts.every((t, i) => t === entry.texts[i]);
+
 export interface ModuleCode {
   exports: unknown;
   /** Saves V8's code cache if there was none: call it once the code has run, so that it holds the functions compiled on first call. */

@@ -210,11 +210,12 @@ describe("render: secrets stay secret", () => {
   });
 });
 
-/** A cache's JSON entries that have the field (the render's parsed documents: docs; the compiler's checks: checked). */
-const entriesWith = (cache: ReturnType<typeof memoryCache>, field: string) =>
+/** A cache's entries kept by template text (see ByTemplateText): the compiler's checks, or the render's parsed documents (lists, or null). */
+const entriesOf = (cache: ReturnType<typeof memoryCache>, kind: "checks" | "documents") =>
   [...cache.entries].filter(([, v]) => {
     try {
-      return Array.isArray(JSON.parse(v)[field]);
+      const made = JSON.parse(v).made;
+      return Array.isArray(made) && made.every((m: unknown) => (kind === "documents" ? m === null || Array.isArray(m) : typeof m === "object" && m !== null && "sites" in m));
     } catch {
       return false; // code, not JSON
     }
@@ -226,10 +227,10 @@ describe("compile-templates: a template checked before, with the same text, is n
   it("after an edit to one template of a chunk, the others are taken as checked; the edited one is checked afresh", () => {
     const cache = memoryCache();
     renderInMemory({ templates: { "a.yaml.hbs": cm("a"), "b.yaml.hbs": cm("b") }, cache });
-    const [[key, entry]] = entriesWith(cache, "checked");
+    const [[key, entry]] = entriesOf(cache, "checks");
     // What the entry holds is what the run uses: a phase put into a kept template's checks comes out.
     const kept = JSON.parse(entry);
-    kept.checked[0].phase = "namespaces";
+    kept.made[0].phase = "namespaces";
     cache.entries.set(key, JSON.stringify(kept));
     const edited = renderInMemory({ templates: { "a.yaml.hbs": cm("a"), "b.yaml.hbs": cm("b", "  more: x\n") }, cache });
     assert.deepEqual(
@@ -244,7 +245,7 @@ describe("compile-templates: a template checked before, with the same text, is n
 });
 
 describe("render: each text's parsed documents are kept between runs", () => {
-  const parsedEntries = (cache: ReturnType<typeof memoryCache>) => entriesWith(cache, "docs");
+  const parsedEntries = (cache: ReturnType<typeof memoryCache>) => entriesOf(cache, "documents");
   const widget = (name: string, body: string) => `apiVersion: example.com/v1\nkind: Widget\nmetadata:\n  name: ${name}\nspec:\n${body}`;
   const templates = { "a.yaml.hbs": widget("a", "  who: {{name}}\n"), "b.yaml.hbs": widget("b", "  replicas: {{replicas}}\n{{#if flag}}  flagged: true\n{{/if}}") };
 
@@ -258,7 +259,7 @@ describe("render: each text's parsed documents are kept between runs", () => {
     // What the entry holds is what the run uses: a mark put into a kept document comes out.
     const [key, entry] = parsedEntries(cache)[0];
     const kept = JSON.parse(entry);
-    kept.docs[0][0].spec.marked = "from the cache";
+    kept.made[0][0].spec.marked = "from the cache";
     cache.entries.set(key, JSON.stringify(kept));
     const objects = renderInMemory({ templates, cache }).manifests.map((m) => m.object as Record<string, any>);
     assert.equal(objects.find((o) => o.metadata.name === "a")!.spec.marked, "from the cache");
@@ -269,7 +270,7 @@ describe("render: each text's parsed documents are kept between runs", () => {
     renderInMemory({ templates, cache });
     const [key, entry] = parsedEntries(cache)[0];
     const kept = JSON.parse(entry);
-    kept.docs[0][0].spec.marked = "from the cache";
+    kept.made[0][0].spec.marked = "from the cache";
     cache.entries.set(key, JSON.stringify(kept));
     cache.writes.length = 0;
     const flagged = renderInMemory({ templates, cache, params: { name: "demo", password: "p", flag: true } }).manifests.map((m) => m.object as Record<string, any>);
@@ -287,17 +288,17 @@ describe("render: each text's parsed documents are kept between runs", () => {
     const uncached = renderInMemory({ templates: odd });
     assert.deepEqual(renderInMemory({ templates: odd, cache }).manifests, uncached.manifests);
     assert.deepEqual(renderInMemory({ templates: odd, cache }).manifests, uncached.manifests);
-    assert.deepEqual(JSON.parse(parsedEntries(cache)[0][1]).docs.map((d: unknown) => d === null), [false, false, true]);
+    assert.deepEqual(JSON.parse(parsedEntries(cache)[0][1]).made.map((d: unknown) => d === null), [false, false, true]);
   });
 
   it("a damaged entry is a miss: parsed afresh and written again", () => {
     const cache = memoryCache();
     const cold = renderInMemory({ templates, cache });
     const [key] = parsedEntries(cache)[0];
-    for (const damage of ["not json {", '{"texts":["x"],"docs":[[]]}', '{"texts":[1,2],"docs":[3,4]}']) {
+    for (const damage of ["not json {", '{"texts":["x"],"made":[[]]}', '{"texts":[1,2],"made":[3,4]}']) {
       cache.entries.set(key, damage);
       assert.deepEqual(renderInMemory({ templates, cache }).manifests, cold.manifests, damage);
-      assert.ok(cache.entries.get(key)!.startsWith('{"texts":'), damage);
+      assert.notEqual(cache.entries.get(key), damage, "written again");
     }
   });
 

@@ -6,7 +6,7 @@
 // value into the parsed tree afterwards, so no value ever passes through the YAML parser.
 import HandlebarsRuntime from "handlebars/runtime";
 import { closestName } from "../closest-name";
-import { cacheKey, CompileCache, loadModuleCode, ModuleCode, NO_CACHE } from "../compile-cache";
+import { type ByTemplateText, cacheKey, CompileCache, loadModuleCode, madeFrom, ModuleCode, NO_CACHE, readByTemplateText } from "../compile-cache";
 import { GenError, Problem } from "../errors";
 import { Phase, phaseByName, PHASES } from "../phases";
 import type { EmitSite, ParamSchema, ParamValue, ParamValues, TemplateFile } from "../types";
@@ -232,29 +232,8 @@ interface CheckedTemplate {
   calls: [string, string[], number, number][];
 }
 
-/**
- * By the chunk's template names, not their text: after an edit to one template, the chunk's other
- * templates are still taken as checked. Each is used only if its text is the same.
- */
-const checkedChunkKey = (members: TemplateFile[], context: string): string => cacheKey("checked-chunk-v2", context, ...members.map((f) => f.name));
-
-interface CheckedChunk {
-  texts: string[];
-  checked: CheckedTemplate[];
-}
-
-/** A chunk's templates as checked before, in this context (the same declared parameters and partials), or undefined. */
-function readCheckedChunk(cache: CompileCache, members: TemplateFile[], context: string): CheckedChunk | undefined {
-  const text = cache.get(checkedChunkKey(members, context));
-  if (!text) return undefined;
-  try {
-    const chunk = JSON.parse(text) as CheckedChunk;
-    if (Array.isArray(chunk.texts) && Array.isArray(chunk.checked) && chunk.texts.length === members.length && chunk.checked.length === members.length) return chunk;
-  } catch {
-    // A damaged entry: checked afresh.
-  }
-  return undefined;
-}
+/** A chunk's checks, in this context (the same declared parameters and partials), by its template names: see {@link ByTemplateText}. */
+const checkedChunkKey = (members: TemplateFile[], context: string): string => cacheKey("checked-chunk-v3", context, ...members.map((f) => f.name));
 
 /** A template as it was checked before: what it prints where, and its analysis. */
 function asChecked(file: TemplateFile, t: CheckedTemplate): { analysis: FileAnalysis; unit: CompiledUnit } {
@@ -269,7 +248,7 @@ function asChecked(file: TemplateFile, t: CheckedTemplate): { analysis: FileAnal
  * parameters and partials (the set before an edit): they need not be parsed again. In a chunk whose
  * code must be made again (one of its templates changed), each needs its own code from the cache too.
  */
-function checkedBefore(cache: CompileCache, chunks: TemplateFile[][], earlier: (CheckedChunk | undefined)[]): Map<TemplateFile, { analysis: FileAnalysis; unit: CompiledUnit }> {
+function checkedBefore(cache: CompileCache, chunks: TemplateFile[][], earlier: (ByTemplateText<CheckedTemplate> | undefined)[]): Map<TemplateFile, { analysis: FileAnalysis; unit: CompiledUnit }> {
   const reused = new Map<TemplateFile, { analysis: FileAnalysis; unit: CompiledUnit }>();
   chunks.forEach((members, c) => {
     const entry = earlier[c];
@@ -280,7 +259,7 @@ function checkedBefore(cache: CompileCache, chunks: TemplateFile[][], earlier: (
       if (!same[i]) return;
       let t;
       try {
-        t = asChecked(file, entry.checked[i]);
+        t = asChecked(file, entry.made[i]);
       } catch {
         return; // a damaged entry: checked afresh
       }
@@ -358,7 +337,7 @@ function compileSet(files: TemplateFile[], declared: Set<string>, cache: Compile
   const context = checkContextOf(declared, partialNames);
   const problems: Problem[] = [];
   const chunks = chunksOf(files.filter((f) => !f.isPartial));
-  const earlier = chunks.map((members) => readCheckedChunk(cache, members, context));
+  const earlier = chunks.map((members) => readByTemplateText<CheckedTemplate>(cache, checkedChunkKey(members, context), members.length));
   const reused = reuseChunks ? checkedBefore(cache, chunks, earlier) : new Map<TemplateFile, { analysis: FileAnalysis; unit: CompiledUnit }>();
 
   // 1. Parse and check everything, so a mistake anywhere stops the run before any rendering. Each
@@ -391,8 +370,7 @@ function compileSet(files: TemplateFile[], declared: Set<string>, cache: Compile
   saveCompiledSet(cache, setKey, units);
   chunksOf(done.filter((d) => !d.analysis.file.isPartial)).forEach((members, c) => {
     const texts = members.map((m) => m.analysis.file.text);
-    if (earlier[c]?.texts.every((t, i) => t === texts[i])) return;
-    cache.set(checkedChunkKey(chunks[c], context), JSON.stringify({ texts, checked: checkedChunk(members) }));
+    if (!madeFrom(earlier[c], texts)) cache.set(checkedChunkKey(chunks[c], context), JSON.stringify({ texts, made: checkedChunk(members) }));
   });
   return units;
 }
@@ -843,12 +821,9 @@ function checkPartialCalls(analyses: FileAnalysis[], declared: Set<string>, prob
 
 const HANDLEBARS_VERSION = (require("handlebars/package.json") as { version: string }).version;
 
-/**
- * The template's precompiled code and print sites: from the cache, or made and cached. The key
- * holds the rewriting code itself, so a change to the compiler never reads an old entry.
- */
 type TemplateCode = { spec: string; sites: Omit<EmitSite, "template">[] };
 
+/** A template's own entry. The key holds the rewriting code itself, so a change to the compiler never reads an old entry. */
 const templateKey = (file: TemplateFile): string => cacheKey("template-v1", HANDLEBARS_VERSION, rewriteMustaches.toString(), COMPILE_OPTIONS_JSON, file.name, file.text);
 
 /** A template's own code from the cache, or undefined (a damaged entry too). */
@@ -863,6 +838,7 @@ function cachedTemplate(cache: CompileCache, file: TemplateFile): TemplateCode |
   }
 }
 
+/** The template's precompiled code and print sites: from the cache, or made and cached. */
 function precompiled(a: FileAnalysis, ast: Program, cache: CompileCache): TemplateCode {
   const cached = cachedTemplate(cache, a.file);
   if (cached) return cached;

@@ -5,7 +5,7 @@ import yaml from "js-yaml";
 import { GenError, Problem } from "../errors";
 import { KUBE_LOAD_ID, loadKubeDocuments } from "../kube-yaml";
 import type { KubeObject, Params, RenderedObject } from "../types";
-import { cacheKey, NO_CACHE, type CompileCache } from "../compile-cache";
+import { cacheKey, madeFrom, NO_CACHE, readByTemplateText, type CompileCache } from "../compile-cache";
 import type { CompiledTemplate, Emitted, RenderedText, SourcePlace, TemplateSet } from "./compile-templates";
 import { documentPlace, withPlace } from "./locate-problems";
 import { chunksOf, RenderFault, TOKEN_PATTERN, TOKEN_PREFIX, tokenFor } from "./compile-templates";
@@ -39,16 +39,16 @@ export function renderTemplates(set: TemplateSet, params: Params, options: Rende
       }
     });
     const key = parsedChunkKey(members);
-    const earlier = readParsedChunk(cache, key, members.length);
+    const earlier = readByTemplateText<unknown[] | null>(cache, key, members.length);
     const docs = members.map((template, i) => {
       const r = rendered[i];
       if (r === undefined) return undefined;
-      const kept = earlier?.texts[i] === r.text ? earlier.docs[i] : null;
-      return kept ?? parseDocuments(template, params, r, found[i]);
+      const kept = earlier?.texts[i] === r.text ? earlier.made[i] : null;
+      return Array.isArray(kept) ? kept : parseDocuments(template, params, r, found[i]);
     });
     // Written before the values go in (in place); only when a text is new, and all of them parsed.
-    const changed = earlier === undefined || rendered.some((r, i) => r?.text !== earlier.texts[i]);
-    if (changed && found.every((p) => p.length === 0)) cache.set(key, parsedChunkEntry(rendered as RenderedText[], docs as unknown[][]));
+    const texts = rendered.map((r) => r?.text);
+    if (!madeFrom(earlier, texts) && found.every((p) => p.length === 0)) cache.set(key, parsedChunkEntry(texts as string[], docs as unknown[][]));
     members.forEach((template, i) => {
       if (docs[i] !== undefined) objects.push(...objectsOf(template, params, rendered[i]!, docs[i]!, found[i]));
       problems.push(...found[i]);
@@ -59,37 +59,18 @@ export function renderTemplates(set: TemplateSet, params: Params, options: Rende
 }
 
 /**
- * A chunk's texts as rendered before, each with its parsed documents (null where they are not
- * kept). A text holds only the templates' own text and tokens, never a value, so neither does
- * this; the same text always parses to the same documents.
+ * A chunk's parsed documents, each with the text it was parsed from (null where they are not
+ * kept). A text holds only the templates' own text and tokens, never a value, so neither does the
+ * entry; the same text always parses to the same documents. By the chunk's template names, not
+ * their text: after an edit to one template, or a parameter that changes what an `{{#if}}` keeps,
+ * the other texts of the chunk still match theirs.
  */
-interface ParsedChunk {
-  texts: string[];
-  docs: (unknown[] | null)[];
-}
-
-/**
- * By the chunk's template names, not their text: after an edit to one template, or a parameter
- * that changes what an `{{#if}}` keeps, the other texts of the chunk still match theirs.
- */
-const parsedChunkKey = (members: CompiledTemplate[]): string => cacheKey("parsed-chunk-v1", KUBE_LOAD_ID, ...members.map((t) => t.file.name));
-
-function readParsedChunk(cache: CompileCache, key: string, size: number): ParsedChunk | undefined {
-  const text = cache.get(key);
-  if (text === undefined) return undefined;
-  try {
-    const chunk = JSON.parse(text) as ParsedChunk;
-    if (Array.isArray(chunk.texts) && Array.isArray(chunk.docs) && chunk.texts.length === size && chunk.docs.length === size && chunk.docs.every((d) => d === null || Array.isArray(d))) return chunk;
-  } catch {
-    // A damaged entry: parsed afresh.
-  }
-  return undefined;
-}
+const parsedChunkKey = (members: CompiledTemplate[]): string => cacheKey("parsed-chunk-v2", KUBE_LOAD_ID, ...members.map((t) => t.file.name));
 
 /** A tree JSON cannot give back exactly (aliases share nodes; numbers) is kept as null: parsed again next time. */
-function parsedChunkEntry(rendered: RenderedText[], docs: unknown[][]): string {
-  const kept = docs.map((d, i) => (rendered[i].text.includes("*") || !holdsAsJson(d) ? "null" : JSON.stringify(d)));
-  return `{"texts":${JSON.stringify(rendered.map((r) => r.text))},"docs":[${kept.join(",")}]}`;
+function parsedChunkEntry(texts: string[], docs: unknown[][]): string {
+  const kept = docs.map((d, i) => (texts[i].includes("*") || !holdsAsJson(d) ? "null" : JSON.stringify(d)));
+  return `{"texts":${JSON.stringify(texts)},"made":[${kept.join(",")}]}`;
 }
 
 /** Whether JSON gives the tree back exactly: it has no infinite number, NaN or -0. */
