@@ -73,38 +73,66 @@ const DAY_MS = 24 * 60 * 60 * 1000;
 const UNUSED_ENTRY_MS = 30 * DAY_MS;
 const PRUNE_STAMP = ".pruned";
 
-/** Reads an entry; a hit marks it used (at most once a day, to spare a write per read). */
+/**
+ * Reads an entry; a hit marks it used (at most once a day, to spare a write per read). A miss is
+ * told by the stat, without an exception: a first run of a large set misses thousands of times.
+ */
 function readCacheEntry<T>(dir: string, name: string, read: (file: string) => T): T | undefined {
   const file = path.join(dir, name);
   try {
+    const stat = fs.statSync(file, { throwIfNoEntry: false });
+    if (!stat) return undefined;
     const data = read(file);
     const now = Date.now();
-    if (now - fs.statSync(file).mtimeMs > DAY_MS) fs.utimesSync(file, now / 1000, now / 1000);
+    if (now - stat.mtimeMs > DAY_MS) fs.utimesSync(file, now / 1000, now / 1000);
     return data;
   } catch {
     return undefined;
   }
 }
 
-/** An entry of the package's seed: read-only, so never marked used. */
-function readSeedEntry<T>(seed: string, name: string, read: (file: string) => T): T | undefined {
-  try {
-    return read(path.join(seed, name));
-  } catch {
-    return undefined;
-  }
+/** The package's seed: read-only, so never marked used. Its few entries are listed once, so a miss costs no file system call. */
+function openSeed(seed: string): <T>(name: string, read: (file: string) => T) => T | undefined {
+  let names: Set<string> | undefined;
+  return (name, read) => {
+    if (!names) {
+      try {
+        names = new Set(fs.readdirSync(seed));
+      } catch {
+        names = new Set(); // no seed
+      }
+    }
+    if (!names.has(name)) return undefined;
+    try {
+      return read(path.join(seed, name));
+    } catch {
+      return undefined;
+    }
+  };
 }
+
+/**
+ * When this process last made sure of each folder (made, and pruned if a day has passed): the
+ * entries written after it cost no more than their files.
+ */
+const readyDirs = new Map<string, number>();
 
 /** Writes a cache entry whole or not at all: concurrent runs may write the same key. */
 function writeCacheEntry(dir: string, name: string, data: string | Uint8Array): void {
   try {
-    fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+    const now = Date.now();
+    if (now - (readyDirs.get(dir) ?? -Infinity) > DAY_MS) {
+      fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+      pruneCompileCache(dir, now);
+      readyDirs.set(dir, now);
+    }
     const tmp = path.join(dir, `.${name}.${process.pid}.tmp`);
     fs.writeFileSync(tmp, data, { mode: 0o600 });
     fs.renameSync(tmp, path.join(dir, name));
-    pruneCompileCache(dir);
   } catch {
-    // A cache that cannot be written only costs time.
+    // A cache that cannot be written only costs time. The folder may have been removed meanwhile:
+    // the next write makes sure of it again.
+    readyDirs.delete(dir);
   }
 }
 
@@ -137,12 +165,13 @@ export function openCompileCache(packageRoot: string, env: NodeJS.ProcessEnv = p
   const dir = compileCacheDir(packageRoot, env);
   if (dir === undefined) return NO_CACHE;
   const seed = seedDir(packageRoot);
+  const readSeedEntry = openSeed(seed);
   return {
     get(key) {
-      return readCacheEntry(dir, `${key}.js`, readText) ?? readSeedEntry(seed, `${key}.js`, readText);
+      return readCacheEntry(dir, `${key}.js`, readText) ?? readSeedEntry(`${key}.js`, readText);
     },
     has(key) {
-      return fs.existsSync(path.join(dir, `${key}.js`)) || fs.existsSync(path.join(seed, `${key}.js`));
+      return fs.existsSync(path.join(dir, `${key}.js`)) || readSeedEntry(`${key}.js`, (file) => fs.existsSync(file)) === true;
     },
     set(key, code) {
       generated = true;
@@ -150,7 +179,7 @@ export function openCompileCache(packageRoot: string, env: NodeJS.ProcessEnv = p
     },
     getCodeCache(key) {
       const name = codeCacheName(key);
-      return readCacheEntry(dir, name, readBytes) ?? readSeedEntry(seed, name, readBytes);
+      return readCacheEntry(dir, name, readBytes) ?? readSeedEntry(name, readBytes);
     },
     setCodeCache(key, data) {
       writeCacheEntry(dir, codeCacheName(key), data);
