@@ -129,6 +129,17 @@ function diskCalibration(work: string): number {
   return Number(process.hrtime.bigint() - started) / 1e6;
 }
 
+/**
+ * The disk line of the results. Some disks slow down ten-fold for minutes after a large delete: if
+ * the disk's speed changed by more than half between the calibrations, the sets run meanwhile were
+ * measured partly on a slow disk, and the line says so.
+ */
+export function diskLine(before: number, after: number): string {
+  const line = `Disk: a plain Node loop wrote 10,000 files of 500 bytes in ${before.toFixed(0)} ms before the sets and ${after.toFixed(0)} ms after (about 250 ms when the disk is calm).`;
+  const changed = Math.max(before, after) / Math.min(before, after) > 1.5;
+  return changed ? `${line} **The disk's speed changed during the run: the sets measured while it was slow took longer than they would have. Run it again once the disk is calm.**` : line;
+}
+
 function machine(): string {
   const cpu = os.cpus()[0]?.model ?? "unknown CPU";
   const kubectl = HAVE_KUBECTL ? spawnSync("kubectl", ["version", "--client"], { encoding: "utf8" }).stdout.split("\n")[0] : "no kubectl";
@@ -294,7 +305,7 @@ function main(): void {
   const table = [
     `Machine: ${machine()}.`,
     `Each set: one warm-up round, then ${RUNS} rounds in which each command runs once, in turns; median wall time; peak RSS is the largest of the runs; each ratio is the median of the ratios within a round.`,
-    `Disk: a plain Node loop wrote 10,000 files of 500 bytes in ${diskBefore.toFixed(0)} ms before the sets and ${diskAfter.toFixed(0)} ms after (about 250 ms when the disk is calm).`,
+    diskLine(diskBefore, diskAfter),
     "",
     formatTable(rows),
   ].join("\n");

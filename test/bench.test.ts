@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import fs from "node:fs";
 import path from "node:path";
 import { describe, it } from "node:test";
-import { editTemplate, inTurns, pairedRatio, syntheticSet } from "../bench/bench";
+import { diskLine, editTemplate, inTurns, pairedRatio, syntheticSet } from "../bench/bench";
 import { runCli, tmpDir } from "./helpers";
 
 describe("bench", () => {
@@ -38,6 +38,20 @@ describe("bench", () => {
     { name: "an even count takes the mean of the middle two", a: [2, 3, 4, 10], b: [1, 1, 1, 1], expected: 3.5 },
   ];
   for (const t of ratios) it(`pairedRatio: ${t.name}`, () => assert.equal(pairedRatio(t.a, t.b), t.expected));
+
+  const disks: { before: number; after: number; warns: boolean }[] = [
+    { before: 247, after: 238, warns: false },
+    { before: 300, after: 250, warns: false },
+    { before: 3631, after: 253, warns: true }, // a disk slowed down by a large delete before the run
+    { before: 250, after: 900, warns: true },
+  ];
+  for (const d of disks) {
+    it(`the disk line ${d.warns ? "warns" : "does not warn"} when the calibrations took ${d.before} and ${d.after} ms`, () => {
+      const line = diskLine(d.before, d.after);
+      assert.match(line, new RegExp(`in ${d.before} ms before the sets and ${d.after} ms after`));
+      assert.equal(line.includes("Run it again"), d.warns);
+    });
+  }
   it("pairedRatio refuses samples that do not pair up", () => assert.throws(() => pairedRatio([1, 2], [1])));
 
   it("inTurns: a warm-up round, then every command once a round, starting one further along each round", () => {
