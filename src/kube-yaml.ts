@@ -17,7 +17,7 @@ const BOOL_11 = /^(y|Y|yes|Yes|YES|n|N|no|No|NO|on|On|ON|off|Off|OFF)$/;
 
 /** yaml.v2's booleans. This type takes the place of the core schema's (same tag), so it has true and false too. */
 const BOOL_V2 = /^(y|Y|yes|Yes|YES|n|N|no|No|NO|on|On|ON|off|Off|OFF|true|True|TRUE|false|False|FALSE)$/;
-const bool11 = new yaml.Type("tag:yaml.org,2002:bool", {
+const boolV2 = new yaml.Type("tag:yaml.org,2002:bool", {
   kind: "scalar",
   resolve: matching(BOOL_V2),
   construct: (s: string) => /^(y|yes|on|true)$/i.test(s),
@@ -41,10 +41,15 @@ const FLOAT_WORDS = new Map<string, number>([
 const INT64_MIN = -(2n ** 63n);
 const UINT64_MAX = 2n ** 64n - 1n;
 
+/** yaml.v2 tries a scalar as a number only if it starts with a digit or a sign (or a dot: a float). */
+function startsLikeNumber(s: string): boolean {
+  const c = s.charCodeAt(0);
+  return (c >= 48 && c <= 57) || c === 43 || c === 45;
+}
+
 /** The integer yaml.v2 reads, or undefined where it reads none (out of int64 and uint64 range too). */
 function goInt(s: string): bigint | undefined {
-  const c = s.charCodeAt(0);
-  if (!((c >= 48 && c <= 57) || c === 43 || c === 45)) return undefined;
+  if (!startsLikeNumber(s)) return undefined;
   const m = GO_INT.exec(s.includes("_") ? s.replace(/_/g, "") : s);
   if (!m) return undefined;
   const digits = /^0[0-7]+$/.test(m[2]) ? `0o${m[2].slice(1)}` : m[2].toLowerCase();
@@ -57,8 +62,7 @@ function goFloat(s: string): number | undefined {
   const word = FLOAT_WORDS.get(s);
   if (word !== undefined) return word;
   if (s.startsWith(".")) return DOT_FLOAT.test(s) ? Number(s) : undefined;
-  const c = s.charCodeAt(0);
-  if (!((c >= 48 && c <= 57) || c === 43 || c === 45)) return undefined;
+  if (!startsLikeNumber(s)) return undefined;
   const plain = s.includes("_") ? s.replace(/_/g, "") : s;
   return GO_FLOAT.test(plain) && goInt(s) === undefined ? Number(plain) : undefined;
 }
@@ -102,7 +106,7 @@ const AMBIGUOUS = [quoteOnly("ambiguous", isAmbiguous)];
 
 const mergeType = (yaml.DEFAULT_SCHEMA as unknown as { compiledImplicit: (yaml.Type & { tag: string })[] }).compiledImplicit.find((t) => t.tag === "tag:yaml.org,2002:merge");
 
-const LOAD_TYPES = [bool11, goIntType, goFloatType];
+const LOAD_TYPES = [boolV2, goIntType, goFloatType];
 export const KUBE_LOAD_SCHEMA = yaml.CORE_SCHEMA.extend({ implicit: [...LOAD_TYPES, ...(mergeType ? [mergeType] : [])] });
 export const KUBE_DUMP_SCHEMA = yaml.CORE_SCHEMA.extend({ implicit: AMBIGUOUS });
 
@@ -114,7 +118,7 @@ export const KUBE_LOAD_ID = [
   String(mergeType !== undefined),
   ...[BOOL_V2, GO_INT, GO_FLOAT, DOT_FLOAT].map((re) => re.source),
   JSON.stringify([...FLOAT_WORDS.keys()]),
-  ...[goInt, goFloat, ...LOAD_TYPES.flatMap((t) => [t.resolve, t.construct])].map(String),
+  ...[startsLikeNumber, goInt, goFloat, ...LOAD_TYPES.flatMap((t) => [t.resolve, t.construct])].map(String),
 ].join("\0");
 
 /** Every document of a text, as kubectl reads them; throws js-yaml's YAMLException with a mark. */

@@ -224,7 +224,13 @@ let checker: string | undefined;
 const checkerId = (): string =>
   (checker ??= cacheKey(analyseTemplate.toString(), JSON.stringify(Object.entries(HELPERS).map(([name, h]) => [name, h.reads])), [...BLOCK_HELPERS].join(","), DIRECTIVE.source, PHASES.map((p) => p.name).join(",")));
 
-/** A chunk's templates as checked before, in this context: what they print where, and their analysis. */
+/** A template that passed its checks: its analysis, and what it prints where (with its code, once compiled). */
+interface Checked {
+  analysis: FileAnalysis;
+  unit: CompiledUnit;
+}
+
+/** A checked template as its chunk's cache entry keeps it. */
 interface CheckedTemplate {
   sites: Omit<EmitSite, "template">[];
   phase: string | null;
@@ -236,7 +242,7 @@ interface CheckedTemplate {
 const checkedChunkKey = (members: TemplateFile[], context: string): string => cacheKey("checked-chunk-v3", context, ...members.map((f) => f.name));
 
 /** A template as it was checked before: what it prints where, and its analysis. */
-function asChecked(file: TemplateFile, t: CheckedTemplate): { analysis: FileAnalysis; unit: CompiledUnit } {
+function asChecked(file: TemplateFile, t: CheckedTemplate): Checked {
   const phaseOverride = t.phase ? phaseByName(t.phase) : undefined;
   const freeVars = new Map(t.freeVars.map(([name, line, column]) => [name, { line, column }]));
   const calls = t.calls.map(([partial, hashKeys, line, column]) => ({ partial, hashKeys: new Set(hashKeys), file, line, column }));
@@ -248,8 +254,8 @@ function asChecked(file: TemplateFile, t: CheckedTemplate): { analysis: FileAnal
  * parameters and partials (the set before an edit): they need not be parsed again. In a chunk whose
  * code must be made again (one of its templates changed), each needs its own code from the cache too.
  */
-function checkedBefore(cache: CompileCache, chunks: TemplateFile[][], earlier: (ByTemplateText<CheckedTemplate> | undefined)[]): Map<TemplateFile, { analysis: FileAnalysis; unit: CompiledUnit }> {
-  const reused = new Map<TemplateFile, { analysis: FileAnalysis; unit: CompiledUnit }>();
+function checkedBefore(cache: CompileCache, chunks: TemplateFile[][], earlier: (ByTemplateText<CheckedTemplate> | undefined)[]): Map<TemplateFile, Checked> {
+  const reused = new Map<TemplateFile, Checked>();
   chunks.forEach((members, c) => {
     const entry = earlier[c];
     if (!entry) return;
@@ -274,7 +280,7 @@ function checkedBefore(cache: CompileCache, chunks: TemplateFile[][], earlier: (
   return reused;
 }
 
-function checkedChunk(members: { analysis: FileAnalysis; unit: CompiledUnit }[]): CheckedTemplate[] {
+function checkedChunk(members: Checked[]): CheckedTemplate[] {
   return members.map(({ analysis: a, unit }) => ({
     sites: unit.sites,
     phase: a.phaseOverride?.name ?? null,
@@ -338,12 +344,12 @@ function compileSet(files: TemplateFile[], declared: Set<string>, cache: Compile
   const problems: Problem[] = [];
   const chunks = chunksOf(files.filter((f) => !f.isPartial));
   const earlier = chunks.map((members) => readByTemplateText<CheckedTemplate>(cache, checkedChunkKey(members, context), members.length));
-  const reused = reuseChunks ? checkedBefore(cache, chunks, earlier) : new Map<TemplateFile, { analysis: FileAnalysis; unit: CompiledUnit }>();
+  const reused = reuseChunks ? checkedBefore(cache, chunks, earlier) : new Map<TemplateFile, Checked>();
 
   // 1. Parse and check everything, so a mistake anywhere stops the run before any rendering. Each
   // template is compiled as soon as it is checked, and its syntax tree let go: a large set never
   // holds every tree at once (they are most of a cold run's memory).
-  const done: { analysis: FileAnalysis; unit: CompiledUnit }[] = [];
+  const done: Checked[] = [];
   for (const file of files) {
     const known = reused.get(file);
     if (known) {

@@ -24,7 +24,8 @@ export function renderTemplates(set: TemplateSet, params: Params, options: Rende
   const cache = options.cache ?? NO_CACHE;
   const problems: Problem[] = [];
   const objects: RenderedObject[] = [];
-  // A chunk's templates are rendered, then parsed, then filled in: their problems are kept apart, so that each template's come together.
+  // A chunk's templates are rendered, then parsed, then filled in; each template's problems are
+  // kept apart, so that they are reported together, in the set's order.
   for (const members of chunksOf(set.templates)) {
     const found = members.map((): Problem[] => []);
     const rendered = members.map((template, i) => {
