@@ -1,5 +1,8 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { fullFormats } from "ajv-formats/dist/formats";
+import fc from "fast-check";
+import { uri } from "../src/param-formats";
 import { deriveParams } from "../src/stages/derive-params";
 import { parseSetFlags, validateParams } from "../src/stages/validate-params";
 import { EXAMPLE_PARAMS, problemsOf, SHIPPED_SCHEMA, TEST_SCHEMA } from "./helpers";
@@ -123,4 +126,43 @@ describe("--set", () => {
       }
     });
   }
+});
+
+describe("the uri format", () => {
+  const full = fullFormats.uri as (s: string) => boolean;
+  const table: [string, boolean][] = [
+    ["http://10.0.0.1:5000/v2.0", true],
+    ["mysql+pymysql://nova:pw@db.openstack.svc:3306/nova?charset=utf8", true],
+    ["https://[fe80::1]:8774/", true],
+    ["http://example.com/a%20b", true],
+    ["http://example.com/a b", false],
+    ["http://exa mple.com", false],
+    ["http://example.com/%zz", false],
+    ["no-scheme", false],
+    ["1http://x", false],
+    ["urn:isbn:0451450523", true],
+    ["HTTP://EXAMPLE.COM/Path", true],
+    ["", false],
+  ];
+  for (const [s, expected] of table) {
+    it(`${JSON.stringify(s)} ${expected ? "is" : "is not"} a URI, as ajv-formats' full expression says`, () => {
+      assert.equal(uri(s), expected);
+      assert.equal(full(s), expected);
+    });
+  }
+
+  it("gives ajv-formats' answer for any string made of URI characters and a few others", () => {
+    const char = fc.constantFrom(..."aZ09+-._~!$&'()*,;=:@/?#%[]fF ésvV\n".split(""));
+    const uriLike = fc.tuple(
+      fc.constantFrom("http://", "mysql+pymysql://", "a:", "a:/", "", "1a://", "urn:"),
+      fc.array(char, { maxLength: 30 }).map((cs) => cs.join("")),
+    ).map(([scheme, rest]) => scheme + rest);
+    fc.assert(fc.property(uriLike, (s) => uri(s) === full(s)), { numRuns: 20000 });
+  });
+
+  it("still refuses a bad percent-escape in a parameter, and accepts a good one", () => {
+    const problems = problemsOf(() => validate({ ...EXAMPLE_PARAMS, keystone_db_uri: "mysql://db%zz:3306/k" }));
+    assert.ok(problems.some((p) => p.includes("/keystone_db_uri: must match format \"uri\"")), problems.join("\n"));
+    validate({ ...EXAMPLE_PARAMS, keystone_db_uri: "mysql://db%41:3306/k" });
+  });
 });

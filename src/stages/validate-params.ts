@@ -90,7 +90,7 @@ const AJV_VERSION = (require("ajv/package.json") as { version: string }).version
 
 /** What ajv's standalone code requires, from the bundle (loaded with its code cache) rather than from node_modules. */
 const AJV_RUNTIME: Record<string, () => unknown> = {
-  "ajv-formats/dist/formats": () => require("ajv-formats/dist/formats"),
+  "./param-formats": () => require("../param-formats"),
   "ajv/dist/runtime/equal": () => require("ajv/dist/runtime/equal"),
   "ajv/dist/runtime/ucs2length": () => require("ajv/dist/runtime/ucs2length"),
   "ajv/dist/runtime/uri": () => require("ajv/dist/runtime/uri"),
@@ -106,7 +106,7 @@ interface SchemaValidator {
 
 /** The schema's validator: ajv's standalone code from the cache, or compiled and cached. */
 function schemaValidator(schema: ParamSchema, schemaFile: string, cache: CompileCache): SchemaValidator {
-  const key = cacheKey("params-validator-v2", AJV_VERSION, JSON.stringify(schema));
+  const key = cacheKey("params-validator-v3", AJV_VERSION, JSON.stringify(schema));
   const cached = cache.get(key);
   if (cached) {
     try {
@@ -121,6 +121,7 @@ function schemaValidator(schema: ParamSchema, schemaFile: string, cache: Compile
   const { _ } = require("ajv") as typeof import("ajv");
   const { default: standaloneCode } = require("ajv/dist/standalone") as typeof import("ajv/dist/standalone");
   const { default: addFormats } = require("ajv-formats") as typeof import("ajv-formats");
+  const { uri } = require("../param-formats") as typeof import("../param-formats");
   // Each $ref a function of its own, not its target's code inlined at every use, and no
   // optimizing passes: a schema of shared definitions then compiles in half the time, to less
   // than half the code (226 → 96 kB for the shipped set), which every run loads.
@@ -130,9 +131,10 @@ function schemaValidator(schema: ParamSchema, schemaFile: string, cache: Compile
     strict: false,
     messages: true,
     inlineRefs: false,
-    code: { source: true, optimize: false, formats: _`require("ajv-formats/dist/formats").fullFormats` },
+    code: { source: true, optimize: false, formats: _`require("./param-formats").paramFormats` },
   });
   addFormats(ajv);
+  ajv.addFormat("uri", uri);
   let validate: ValidateFunction;
   try {
     validate = ajv.compile(schema);
