@@ -169,8 +169,19 @@ function plainSafe(c: number, prev: number): boolean {
   return (nsOrBlank && c !== SHARP && !(prev === COLON && !ns)) || (isPrintable(prev) && !isBlank(prev) && c === SHARP) || (prev === COLON && ns);
 }
 
+/** Printable ASCII, no line break: nearly every string of a manifest. */
+const PRINTABLE_ASCII = /^[\x20-\x7e]*$/;
+/** Within printable ASCII, what plainSafe refuses after the first character. */
+const BREAKS_PLAIN = /: | #/;
+
 /** js-yaml's chooseScalarStyle with no line width and no forced quotes. */
 function chooseStyle(e: Emitter, s: string, isKey: boolean): Style {
+  // The loop below, answered by two regular expressions for printable ASCII: a loop run a
+  // character at a time is slow before V8 has compiled it, which is most of a short run.
+  if (PRINTABLE_ASCII.test(s)) {
+    const plain = plainSafeFirst(s.charCodeAt(0)) && plainSafeLast(s.charCodeAt(s.length - 1)) && !BREAKS_PLAIN.test(s);
+    return plain && !e.readsAsOther(s) ? Style.Plain : Style.Double;
+  }
   let plain = plainSafeFirst(s.codePointAt(0) as number) && plainSafeLast(s.codePointAt(s.length - 1) as number);
   let lineBreak = false;
   let prev = -1;
