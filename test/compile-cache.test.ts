@@ -3,6 +3,8 @@ import assert from "node:assert/strict";
 import fs from "node:fs";
 import path from "node:path";
 import { describe, it } from "node:test";
+import fc from "fast-check";
+import { chunksOf } from "../src/stages/compile-templates";
 import { seedCompileCache } from "../src/tools/seed-compile-cache";
 import { EXAMPLE_PARAMS, makeChart, REPO, runCli, SECRET_TEMPLATE, SHIPPED_SCHEMA, snapshot, tmpDir, WEB_TEMPLATE } from "./helpers";
 
@@ -27,6 +29,37 @@ function copyOfCli(withSeed: boolean): string {
 /** The built CLI without the package's seed: what the launcher keeps on its own, in a cache it fills. */
 const seedlessCli = (): string => copyOfCli(false);
 
+describe("template chunks", () => {
+  const names = (n: number, prefix = "t"): string[] => Array.from({ length: n }, (_, i) => `${prefix}${String(i).padStart(5, "0")}.yaml.hbs`);
+
+  it("cut a set into runs of about 256, none longer than 1,024, that together are the set in order", () => {
+    for (const set of [names(10_000), names(10_000, "web-"), names(3_000, "db/")]) {
+      const chunks = chunksOf(set, (n) => n);
+      assert.deepEqual(chunks.flat(), set);
+      assert.ok(chunks.every((c) => c.length >= 1 && c.length <= 1024));
+      const mean = set.length / chunks.length;
+      assert.ok(mean > 128 && mean < 512, `mean chunk of ${mean}`);
+    }
+  });
+
+  it("follow the names: a template added anywhere, or removed, changes only the chunk it is in", () => {
+    const set = names(2_000);
+    const before = chunksOf(set, (n) => n);
+    const key = (c: string[]): string => c.join("|");
+    fc.assert(
+      fc.property(fc.nat(set.length - 1), fc.string({ minLength: 1, maxLength: 8 }), fc.boolean(), (at, suffix, remove) => {
+        const changed = remove ? set.filter((_, i) => i !== at) : [...set.slice(0, at + 1), `${set[at]}${suffix}`, ...set.slice(at + 1)];
+        const after = new Set(chunksOf(changed, (n) => n).map(key));
+        // Every chunk is still there but the one that held set[at] and, if set[at] ended it, the next one.
+        const home = before.findIndex((c) => c.includes(set[at]));
+        const spared = before.filter((_, c) => c !== home && !(c === home + 1 && before[home].at(-1) === set[at]));
+        assert.deepEqual(spared.filter((c) => !after.has(key(c))), []);
+      }),
+      { numRuns: 300 },
+    );
+  });
+});
+
 describe("compile cache", () => {
   it("gives the same bytes cold, warm, with damaged entries, and disabled; and holds no secret", () => {
     const cwd = makeChart({ "web.yaml.hbs": WEB_TEMPLATE, "secret.yaml.hbs": SECRET_TEMPLATE }, { name: "web", password: SENTINEL });
@@ -46,9 +79,11 @@ describe("compile cache", () => {
   });
 
   it("a template chunk's entry that is missing or damaged, beside an intact set entry, is compiled and written again", () => {
-    // 300 templates: two chunks of code, each an entry of its own.
+    // 300 templates: a few chunks of code, each an entry of its own.
     const templates: Record<string, string> = {};
     for (let i = 0; i < 300; i++) templates[`cm${String(i).padStart(3, "0")}.yaml.hbs`] = `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm${i}\ndata:\n  name: {{name}}-${i}\n`;
+    const layout = chunksOf(Object.keys(templates), (n) => n);
+    assert.ok(layout.length >= 2, "the test needs two chunks or more");
     const cwd = makeChart(templates, { name: "web", password: SENTINEL });
     const cacheDir = tmpDir("gm-cache-");
     const env = { GEN_MANIFESTS_CACHE_DIR: cacheDir };
@@ -56,7 +91,7 @@ describe("compile cache", () => {
     assert.equal(Object.keys(cold).filter((f) => f.includes("configmap-cm")).length, 300);
     const chunkEntries = () => fs.readdirSync(cacheDir).filter((e) => e.endsWith(".js") && fs.readFileSync(path.join(cacheDir, e), "utf8").startsWith("module.exports = [")).sort();
     const chunks = chunkEntries();
-    assert.equal(chunks.length, 2, fs.readdirSync(cacheDir).join(", "));
+    assert.equal(chunks.length, layout.length, fs.readdirSync(cacheDir).join(", "));
     assert.deepEqual(renderWith(cwd, env, "warm/out"), cold);
     fs.writeFileSync(path.join(cacheDir, chunks[0]), "module.exports = [");
     fs.rmSync(path.join(cacheDir, chunks[1]));
@@ -64,7 +99,7 @@ describe("compile cache", () => {
     assert.deepEqual(chunkEntries(), chunks, "both chunks written again");
     assert.deepEqual(renderWith(cwd, env, "again/out"), cold);
 
-    // An edit to a template of the second chunk: the first chunk's code, and V8's compiled code of
+    // An edit to a template of the last chunk: the other chunks' code, and V8's compiled code of
     // it, are used as they are (nothing of it is written again).
     const entries = () => new Map(fs.readdirSync(cacheDir).map((e) => [e, fs.statSync(path.join(cacheDir, e)).mtimeMs]));
     const before = entries();
@@ -74,11 +109,37 @@ describe("compile cache", () => {
     const after = entries();
     const added = [...after.keys()].filter((e) => !before.has(e));
     const rewritten = [...before.keys()].filter((e) => after.get(e) !== before.get(e));
-    // Only the second chunk's checks and parsed documents, kept by the chunk's template names, take the new text.
+    // Only the last chunk's checks and parsed documents, kept by the chunk's template names, take the new text.
     const lastTexts = rewritten.map((e) => JSON.parse(fs.readFileSync(path.join(cacheDir, e), "utf8")).texts.at(-1)).sort();
     assert.deepEqual(lastTexts, ["apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm299\ndata:\n  name: GMv9x0xGM-299\n# edited\n", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm299\ndata:\n  name: {{name}}-299\n# edited\n"]);
-    // The template's own entry, the set's, the second chunk's code, and V8's code of it.
+    // The template's own entry, the set's, the last chunk's code, and V8's code of it.
     assert.deepEqual(added.map((e) => e.slice(0, 3) === "v8-").sort(), [false, false, false, true], added.join(", "));
+  });
+
+  it("a template added to a large set makes new entries for its own chunk only: the chunks follow the names, not positions", () => {
+    const templates: Record<string, string> = {};
+    for (let i = 0; i < 300; i++) templates[`cm${String(i).padStart(3, "0")}.yaml.hbs`] = `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm${i}\ndata:\n  name: {{name}}-${i}\n`;
+    const cwd = makeChart(templates, { name: "web", password: SENTINEL });
+    const cacheDir = tmpDir("gm-cache-");
+    const env = { GEN_MANIFESTS_CACHE_DIR: cacheDir };
+    renderWith(cwd, env, "first/out");
+    renderWith(cwd, env, "warm/out");
+    const before = new Map(fs.readdirSync(cacheDir).map((e) => [e, fs.statSync(path.join(cacheDir, e)).mtimeMs]));
+    // Added near the start: with fixed runs of templates, every later chunk would have shifted.
+    const added = "cm000a.yaml.hbs";
+    fs.writeFileSync(path.join(cwd, "kubernetes-in", added), "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: added\ndata:\n  name: {{name}}\n");
+    const names = [...Object.keys(templates), added].sort();
+    const layout = chunksOf(names, (n) => n);
+    assert.ok(layout.length >= 2 && layout[0].includes(added), "the test needs the new template in the first of two chunks or more");
+    const out = renderWith(cwd, env, "added/out");
+    assert.ok(Object.keys(out).some((f) => f.includes("configmap-added")));
+    const after = fs.readdirSync(cacheDir);
+    const made = after.filter((e) => !before.has(e));
+    assert.deepEqual([...before.keys()].filter((e) => fs.statSync(path.join(cacheDir, e)).mtimeMs !== before.get(e)), [], "no entry is written again");
+    // The new template's own entry, the set's, and the first chunk's: its code, V8's code of it, its checks and its parsed documents.
+    const code = made.filter((e) => e.endsWith(".js") && fs.readFileSync(path.join(cacheDir, e), "utf8").startsWith("module.exports = ["));
+    assert.equal(code.length, 1, made.join(", "));
+    assert.equal(made.length, 6, made.join(", "));
   });
 
   it("templates taken as checked before, after an edit elsewhere, are still checked against a changed partial and schema", () => {

@@ -26,7 +26,7 @@ export function renderTemplates(set: TemplateSet, params: Params, options: Rende
   const objects: RenderedObject[] = [];
   // A chunk's templates are rendered, then parsed, then filled in; each template's problems are
   // kept apart, so that they are reported together, in the set's order.
-  for (const members of chunksOf(set.templates)) {
+  for (const members of chunksOf(set.templates, (t) => t.file.name)) {
     const found = members.map((): Problem[] => []);
     const rendered = members.map((template, i) => {
       try {
