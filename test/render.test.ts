@@ -242,6 +242,28 @@ describe("compile-templates: a template checked before, with the same text, is n
     const problems = problemsOf(() => renderInMemory({ templates: { "a.yaml.hbs": cm("a"), "b.yaml.hbs": cm("b", "  more: {{nope}}\n") }, cache }));
     assert.match(problems.join("\n"), /tpl\/b\.yaml\.hbs:7:\d+: "nope" is not a declared parameter/);
   });
+  it("after an edit, the chunk's other templates take their code from the chunk's code as it was, not compiled again", () => {
+    const cache = memoryCache();
+    renderInMemory({ templates: { "a.yaml.hbs": cm("a"), "b.yaml.hbs": cm("b") }, cache });
+    const chunkCode = [...cache.entries].filter(([, v]) => v.startsWith("// "));
+    assert.equal(chunkCode.length, 1);
+    // What the chunk's code holds is what the run uses: a's text changed in it (same length) comes out.
+    const [key, code] = chunkCode[0];
+    assert.equal(code.split("who: ").length, 3, "a's and b's text, once each");
+    cache.entries.set(key, code.replace("who: ", "WHO: "));
+    const edited = renderInMemory({ templates: { "a.yaml.hbs": cm("a"), "b.yaml.hbs": cm("b", "  more: x\n") }, cache });
+    assert.deepEqual(
+      edited.manifests.map((m) => (m.object as Record<string, any>).data),
+      [{ WHO: "demo" }, { who: "demo", more: "x" }],
+    );
+    // A damaged chunk's code (a length that does not fit): its templates are parsed and compiled again.
+    for (const [k, v] of cache.entries) if (v.startsWith("// ")) cache.entries.set(k, v.replace(/^\/\/ (\d+)/, (_, n) => `// ${Number(n) + 1}`));
+    const again = renderInMemory({ templates: { "a.yaml.hbs": cm("a"), "b.yaml.hbs": cm("b", "  more: z\n") }, cache });
+    assert.deepEqual(
+      again.manifests.map((m) => (m.object as Record<string, any>).data),
+      [{ who: "demo" }, { who: "demo", more: "z" }],
+    );
+  });
 });
 
 describe("render: each text's parsed documents are kept between runs", () => {

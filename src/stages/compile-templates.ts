@@ -229,8 +229,30 @@ const fileName = (f: TemplateFile): string => f.name;
 const unitName = (u: { file: TemplateFile }): string => u.file.name;
 const checkedName = (d: Checked): string => d.analysis.file.name;
 
-/** A chunk's code: a CommonJS module whose exports are its templates' precompiled specs, in order. */
-const chunkSource = (specs: string[]): string => `module.exports = [${specs.join(",\n")}];`;
+/**
+ * A chunk's code: a CommonJS module whose exports are its templates' precompiled specs, in order.
+ * Its first line holds each spec's length, so that after an edit to one template the others'
+ * code is taken from it (see {@link specsOf}), with no entry of each template's own to write.
+ */
+const chunkSource = (specs: string[]): string => `// ${specs.map((s) => s.length).join(",")}\nmodule.exports = [${specs.join(",\n")}];`;
+
+/** Each template's spec, as source text, from a chunk's code; undefined if it is not such code. */
+function specsOf(code: string | undefined, count: number): string[] | undefined {
+  const lines = code?.match(/^\/\/ ([\d,]*)\nmodule\.exports = \[/);
+  if (!code || !lines) return undefined;
+  const lengths = lines[1].split(",").map(Number);
+  if (lengths.length !== count) return undefined;
+  const specs: string[] = [];
+  let at = lines[0].length;
+  for (const [i, length] of lengths.entries()) {
+    specs.push(code.slice(at, at + length));
+    at += length;
+    const after = i === count - 1 ? "];" : ",\n";
+    if (code.slice(at, at + after.length) !== after) return undefined;
+    at += after.length;
+  }
+  return at === code.length ? specs : undefined;
+}
 
 /**
  * A chunk's cache key: what its code depends on (the compiler, and its templates' names and text),
@@ -241,10 +263,13 @@ function chunkKey(members: TemplateFile[]): string {
   // Asked for by the set's key, its checks, its entries and its loading: the text is hashed once.
   const known = chunkKeys.get(members[0]);
   if (known && known.last === members[members.length - 1] && known.size === members.length) return known.key;
-  const key = cacheKey("template-chunk-v1", HANDLEBARS_VERSION, rewriteMustaches.toString(), COMPILE_OPTIONS_JSON, ...members.map((f) => `${f.name}\0${f.text}`));
+  const key = chunkKeyOf(members.map((f) => f.name), members.map((f) => f.text));
   chunkKeys.set(members[0], { last: members[members.length - 1], size: members.length, key });
   return key;
 }
+
+const chunkKeyOf = (names: string[], texts: string[]): string =>
+  cacheKey("template-chunk-v2", HANDLEBARS_VERSION, rewriteMustaches.toString(), COMPILE_OPTIONS_JSON, ...names.map((name, i) => `${name}\0${texts[i]}`));
 
 /** A chunk's key, by its first template (a chunk is a run of the set's templates: its first, last and size name it). */
 const chunkKeys = new WeakMap<TemplateFile, { last: TemplateFile; size: number; key: string }>();
@@ -288,7 +313,9 @@ function asChecked(file: TemplateFile, t: CheckedTemplate): Checked {
 /**
  * The templates of the set that passed every check before, in another set with the same declared
  * parameters and partials (the set before an edit): they need not be parsed again. In a chunk whose
- * code must be made again (one of its templates changed), each needs its own code from the cache too.
+ * code must be made again (one of its templates changed), each takes its code from the chunk's
+ * code as it was then (its names, and the texts its checks were made from); if that is gone, the
+ * chunk's templates are parsed again.
  */
 function checkedBefore(cache: CompileCache, chunks: TemplateFile[][], earlier: (ByTemplateText<CheckedTemplate> | undefined)[]): Map<TemplateFile, Checked> {
   const reused = new Map<TemplateFile, Checked>();
@@ -297,6 +324,8 @@ function checkedBefore(cache: CompileCache, chunks: TemplateFile[][], earlier: (
     if (!entry) return;
     const same = members.map((f, i) => entry.texts[i] === f.text);
     const whole = same.every(Boolean);
+    const specs = whole ? [] : specsOf(cache.get(chunkKeyOf(members.map(fileName), entry.texts)), members.length);
+    if (!specs) return;
     members.forEach((file, i) => {
       if (!same[i]) return;
       let t;
@@ -305,11 +334,7 @@ function checkedBefore(cache: CompileCache, chunks: TemplateFile[][], earlier: (
       } catch {
         return; // a damaged entry: checked afresh
       }
-      if (!whole) {
-        const code = cachedTemplate(cache, file);
-        if (!code) return;
-        t.unit.spec = code.spec;
-      }
+      if (!whole) t.unit.spec = specs[i];
       reused.set(file, t);
     });
   });
@@ -370,9 +395,10 @@ function saveCompiledSet(cache: CompileCache, key: string, units: CompiledUnit[]
 }
 
 /**
- * Parses and checks every template, then compiles each (from the per-template cache where it can).
+ * Parses and checks every template, then compiles each whose chunk's code is not in the cache.
  * With `reuseChunks`, a template that passed before in the same context, with the same text, is
  * taken as it was checked, unparsed: after an edit to one template, only it is parsed again.
+ * Without, everything is parsed and compiled (a chunk's code was missing or damaged).
  */
 function compileSet(files: TemplateFile[], declared: Set<string>, cache: CompileCache, setKey: string, reuseChunks: boolean): CompiledUnit[] {
   const partialNames = new Set(files.filter((f) => f.isPartial).map(partialName));
@@ -381,6 +407,8 @@ function compileSet(files: TemplateFile[], declared: Set<string>, cache: Compile
   const chunks = chunksOf(files.filter((f) => !f.isPartial), fileName);
   const earlier = chunks.map((members) => readByTemplateText<CheckedTemplate>(cache, checkedChunkKey(members, context), members.length));
   const reused = reuseChunks ? checkedBefore(cache, chunks, earlier) : new Map<TemplateFile, Checked>();
+  // A template whose chunk's code is in the cache (the same names and texts: only the checks' context changed) is not compiled.
+  const coded = new Set(reuseChunks ? chunks.filter((members) => cache.has(chunkKey(members))).flat() : []);
 
   // 1. Parse and check everything, so a mistake anywhere stops the run before any rendering. Each
   // template is compiled as soon as it is checked, and its syntax tree let go: a large set never
@@ -399,7 +427,7 @@ function compileSet(files: TemplateFile[], declared: Set<string>, cache: Compile
       done.push({ analysis, unit: { file, sites: [] } });
       continue;
     }
-    const { spec, sites } = precompiled(analysis, ast, cache);
+    const { spec, sites } = precompiled(file, ast, !coded.has(file));
     done.push({ analysis, unit: { file, spec, sites, phaseOverride: analysis.phaseOverride } });
   }
   if (problems.length) throw new GenError("compile-templates", problems);
@@ -867,33 +895,19 @@ function checkPartialCalls(analyses: FileAnalysis[], declared: Set<string>, prob
 
 const HANDLEBARS_VERSION = (require("handlebars/package.json") as { version: string }).version;
 
-type TemplateCode = { spec: string; sites: Omit<EmitSite, "template">[] };
-
-/** A template's own entry. The key holds the rewriting code itself, so a change to the compiler never reads an old entry. */
-const templateKey = (file: TemplateFile): string => cacheKey("template-v1", HANDLEBARS_VERSION, rewriteMustaches.toString(), COMPILE_OPTIONS_JSON, file.name, file.text);
-
-/** A template's own code from the cache, or undefined (a damaged entry too). */
-function cachedTemplate(cache: CompileCache, file: TemplateFile): TemplateCode | undefined {
-  const cached = cache.get(templateKey(file));
-  if (!cached) return undefined;
-  try {
-    const code = JSON.parse(cached) as TemplateCode;
-    return typeof code.spec === "string" ? code : undefined;
-  } catch {
-    return undefined;
-  }
+/** The template's print sites, and its precompiled code unless its chunk's code is at hand. */
+function precompiled(file: TemplateFile, ast: Program, withCode: boolean): { spec?: string; sites: Omit<EmitSite, "template">[] } {
+  const sites = rewriteMustaches(ast, file).map(({ line, column, expression }) => ({ line, column, expression }));
+  return { spec: withCode ? flat(compiler().precompile(ast, compileOptions()) as unknown as string) : undefined, sites };
 }
 
-/** The template's precompiled code and print sites: from the cache, or made and cached. */
-function precompiled(a: FileAnalysis, ast: Program, cache: CompileCache): TemplateCode {
-  const cached = cachedTemplate(cache, a.file);
-  if (cached) return cached;
-  const sites = rewriteMustaches(ast, a.file);
-  const spec = compiler().precompile(ast, compileOptions()) as unknown as string;
-  const made = { spec, sites: sites.map(({ line, column, expression }) => ({ line, column, expression })) };
-  cache.set(templateKey(a.file), JSON.stringify(made));
-  return made;
-}
+/**
+ * Handlebars builds a template's code by appending thousands of small strings, which V8 keeps as
+ * a tree of the pieces (~7 times the text's size) until something reads the text through; reading
+ * a character makes V8 flatten it in place. A first run of 10,000 templates holds every template's
+ * code until its chunk is written: 100 MB more at its peak, unflattened.
+ */
+const flat = (s: string): string => (s.charCodeAt(0), s);
 
 type CompileOptions = typeof COMPILE_OPTIONS;
 type TemplateSpecification = Parameters<typeof HandlebarsRuntime.template>[0];
