@@ -109,6 +109,14 @@ export function editTemplate(text: string, round: number): string {
   return edited;
 }
 
+/**
+ * A template added to a synthetic set, as a user adds one: a Secret of its own, named for the
+ * round, sorted among the first templates (so that fixed runs of templates would all shift).
+ */
+export function addedTemplate(round: number): [name: string, text: string] {
+  return [`d0-added-${round}.yaml.hbs`, `apiVersion: v1\nkind: Secret\nmetadata:\n  name: added-${round}\n  namespace: {{namespace}}\nstringData:\n  password: {{password}}\n`];
+}
+
 /** The I/O floor: a Node script that writes the files a render writes (read from an earlier render), nothing else. */
 const COPY_SCRIPT = `const fs = require("fs"), path = require("path");
 const [from, to] = process.argv.slice(2);
@@ -244,6 +252,27 @@ function editRuns(set: BenchSet, runs: number, fresh: () => string): Sample[] {
   }
 }
 
+/**
+ * As when a template is added to a large set: a new one each round, then the set rendered again
+ * into the out/ of the run before, with the compile cache of the earlier runs.
+ */
+function addRuns(set: BenchSet, runs: number, fresh: () => string): Sample[] {
+  const out = path.join(fresh(), "out");
+  const render = (): Sample => measure(renderCommand(set, out));
+  const added: string[] = [];
+  try {
+    render();
+    return Array.from({ length: runs }, (_, round) => {
+      const [name, text] = addedTemplate(round);
+      added.push(path.join(set.cwd, "kubernetes-in", name));
+      fs.writeFileSync(added[round], text);
+      return render();
+    });
+  } finally {
+    for (const file of added) fs.rmSync(file);
+  }
+}
+
 function main(): void {
   if (!HAVE_TIME) console.error(`${TIME} (GNU time) is missing, so peak memory is not measured: apt-get install time`);
   if (!HAVE_KUBECTL) console.error("kubectl is missing: no comparison with kubectl kustomize");
@@ -301,6 +330,8 @@ function main(): void {
   rows.push({ name: "gen-manifests: 10,000 templates, empty cache (first run; 1 run)", objects: tenK.objects, samples: firstRun(tenK, 1), ratios: {} });
   process.stderr.write("one template edited, then rendered again into the same out/\n");
   for (const r of [results[1], tenK]) rows.push({ name: `gen-manifests: ${r.set.label}, one edited, into the existing out/`, objects: r.objects, samples: editRuns(r.set, RUNS, fresh), ratios: {} });
+  process.stderr.write("one template added (another each round), then rendered again into the same out/\n");
+  for (const r of [results[1], tenK]) rows.push({ name: `gen-manifests: ${r.set.label}, one added near the start, into the existing out/`, objects: r.objects + 1, samples: addRuns(r.set, RUNS, fresh), ratios: {} });
 
   const table = [
     `Machine: ${machine()}.`,

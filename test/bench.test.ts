@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import fs from "node:fs";
 import path from "node:path";
 import { describe, it } from "node:test";
-import { diskLine, editTemplate, inTurns, pairedRatio, syntheticSet } from "../bench/bench";
+import { addedTemplate, diskLine, editTemplate, inTurns, pairedRatio, syntheticSet } from "../bench/bench";
 import { runCli, tmpDir } from "./helpers";
 
 describe("bench", () => {
@@ -29,6 +29,16 @@ describe("bench", () => {
       const changed = before.filter(([f, text]) => fs.readFileSync(path.join(dir, "out", f), "utf8") !== text).map(([f]) => f);
       assert.deepEqual(changed, ["70-deployment-svc0.yaml"]);
       assert.match(fs.readFileSync(path.join(dir, "out", "70-deployment-svc0.yaml"), "utf8"), new RegExp(`--port=${9000 + round}`));
+    }
+
+    // The templates of the "one added" rows render, each into one more object, and sort among the first.
+    for (const round of [0, 1]) {
+      const [name, text] = addedTemplate(round);
+      fs.writeFileSync(path.join(dir, "kubernetes-in", name), text);
+      const more = runCli(["--params", "params.json", "--quiet"], { cwd: dir, env: { GEN_MANIFESTS_CACHE: "off" } });
+      assert.equal(more.status, 0, more.all);
+      assert.ok(fs.existsSync(path.join(dir, "secrets", `20-secret-added-${round}.yaml`)), fs.readdirSync(path.join(dir, "secrets")).join(", "));
+      assert.ok(fs.readdirSync(path.join(dir, "kubernetes-in")).filter((f) => !f.startsWith("_")).sort().indexOf(name) <= 1);
     }
   });
 
