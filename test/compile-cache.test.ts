@@ -43,13 +43,13 @@ const seedlessCli = (): string => copyOfCli(false);
 describe("template chunks", () => {
   const names = (n: number, prefix = "t"): string[] => Array.from({ length: n }, (_, i) => `${prefix}${String(i).padStart(5, "0")}.yaml.hbs`);
 
-  it("cut a set into runs of about 256, none longer than 1,024, that together are the set in order", () => {
+  it("cut a set into runs of about 128, none longer than 512, that together are the set in order", () => {
     for (const set of [names(10_000), names(10_000, "web-"), names(3_000, "db/")]) {
       const chunks = chunksOf(set, (n) => n);
       assert.deepEqual(chunks.flat(), set);
-      assert.ok(chunks.every((c) => c.length >= 1 && c.length <= 1024));
+      assert.ok(chunks.every((c) => c.length >= 1 && c.length <= 512));
       const mean = set.length / chunks.length;
-      assert.ok(mean > 128 && mean < 512, `mean chunk of ${mean}`);
+      assert.ok(mean > 64 && mean < 256, `mean chunk of ${mean}`);
     }
   });
 
