@@ -240,12 +240,12 @@ const chunkSource = (specs: string[]): string => `// ${specs.map((s) => s.length
 
 /** Each template's spec, as source text, from a chunk's code; undefined if it is not such code. */
 function specsOf(code: string | undefined, count: number): string[] | undefined {
-  const lines = code?.match(/^\/\/ ([\d,]*)\nmodule\.exports = \[/);
-  if (!code || !lines) return undefined;
-  const lengths = lines[1].split(",").map(Number);
+  const header = code?.match(/^\/\/ ([\d,]*)\nmodule\.exports = \[/);
+  if (!code || !header) return undefined;
+  const lengths = header[1].split(",").map(Number);
   if (lengths.length !== count) return undefined;
   const specs: string[] = [];
-  let at = lines[0].length;
+  let at = header[0].length;
   for (const [i, length] of lengths.entries()) {
     specs.push(code.slice(at, at + length));
     at += length;
