@@ -188,21 +188,24 @@ export function openCompileCache(packageRoot: string, env: NodeJS.ProcessEnv = p
 }
 
 /**
- * An entry kept by a chunk's template names rather than by content: for each template, the text it
- * was made from and what was made of it (its checks; its parsed YAML). After an edit to one
- * template the others' parts still match; each part is used only where its text is the same.
+ * An entry kept by a chunk's last template name rather than by content: for each of its templates,
+ * the name, the text it was made from and what was made of it (its checks; its parsed YAML). After
+ * an edit to one template, or one added to the chunk or taken from it, the others' parts still
+ * match by name; each part is used only where its text is the same.
  */
 export interface ByTemplateText<T> {
+  names: string[];
   texts: string[];
   made: T[];
 }
 
-/** Such an entry for a chunk of `size` templates, or undefined (a damaged one too). */
-export function readByTemplateText<T>(cache: CompileCache, key: string, size: number): ByTemplateText<T> | undefined {
+/** Such an entry, or undefined (a damaged one too). */
+export function readByTemplateText<T>(cache: CompileCache, key: string): ByTemplateText<T> | undefined {
   const text = cache.get(key);
   if (text === undefined) return undefined;
   try {
     const entry = JSON.parse(text) as ByTemplateText<T>;
+    const size = Array.isArray(entry.names) ? entry.names.length : -1;
     if (Array.isArray(entry.texts) && Array.isArray(entry.made) && entry.texts.length === size && entry.made.length === size) return entry;
   } catch {
     // A damaged entry: a miss.
@@ -210,8 +213,16 @@ export function readByTemplateText<T>(cache: CompileCache, key: string, size: nu
   return undefined;
 }
 
-/** Whether an entry was made from exactly these texts (if not, it is written again). */
-export const madeFrom = (entry: ByTemplateText<unknown> | undefined, texts: (string | undefined)[]): boolean => entry !== undefined && texts.every((t, i) => t === entry.texts[i]);
+/** Where the entry holds each of these names: its index, or -1 (and `texts[-1]` is undefined). */
+export function placesIn(entry: ByTemplateText<unknown> | undefined, names: string[]): number[] {
+  if (!entry) return names.map(() => -1);
+  const index = new Map(entry.names.map((name, i) => [name, i]));
+  return names.map((name) => index.get(name) ?? -1);
+}
+
+/** Whether an entry was made from exactly these templates and texts (if not, it is written again). */
+export const madeFrom = (entry: ByTemplateText<unknown> | undefined, names: string[], texts: (string | undefined)[]): boolean =>
+  entry !== undefined && entry.names.length === names.length && names.every((n, i) => n === entry.names[i] && texts[i] === entry.texts[i]);
 
 export interface ModuleCode {
   exports: unknown;

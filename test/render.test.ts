@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { parse } from "yaml";
+import { chunksOf } from "../src/stages/compile-templates";
 import { memoryCache, problemsOf, renderInMemory, WEB_TEMPLATE } from "./helpers";
 
 const CM = (data: string): string => `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm\ndata:\n${data}`;
@@ -242,6 +243,28 @@ describe("compile-templates: a template checked before, with the same text, is n
     const problems = problemsOf(() => renderInMemory({ templates: { "a.yaml.hbs": cm("a"), "b.yaml.hbs": cm("b", "  more: {{nope}}\n") }, cache }));
     assert.match(problems.join("\n"), /tpl\/b\.yaml\.hbs:7:\d+: "nope" is not a declared parameter/);
   });
+  it("after a template is added to a chunk, the others are taken as checked and as parsed; only the new one is parsed", () => {
+    const before = ["a.yaml.hbs", "c.yaml.hbs"];
+    const after = ["a.yaml.hbs", "b.yaml.hbs", "c.yaml.hbs"];
+    assert.equal(chunksOf(after, (n) => n).length, 1, "the test needs one chunk");
+    const cache = memoryCache();
+    renderInMemory({ templates: Object.fromEntries(before.map((f) => [f, cm(f[0])])), cache });
+    // Marks put into a's checks and parsed documents come out: neither was made again.
+    const [[checksKey, checks]] = entriesOf(cache, "checks");
+    const keptChecks = JSON.parse(checks);
+    keptChecks.made[0].phase = "namespaces";
+    cache.entries.set(checksKey, JSON.stringify(keptChecks));
+    const [[docsKey, docs]] = entriesOf(cache, "documents");
+    const keptDocs = JSON.parse(docs);
+    keptDocs.made[0][0].data.marked = "from the cache";
+    cache.entries.set(docsKey, JSON.stringify(keptDocs));
+    const added = renderInMemory({ templates: Object.fromEntries(after.map((f) => [f, cm(f[0])])), cache });
+    assert.deepEqual(
+      added.manifests.map((m) => [m.object.metadata.name, m.phase.name, (m.object as Record<string, any>).data]),
+      [["a", "namespaces", { who: "demo", marked: "from the cache" }], ["b", "config", { who: "demo" }], ["c", "config", { who: "demo" }]],
+    );
+  });
+
   it("after an edit, the chunk's other templates take their code from the chunk's code as it was, not compiled again", () => {
     const cache = memoryCache();
     renderInMemory({ templates: { "a.yaml.hbs": cm("a"), "b.yaml.hbs": cm("b") }, cache });

@@ -6,7 +6,7 @@
 // value into the parsed tree afterwards, so no value ever passes through the YAML parser.
 import HandlebarsRuntime from "handlebars/runtime";
 import { closestName } from "../closest-name";
-import { type ByTemplateText, cacheKey, CompileCache, loadModuleCode, madeFrom, ModuleCode, NO_CACHE, readByTemplateText } from "../compile-cache";
+import { type ByTemplateText, cacheKey, CompileCache, loadModuleCode, madeFrom, ModuleCode, NO_CACHE, placesIn, readByTemplateText } from "../compile-cache";
 import { GenError, Problem } from "../errors";
 import { Phase, phaseByName, PHASES } from "../phases";
 import type { EmitSite, ParamSchema, ParamValue, ParamValues, TemplateFile } from "../types";
@@ -301,8 +301,8 @@ interface CheckedTemplate {
   calls: [string, string[], number, number][];
 }
 
-/** A chunk's checks, in this context (the same declared parameters and partials), by its template names: see {@link ByTemplateText}. */
-const checkedChunkKey = (members: TemplateFile[], context: string): string => cacheKey("checked-chunk-v3", context, ...members.map((f) => f.name));
+/** A chunk's checks, in this context (the same declared parameters and partials), by its last template name: see {@link ByTemplateText}. */
+const checkedChunkKey = (members: TemplateFile[], context: string): string => cacheKey("checked-chunk-v4", context, members[members.length - 1].name);
 
 /** A template as it was checked before: what it prints where, and its analysis. */
 function asChecked(file: TemplateFile, t: CheckedTemplate): Checked {
@@ -314,29 +314,30 @@ function asChecked(file: TemplateFile, t: CheckedTemplate): Checked {
 
 /**
  * The templates of the set that passed every check before, in another set with the same declared
- * parameters and partials (the set before an edit): they need not be parsed again. In a chunk whose
- * code must be made again (one of its templates changed), each takes its code from the chunk's
- * code as it was then (its names, and the texts its checks were made from); if that is gone, the
- * chunk's templates are parsed again.
+ * parameters and partials (the set before an edit, or before a template was added or removed):
+ * they need not be parsed again. In a chunk whose code must be made again (one of its templates
+ * changed), each takes its code from the chunk's code as it was then (the names and texts its
+ * checks were made from); if that is gone, the chunk's templates are parsed again.
  */
 function checkedBefore(cache: CompileCache, chunks: TemplateFile[][], earlier: (ByTemplateText<CheckedTemplate> | undefined)[]): Map<TemplateFile, Checked> {
   const reused = new Map<TemplateFile, Checked>();
   chunks.forEach((members, c) => {
     const entry = earlier[c];
     if (!entry) return;
-    const same = members.map((f, i) => entry.texts[i] === f.text);
-    const whole = same.every(Boolean);
-    const specs = whole ? [] : specsOf(cache.get(chunkKeyOf(members.map(fileName), entry.texts)), members.length);
+    const at = placesIn(entry, members.map(fileName));
+    const same = members.map((f, i) => entry.texts[at[i]] === f.text);
+    const whole = madeFrom(entry, members.map(fileName), members.map((f) => f.text));
+    const specs = whole ? [] : specsOf(cache.get(chunkKeyOf(entry.names, entry.texts)), entry.names.length);
     if (!specs) return;
     members.forEach((file, i) => {
       if (!same[i]) return;
       let t;
       try {
-        t = asChecked(file, entry.made[i]);
+        t = asChecked(file, entry.made[at[i]]);
       } catch {
         return; // a damaged entry: checked afresh
       }
-      if (!whole) t.unit.spec = specs[i];
+      if (!whole) t.unit.spec = specs[at[i]];
       reused.set(file, t);
     });
   });
@@ -407,7 +408,7 @@ function compileSet(files: TemplateFile[], declared: Set<string>, cache: Compile
   const context = checkContextOf(declared, partialNames);
   const problems: Problem[] = [];
   const chunks = chunksOf(files.filter((f) => !f.isPartial), fileName);
-  const earlier = chunks.map((members) => readByTemplateText<CheckedTemplate>(cache, checkedChunkKey(members, context), members.length));
+  const earlier = chunks.map((members) => readByTemplateText<CheckedTemplate>(cache, checkedChunkKey(members, context)));
   const reused = reuseChunks ? checkedBefore(cache, chunks, earlier) : new Map<TemplateFile, Checked>();
   // A template whose chunk's code is in the cache (the same names and texts: only the checks' context changed) is not compiled.
   const coded = new Set(reuseChunks ? chunks.filter((members) => cache.has(chunkKey(members))).flat() : []);
@@ -441,8 +442,9 @@ function compileSet(files: TemplateFile[], declared: Set<string>, cache: Compile
   const units = done.map((d) => d.unit);
   saveCompiledSet(cache, setKey, units);
   chunksOf(done.filter((d) => !d.analysis.file.isPartial), checkedName).forEach((members, c) => {
+    const names = members.map(checkedName);
     const texts = members.map((m) => m.analysis.file.text);
-    if (!madeFrom(earlier[c], texts)) cache.set(checkedChunkKey(chunks[c], context), JSON.stringify({ texts, made: checkedChunk(members) }));
+    if (!madeFrom(earlier[c], names, texts)) cache.set(checkedChunkKey(chunks[c], context), JSON.stringify({ names, texts, made: checkedChunk(members) }));
   });
   return units;
 }

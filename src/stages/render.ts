@@ -5,7 +5,7 @@ import yaml from "js-yaml";
 import { GenError, Problem } from "../errors";
 import { KUBE_LOAD_ID, loadKubeDocuments } from "../kube-yaml";
 import type { KubeObject, Params, RenderedObject } from "../types";
-import { cacheKey, madeFrom, NO_CACHE, readByTemplateText, type CompileCache } from "../compile-cache";
+import { cacheKey, madeFrom, NO_CACHE, placesIn, readByTemplateText, type CompileCache } from "../compile-cache";
 import type { CompiledTemplate, Emitted, RenderedText, SourcePlace, TemplateSet } from "./compile-templates";
 import { documentPlace, withPlace } from "./locate-problems";
 import { chunksOf, RenderFault, TOKEN_PATTERN, TOKEN_PREFIX, tokenFor } from "./compile-templates";
@@ -40,16 +40,18 @@ export function renderTemplates(set: TemplateSet, params: Params, options: Rende
       }
     });
     const key = parsedChunkKey(members);
-    const earlier = readByTemplateText<unknown[] | null>(cache, key, members.length);
+    const names = members.map((t) => t.file.name);
+    const earlier = readByTemplateText<unknown[] | null>(cache, key);
+    const at = placesIn(earlier, names);
     const docs = members.map((template, i) => {
       const r = rendered[i];
       if (r === undefined) return undefined;
-      const kept = earlier?.texts[i] === r.text ? earlier.made[i] : null;
+      const kept = earlier?.texts[at[i]] === r.text ? earlier.made[at[i]] : null;
       return Array.isArray(kept) ? kept : parseDocuments(template, params, r, found[i]);
     });
     // Written before the values go in (in place); only when a text is new, and all of them parsed.
     const texts = rendered.map((r) => r?.text);
-    if (!madeFrom(earlier, texts) && found.every((p) => p.length === 0)) cache.set(key, parsedChunkEntry(texts as string[], docs as unknown[][]));
+    if (!madeFrom(earlier, names, texts) && found.every((p) => p.length === 0)) cache.set(key, parsedChunkEntry(names, texts as string[], docs as unknown[][]));
     members.forEach((template, i) => {
       if (docs[i] !== undefined) objects.push(...objectsOf(template, params, rendered[i]!, docs[i]!, found[i]));
       problems.push(...found[i]);
@@ -62,16 +64,16 @@ export function renderTemplates(set: TemplateSet, params: Params, options: Rende
 /**
  * A chunk's parsed documents, each with the text it was parsed from (null where they are not
  * kept). A text holds only the templates' own text and tokens, never a value, so neither does the
- * entry; the same text always parses to the same documents. By the chunk's template names, not
- * their text: after an edit to one template, or a parameter that changes what an `{{#if}}` keeps,
- * the other texts of the chunk still match theirs.
+ * entry; the same text always parses to the same documents. By the chunk's last template name, not
+ * their text: after an edit to one template, a template added or removed, or a parameter that
+ * changes what an `{{#if}}` keeps, the other texts of the chunk still match theirs.
  */
-const parsedChunkKey = (members: CompiledTemplate[]): string => cacheKey("parsed-chunk-v2", KUBE_LOAD_ID, ...members.map((t) => t.file.name));
+const parsedChunkKey = (members: CompiledTemplate[]): string => cacheKey("parsed-chunk-v3", KUBE_LOAD_ID, members[members.length - 1].file.name);
 
 /** A tree JSON cannot give back exactly (aliases share nodes; numbers) is kept as null: parsed again next time. */
-function parsedChunkEntry(texts: string[], docs: unknown[][]): string {
+function parsedChunkEntry(names: string[], texts: string[], docs: unknown[][]): string {
   const kept = docs.map((d, i) => (texts[i].includes("*") || !holdsAsJson(d) ? "null" : JSON.stringify(d)));
-  return `{"texts":${JSON.stringify(texts)},"made":[${kept.join(",")}]}`;
+  return `{"names":${JSON.stringify(names)},"texts":${JSON.stringify(texts)},"made":[${kept.join(",")}]}`;
 }
 
 /** Whether JSON gives the tree back exactly: it has no infinite number, NaN or -0. */
