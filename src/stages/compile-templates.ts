@@ -324,9 +324,10 @@ function checkedBefore(cache: CompileCache, chunks: TemplateFile[][], earlier: (
   chunks.forEach((members, c) => {
     const entry = earlier[c];
     if (!entry) return;
-    const at = placesIn(entry, members.map(fileName));
+    const names = members.map(fileName);
+    const at = placesIn(entry, names);
     const same = members.map((f, i) => entry.texts[at[i]] === f.text);
-    const whole = madeFrom(entry, members.map(fileName), members.map((f) => f.text));
+    const whole = madeFrom(entry, names, members.map((f) => f.text));
     const specs = whole ? [] : specsOf(cache.get(chunkKeyOf(entry.names, entry.texts)), entry.names.length);
     if (!specs) return;
     members.forEach((file, i) => {
