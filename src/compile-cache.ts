@@ -2,10 +2,10 @@
 // precompiled templates), as Babel and ESLint keep in node_modules/.cache. Keys are hashes of
 // everything the code depends on, so an entry is never stale; entries are written atomically and
 // an unreadable one is a miss. The code holds no parameter value: only schemas and templates.
-// Two kinds of entry are keyed by a chunk's template names instead, so that an edit to one template
-// leaves the others' usable: its templates' checks, and their parsed YAML (the render stage's). Each
-// holds the texts it was made from (rendered texts hold tokens in place of values), and is used
-// only where a text is the same.
+// Two kinds of entry are keyed by a chunk's last template name instead, so that an edit to one
+// template, or one added or removed, leaves the others' usable: its templates' checks, and their
+// parsed YAML (the render stage's). Each holds the names and texts it was made from (rendered texts
+// hold tokens in place of values), and is used only where a template's text is the same.
 // GEN_MANIFESTS_CACHE=off disables it; GEN_MANIFESTS_CACHE_DIR moves it.
 //
 // Behind it, read-only, the package's seed: the entries of the shipped templates and schema, made
