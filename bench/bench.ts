@@ -233,44 +233,39 @@ function benchSet(set: BenchSet, work: string, fresh: () => string, copy: string
 }
 
 /**
- * As on every save: one template edited, then the set rendered again into the out/ of the run
- * before, with the compile cache of the earlier runs. Each round is a new edit.
+ * As on every save: the set changed (`change` makes each round's change), then rendered again into
+ * the out/ of the run before, with the compile cache of the earlier runs; `restore` undoes it all.
  */
-function editRuns(set: BenchSet, runs: number, fresh: () => string): Sample[] {
-  const file = path.join(set.cwd, "kubernetes-in", "d0.yaml.hbs");
-  const original = fs.readFileSync(file, "utf8");
+function runsAfterChanges(set: BenchSet, runs: number, fresh: () => string, change: (round: number) => void, restore: () => void): Sample[] {
   const out = path.join(fresh(), "out");
   const render = (): Sample => measure(renderCommand(set, out));
   try {
     render();
     return Array.from({ length: runs }, (_, round) => {
-      fs.writeFileSync(file, editTemplate(original, round));
+      change(round);
       return render();
     });
   } finally {
-    fs.writeFileSync(file, original);
+    restore();
   }
 }
 
-/**
- * As when a template is added to a large set: a new one each round, then the set rendered again
- * into the out/ of the run before, with the compile cache of the earlier runs.
- */
+/** One template edited, a new edit each round. */
+function editRuns(set: BenchSet, runs: number, fresh: () => string): Sample[] {
+  const file = path.join(set.cwd, "kubernetes-in", "d0.yaml.hbs");
+  const original = fs.readFileSync(file, "utf8");
+  return runsAfterChanges(set, runs, fresh, (round) => fs.writeFileSync(file, editTemplate(original, round)), () => fs.writeFileSync(file, original));
+}
+
+/** A template added to the set, a new one each round. */
 function addRuns(set: BenchSet, runs: number, fresh: () => string): Sample[] {
-  const out = path.join(fresh(), "out");
-  const render = (): Sample => measure(renderCommand(set, out));
   const added: string[] = [];
-  try {
-    render();
-    return Array.from({ length: runs }, (_, round) => {
-      const [name, text] = addedTemplate(round);
-      added.push(path.join(set.cwd, "kubernetes-in", name));
-      fs.writeFileSync(added[round], text);
-      return render();
-    });
-  } finally {
-    for (const file of added) fs.rmSync(file);
-  }
+  const add = (round: number): void => {
+    const [name, text] = addedTemplate(round);
+    added.push(path.join(set.cwd, "kubernetes-in", name));
+    fs.writeFileSync(added[round], text);
+  };
+  return runsAfterChanges(set, runs, fresh, add, () => added.forEach((file) => fs.rmSync(file)));
 }
 
 function main(): void {

@@ -228,8 +228,8 @@ export function chunksOf<T>(list: T[], nameOf: (item: T) => string): T[][] {
 }
 
 const fileName = (f: TemplateFile): string => f.name;
-const unitName = (u: { file: TemplateFile }): string => u.file.name;
-const checkedName = (d: Checked): string => d.analysis.file.name;
+/** The name of a compiled unit or template, as chunks are cut by. */
+export const unitName = (u: { file: TemplateFile }): string => u.file.name;
 
 /**
  * A chunk's code: a CommonJS module whose exports are its templates' precompiled specs, in order.
@@ -442,10 +442,11 @@ function compileSet(files: TemplateFile[], declared: Set<string>, cache: Compile
 
   const units = done.map((d) => d.unit);
   saveCompiledSet(cache, setKey, units);
-  chunksOf(done.filter((d) => !d.analysis.file.isPartial), checkedName).forEach((members, c) => {
-    const names = members.map(checkedName);
-    const texts = members.map((m) => m.analysis.file.text);
-    if (!madeFrom(earlier[c], names, texts)) cache.set(checkedChunkKey(chunks[c], context), JSON.stringify({ names, texts, made: checkedChunk(members) }));
+  const checkedOf = new Map(done.map((d) => [d.analysis.file, d]));
+  chunks.forEach((files, c) => {
+    const names = files.map(fileName);
+    const texts = files.map((f) => f.text);
+    if (!madeFrom(earlier[c], names, texts)) cache.set(checkedChunkKey(files, context), JSON.stringify({ names, texts, made: checkedChunk(files.map((f) => checkedOf.get(f)!)) }));
   });
   return units;
 }

@@ -8,7 +8,7 @@ import type { KubeObject, Params, RenderedObject } from "../types";
 import { cacheKey, madeFrom, NO_CACHE, placesIn, readByTemplateText, type CompileCache } from "../compile-cache";
 import type { CompiledTemplate, Emitted, RenderedText, SourcePlace, TemplateSet } from "./compile-templates";
 import { documentPlace, withPlace } from "./locate-problems";
-import { chunksOf, RenderFault, TOKEN_PATTERN, TOKEN_PREFIX, tokenFor } from "./compile-templates";
+import { chunksOf, RenderFault, TOKEN_PATTERN, TOKEN_PREFIX, tokenFor, unitName } from "./compile-templates";
 
 /** Aliases may share nodes; a document that expands past this is refused (an alias bomb). */
 const MAX_EXPANDED_NODES = 1_000_000;
@@ -26,7 +26,7 @@ export function renderTemplates(set: TemplateSet, params: Params, options: Rende
   const objects: RenderedObject[] = [];
   // A chunk's templates are rendered, then parsed, then filled in; each template's problems are
   // kept apart, so that they are reported together, in the set's order.
-  for (const members of chunksOf(set.templates, (t) => t.file.name)) {
+  for (const members of chunksOf(set.templates, unitName)) {
     const found = members.map((): Problem[] => []);
     const rendered = members.map((template, i) => {
       try {
@@ -40,7 +40,7 @@ export function renderTemplates(set: TemplateSet, params: Params, options: Rende
       }
     });
     const key = parsedChunkKey(members);
-    const names = members.map((t) => t.file.name);
+    const names = members.map(unitName);
     const earlier = readByTemplateText<unknown[] | null>(cache, key);
     const at = placesIn(earlier, names);
     const docs = members.map((template, i) => {
