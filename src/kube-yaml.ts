@@ -10,6 +10,7 @@
 // which strings to quote.
 import yaml from "js-yaml";
 import { emitYaml, type ScalarRules } from "./emit-yaml";
+import { inexactIntegerMessage, writesBackAs } from "./exact-integer";
 
 const matching = (re: RegExp) => (s: string | null): boolean => s !== null && re.test(s);
 
@@ -67,10 +68,19 @@ function goFloat(s: string): number | undefined {
   return GO_FLOAT.test(plain) && goInt(s) === undefined ? Number(plain) : undefined;
 }
 
-const goIntType = new yaml.Type("tag:yaml.org,2002:int", {
+/** Set by the int type when it reads an integer a number cannot hold (see loadKubeDocuments). */
+let inexactRead = false;
+
+const INT_TAG = "tag:yaml.org,2002:int";
+const goIntType = new yaml.Type(INT_TAG, {
   kind: "scalar",
   resolve: (s: string | null) => s !== null && goInt(s) !== undefined,
-  construct: (s: string) => Number(goInt(s)),
+  construct: (s: string) => {
+    const v = goInt(s)!;
+    const n = Number(v);
+    if (!writesBackAs(n, v)) inexactRead = true;
+    return n;
+  },
   predicate: () => false,
 });
 
@@ -118,14 +128,52 @@ export const KUBE_LOAD_ID = [
   String(mergeType !== undefined),
   ...[BOOL_V2, GO_INT, GO_FLOAT, DOT_FLOAT].map((re) => re.source),
   JSON.stringify([...FLOAT_WORDS.keys()]),
-  ...[startsLikeNumber, goInt, goFloat, ...LOAD_TYPES.flatMap((t) => [t.resolve, t.construct])].map(String),
+  ...[startsLikeNumber, goInt, goFloat, writesBackAs, ...LOAD_TYPES.flatMap((t) => [t.resolve, t.construct])].map(String),
 ].join("\0");
+
+/**
+ * An integer that kubectl reads exactly (Go's int64) but a JavaScript number cannot hold: it would
+ * be written back as another number. Refused instead, where it stands in the text.
+ */
+export class InexactInteger extends yaml.YAMLException {}
 
 /** Every document of a text, as kubectl reads them; throws js-yaml's YAMLException with a mark. */
 export function loadKubeDocuments(text: string, filename: string): unknown[] {
   const docs: unknown[] = [];
+  inexactRead = false;
   yaml.loadAll(text, (d) => docs.push(d), { schema: KUBE_LOAD_SCHEMA, filename });
+  if (inexactRead) throw inexactIntegerIn(text, filename);
   return docs;
+}
+
+/** Characters of an integer's plain scalar, read back from where the parser stopped. */
+const INT_CHAR = /[0-9a-zA-Z_+-]/;
+
+/** The first inexact integer of a text that has one, found by reading it again with a listener: rare, so not paid for on every parse. */
+function inexactIntegerIn(text: string, filename: string): yaml.YAMLException {
+  let found: InexactInteger | undefined;
+  yaml.loadAll(text, () => undefined, {
+    schema: KUBE_LOAD_SCHEMA,
+    filename,
+    listener(event, state) {
+      // The parser's state has the node's tag too; its types leave it out.
+      if (found || event !== "close" || (state as yaml.State & { tag: string | null }).tag !== INT_TAG || typeof state.result !== "number") return;
+      let end = state.position;
+      while (end > 0 && /\s/.test(text[end - 1])) end--;
+      let start = end;
+      while (start > 0 && INT_CHAR.test(text[start - 1])) start--;
+      const written = text.slice(start, end);
+      const exact = goInt(written);
+      if (exact === undefined || writesBackAs(state.result, exact)) return;
+      const line = text.slice(0, start).split("\n").length - 1;
+      const mark: yaml.Mark = { name: filename, buffer: text, position: start, line, column: start - (text.lastIndexOf("\n", start - 1) + 1), snippet: "" };
+      found = new InexactInteger(
+        inexactIntegerMessage(written, state.result, "the manifest would have"),
+        mark,
+      );
+    },
+  });
+  return found ?? new InexactInteger("an integer cannot be kept exactly: gen-manifests holds numbers as JavaScript does, exact only to ±2^53 − 1");
 }
 
 export function loadKubeDocument(text: string): unknown {

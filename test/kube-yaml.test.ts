@@ -6,7 +6,7 @@ import { describe, it } from "node:test";
 import fc from "fast-check";
 import { parse } from "yaml";
 import { emitYaml } from "../src/emit-yaml";
-import { AMBIGUOUS_FORMS, dumpYaml, dumpYamlWithJsYaml, isAmbiguous, KUBE_DUMP_SCHEMA, KUBE_SCALAR_RULES, loadKubeDocument, readsAsOther } from "../src/kube-yaml";
+import { AMBIGUOUS_FORMS, dumpYaml, dumpYamlWithJsYaml, InexactInteger, isAmbiguous, KUBE_DUMP_SCHEMA, KUBE_SCALAR_RULES, loadKubeDocument, loadKubeDocuments, readsAsOther } from "../src/kube-yaml";
 
 const fullTest = (s: string): boolean => AMBIGUOUS_FORMS.some((re) => re.test(s));
 const implicitTypes = (KUBE_DUMP_SCHEMA as unknown as { compiledImplicit: { resolve(s: string): boolean }[] }).compiledImplicit;
@@ -25,14 +25,39 @@ describe("kube-yaml: templates' output is read as kubectl reads it (yaml.v2)", (
     ["0644", 420], ["0_644", 420], ["-0644", -420], ["00", 0], ["08", 8], ["09.5", 9.5], ["1_000", 1000], ["1_", 1], ["_1", "_1"],
     ["0X1F", 31], ["-0x1F", -31], ["0o17", 15], ["0O17", 15], ["0b11", 3], ["-0b11", -3], ["0b2", "0b2"], ["0x", "0x"], ["0o", "0o"],
     ["-0", 0], ["+12", 12], ["1e3", 1000], ["1.", 1], ["1.5_0", 1.5], [".5", 0.5], ["+.5", 0.5], ["-.5", -0.5], [".5_0", ".5_0"],
-    ["0xFFFFFFFFFFFFFFFF", 18446744073709551615], ["0xFFFFFFFFFFFFFFFFFF", "0xFFFFFFFFFFFFFFFFFF"], ["99999999999999999999", 1e20],
-    ["-9223372036854775808", -9223372036854775808], ["12:30", "12:30"], ["1.2.3", "1.2.3"],
+    ["0xFFFFFFFFFFFFFFFFFF", "0xFFFFFFFFFFFFFFFFFF"], ["99999999999999999999", 1e20], ["9007199254740992", 2 ** 53], ["9007199254740994", 2 ** 53 + 2],
+    ["12:30", "12:30"], ["1.2.3", "1.2.3"],
     [".inf", Infinity], ["+.Inf", Infinity], ["-.INF", -Infinity], [".nan", NaN], [".Nan", ".Nan"], ["+.nan", "+.nan"],
     ["__proto__", "__proto__"], ["toString", "toString"], ["constructor", "constructor"],
   ];
   for (const [text, value] of cases) {
     it(`${text} reads as ${JSON.stringify(value)}`, () => {
       assert.deepEqual(loadKubeDocument(`v: ${text}\n`), { v: value });
+    });
+  }
+});
+
+describe("kube-yaml: an integer a number cannot hold is refused where it stands, not written back as another", () => {
+  // [text, line, column (from 0), what the manifest would have had]: Go reads each exactly (int64 or uint64).
+  const cases: [string, number, number, string][] = [
+    ["runAsUser: 9007199254740993\n", 0, 11, "9007199254740992"],
+    ["a: 1\nb:\n  - x: 0xFFFFFFFFFFFFFFFF  # uint64's largest\n", 2, 7, "18446744073709552000"],
+    // Held exactly, but written with its shortest digits: another integer to Go.
+    ["a: -9223372036854775808\n", 0, 3, "-9223372036854776000"],
+    ["a: [1, 1_000_000_000_000_000_001, 2]\n", 0, 7, "1000000000000000000"],
+    ["a: 1\n---\n9007199254740993: key\n", 2, 0, "9007199254740992"],
+  ];
+  for (const [text, line, column, written] of cases) {
+    it(JSON.stringify(text), () => {
+      assert.throws(
+        () => loadKubeDocuments(text, "t.yaml"),
+        (e: unknown) => {
+          assert.ok(e instanceof InexactInteger);
+          assert.deepEqual([e.mark.line, e.mark.column], [line, column]);
+          assert.match(e.reason, new RegExp(`cannot be kept exactly: .* the manifest would have ${written}$`));
+          return true;
+        },
+      );
     });
   }
 });

@@ -78,6 +78,21 @@ describe("load-params: refusals name the file and the place", () => {
     { name: "nested 10,000 levels deep in an object", file: "deep.json", text: '{"a":'.repeat(10000) + "1" + "}".repeat(10000), error: /nested more than 64 levels/ },
     { name: "50 MB", file: "big.json", text: `{"a": "${"x".repeat(50 * 1000 * 1000)}"}`, error: /^big\.json: is 50\.0 MB; a parameters file may be at most 8 MiB$/ },
     { name: "duplicate YAML key", file: "p.yaml", text: "a: 1\na: 2\n", error: /^p\.yaml:2:\d+: invalid YAML: duplicated mapping key/ },
+    // JSON.parse and js-yaml would round these silently.
+    { name: "an integer beyond 2^53 in JSON", file: "p.json", text: '{\n  "a": 1,\n  "id": 12345678901234567890\n}', error: /^p\.json:3:9: \/id: the integer 12345678901234567890 cannot be kept exactly: .* templates would get 12345678901234567000\. Quote it if it is text \(an ID\)$/ },
+    { name: "an integer beyond 2^53 in YAML, deep in a list", file: "p.yaml", text: "a: 1\nl:\n  - 1\n  - x: 0x7fffffffffffffff\n", error: /^p\.yaml:4:8: \/l\/1\/x: the integer 0x7fffffffffffffff cannot be kept exactly/ },
+    {
+      name: "an integer beyond 2^53 in a Heat output",
+      file: "s.json",
+      text: '{"stack_status": "CREATE_COMPLETE", "outputs": [\n  {"output_key": "id", "output_value": 9007199254740993}\n]}',
+      error: /^s\.json:2:40: \/outputs\/0\/output_value: the integer 9007199254740993 cannot be kept exactly/,
+    },
+    {
+      name: "an integer beyond 2^53 in output show --all's JSON",
+      file: "a.json",
+      text: JSON.stringify({ id: '{"output_key": "id", "output_value": 9007199254740993}' }, null, 2),
+      error: /^a\.json:2:9: \/id: in this output's JSON, the integer 9007199254740993 cannot be kept exactly/,
+    },
   ];
   for (const c of cases) {
     it(c.name, () => {
@@ -86,6 +101,10 @@ describe("load-params: refusals name the file and the place", () => {
       assert.match(problems[0], c.error);
     });
   }
+
+  it("integers a number holds exactly are kept, even beyond 2^53, and so are large floats", () => {
+    assert.deepEqual(load("p.json", '{"a": 9007199254740992, "b": -9007199254740994, "c": 1e20, "d": 1.5e300}'), { a: 2 ** 53, b: -(2 ** 53) - 2, c: 1e20, d: 1.5e300 });
+  });
 
   it("a JSON error never quotes the text around it (it may be a secret)", () => {
     const [problem] = problemsOf(() => load("p.json", '{"password": "hunter2-SENTINEL" x}'));

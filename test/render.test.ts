@@ -130,6 +130,12 @@ describe("render: values are data, never structure", () => {
     assert.match(problems[0], /^tpl\/a\.yaml\.hbs:\d+(:\d+)?: output is not valid YAML \(rendered line \d+: /);
   });
 
+  it("an integer a number cannot hold is refused at its place in the template, not written as another", () => {
+    const problems = problemsOf(() => renderInMemory({ templates: { "a.yaml.hbs": CM("  a: x\nspec:\n  n: 9007199254740993\n") } }));
+    assert.equal(problems.length, 1, problems.join("\n"));
+    assert.match(problems[0], /^tpl\/a\.yaml\.hbs:8:6: output has a number gen-manifests cannot write back \(rendered line 8: "n: 9007199254740993"\): the integer 9007199254740993 cannot be kept exactly/);
+  });
+
   it("an alias bomb is refused, not expanded", () => {
     const bomb = ["a: &a [x, x, x, x, x, x, x, x, x, x]", ...Array.from({ length: 8 }, (_, i) => `${String.fromCharCode(98 + i)}: &${String.fromCharCode(98 + i)} [${Array(10).fill(`*${String.fromCharCode(97 + i)}`).join(", ")}]`)].join("\n");
     const problems = problemsOf(() => renderInMemory({ templates: { "a.yaml.hbs": `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\nx:\n  ${bomb.split("\n").join("\n  ")}\n` } }));

@@ -3,6 +3,7 @@
 import yaml from "js-yaml";
 import type { ParseError } from "jsonc-parser";
 import { GenError, placingProblems, Problem, pointerSegment } from "../errors";
+import { inexactIntegerMessage, writesBackAs } from "../exact-integer";
 import type { ParamLayer, ParamValues, SourceFile } from "../types";
 import { fieldOffset, keyText, mapValue, yamlLib } from "../yaml-place";
 import type { Node as YamlNode } from "yaml";
@@ -27,7 +28,62 @@ export function parseParamsFile(file: SourceFile): ParamLayer {
     fail(`expected an object of parameter names and values, got ${describe(doc)}`);
   }
   const values = placingProblems(() => normaliseShape(doc as Record<string, unknown>, file.path), (problems) => placeParamsProblems(problems, [file]));
+  if (holdsLargeNumber(values)) {
+    const problems = inexactIntegers(file, doc as Record<string, unknown>);
+    if (problems.length) throw new GenError("load-params", placeParamsProblems(problems, [file]));
+  }
   return { origin: file.path, values };
+}
+
+/** Whether a value holds a number beyond 2^53 − 1: the rare case that needs the file read again. */
+function holdsLargeNumber(v: unknown): boolean {
+  if (typeof v === "number") return Math.abs(v) > Number.MAX_SAFE_INTEGER;
+  if (v === null || typeof v !== "object") return false;
+  return (Array.isArray(v) ? v : Object.values(v)).some(holdsLargeNumber);
+}
+
+/**
+ * Integers the file writes that a number cannot hold, so that templates would get another one
+ * (JSON.parse and js-yaml round them silently): read again with the `yaml` library, which keeps
+ * integers exact and says where they stand. Heat's output JSON in strings is read the same way.
+ */
+function inexactIntegers(file: SourceFile, doc: Record<string, unknown>): Problem[] {
+  const problems: Problem[] = integersChanged(file.text).map(({ offset, pointer, message }) => ({ file: file.path, pointer, ...lineAndColumn(file.text, offset), message }));
+  for (const [key, raw] of Object.entries(doc)) {
+    if (typeof raw !== "string" || !looksLikeOutputJson(raw)) continue;
+    for (const { message } of integersChanged(raw)) problems.push({ file: file.path, pointer: `/${pointerSegment(key)}`, message: `in this output's JSON, ${message}` });
+  }
+  return problems;
+}
+
+function lineAndColumn(text: string, offset: number): { line: number; column: number } {
+  const before = text.slice(0, offset);
+  return { line: before.split("\n").length, column: offset - before.lastIndexOf("\n") };
+}
+
+/** Each integer of a YAML or JSON text whose number is written as another integer. */
+function integersChanged(text: string): { offset: number; pointer: string; message: string }[] {
+  const { isPair, isSeq, parseDocument, visit } = yamlLib();
+  const found: { offset: number; pointer: string; message: string }[] = [];
+  visit(parseDocument(text.replace(/^\uFEFF/, ""), { intAsBigInt: true }), {
+    Scalar(_, node, path) {
+      if (typeof node.value !== "bigint") return;
+      const n = Number(node.value);
+      if (writesBackAs(n, node.value)) return;
+      const segments = path.flatMap((step, i) => {
+        if (isPair(step)) return [keyText(step.key) ?? ""];
+        if (isSeq(step)) return [String(step.items.indexOf(path[i + 1] ?? node))];
+        return [];
+      });
+      const written = node.range ? text.slice(node.range[0], node.range[1]).trim() : node.value.toString();
+      found.push({
+        offset: node.range?.[0] ?? 0,
+        pointer: segments.map((seg) => `/${pointerSegment(seg)}`).join(""),
+        message: `${inexactIntegerMessage(written, n, "templates would get")}. Quote it if it is text (an ID)`,
+      });
+    },
+  });
+  return found;
 }
 
 /**

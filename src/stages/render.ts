@@ -3,7 +3,7 @@
 // no value can change a manifest's shape; and each secret's landing place is checked.
 import yaml from "js-yaml";
 import { GenError, Problem } from "../errors";
-import { KUBE_LOAD_ID, loadKubeDocuments } from "../kube-yaml";
+import { InexactInteger, KUBE_LOAD_ID, loadKubeDocuments } from "../kube-yaml";
 import type { KubeObject, Params, RenderedObject } from "../types";
 import { cacheKey, madeFrom, NO_CACHE, placesIn, readByTemplateText, type CompileCache } from "../compile-cache";
 import type { CompiledTemplate, Emitted, RenderedText, SourcePlace, TemplateSet } from "./compile-templates";
@@ -172,12 +172,11 @@ function siteProblem(e: Emitted, message: string): Problem {
  * the rendered line shown as the template wrote it (tokens as `{{expr}}`).
  */
 function yamlProblem(template: CompiledTemplate, params: Params, e: yaml.YAMLException, text: string, emitted: Emitted[]): Problem {
+  const what = e instanceof InexactInteger ? "output has a number gen-manifests cannot write back" : "output is not valid YAML";
+  if (!e.mark) return { file: template.file.path, message: `${what}: ${e.reason}` };
   const lineText = text.split("\n")[e.mark.line] ?? "";
   const shown = lineText.replace(TOKEN_PATTERN, (_, i) => emitted[Number(i)]?.site.expression ?? "?");
-  const problem: Problem = {
-    file: template.file.path,
-    message: `output is not valid YAML (rendered line ${e.mark.line + 1}: ${JSON.stringify(shown.trim().slice(0, 100))}): ${e.reason}`,
-  };
+  const problem: Problem = { file: template.file.path, message: `${what} (rendered line ${e.mark.line + 1}: ${JSON.stringify(shown.trim().slice(0, 100))}): ${e.reason}` };
   let at: SourcePlace | undefined;
   try {
     const traced = template.trace(params.values, params.secretNames);

@@ -1,0 +1,15 @@
+// Integers beyond 2^53: JSON.parse, js-yaml and Number() round them silently, and a manifest or a
+// template would then get another number than the one written. Such integers are refused where
+// they are written (a parameters file, `--set`, a template's text) instead.
+
+/**
+ * Whether the number is written back as the integer read: every integer to 2^53 is; beyond, a
+ * number is written with its shortest digits, so even 2^63, held exactly, comes out as another.
+ */
+export const writesBackAs = (n: number, integer: bigint): boolean =>
+  (n <= Number.MAX_SAFE_INTEGER && n >= -Number.MAX_SAFE_INTEGER) || String(n) === integer.toString();
+
+/** The problem's message: what was written, and what would have been used instead. */
+export function inexactIntegerMessage(written: string, n: number, used: string): string {
+  return `the integer ${written} cannot be kept exactly: gen-manifests holds numbers as JavaScript does, exact only to ±${Number.MAX_SAFE_INTEGER} (2^53 − 1), and ${used} ${n}`;
+}
