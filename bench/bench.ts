@@ -109,6 +109,16 @@ export function editTemplate(text: string, round: number): string {
   return edited;
 }
 
+/** The shipped set's template a user edits in the benchmark: Keystone's, its Service's public port. */
+export const OPENSTACK_EDITED = "keystone.yaml.hbs";
+
+/** Keystone's template as a user edits it: its Service's public port changed, another each round. */
+export function editOpenStackTemplate(text: string, round: number): string {
+  const edited = text.replace(/^(\s+port: )5000$/m, `$1${15000 + round}`);
+  if (edited === text) throw new Error(`editOpenStackTemplate: no "port: 5000" in ${OPENSTACK_EDITED} to change`);
+  return edited;
+}
+
 /**
  * A template added to a synthetic set, as a user adds one: a Secret of its own, named for the
  * round, sorted among the first templates (so that fixed runs of templates would all shift).
@@ -251,10 +261,17 @@ function runsAfterChanges(set: BenchSet, runs: number, fresh: () => string, chan
 }
 
 /** One template edited, a new edit each round. */
-function editRuns(set: BenchSet, runs: number, fresh: () => string): Sample[] {
-  const file = path.join(set.cwd, "kubernetes-in", "d0.yaml.hbs");
+function editRuns(set: BenchSet, runs: number, fresh: () => string, name = "d0.yaml.hbs", edit = editTemplate): Sample[] {
+  const file = path.join(set.cwd, "kubernetes-in", name);
   const original = fs.readFileSync(file, "utf8");
-  return runsAfterChanges(set, runs, fresh, (round) => fs.writeFileSync(file, editTemplate(original, round)), () => fs.writeFileSync(file, original));
+  return runsAfterChanges(set, runs, fresh, (round) => fs.writeFileSync(file, edit(original, round)), () => fs.writeFileSync(file, original));
+}
+
+/** A copy of the shipped set (templates and parameters) to edit: the repository's own is never touched. */
+function copyOfOpenStackSet(set: BenchSet, work: string, env: NodeJS.ProcessEnv): BenchSet {
+  const cwd = path.join(work, "openstack-copy");
+  for (const dir of ["kubernetes-in", "params"]) fs.cpSync(path.join(REPO, dir), path.join(cwd, dir), { recursive: true });
+  return { ...set, cwd, env };
 }
 
 /** A template added to the set, a new one each round. */
@@ -324,6 +341,8 @@ function main(): void {
   rows.push({ name: "gen-manifests: OpenStack set, empty cache (first run; its code from the package's seed)", objects: openstack.objects, samples: firstRun(openstack, RUNS), ratios: {} });
   rows.push({ name: "gen-manifests: 10,000 templates, empty cache (first run; 1 run)", objects: tenK.objects, samples: firstRun(tenK, 1), ratios: {} });
   process.stderr.write("one template edited, then rendered again into the same out/\n");
+  const openstackCopy = copyOfOpenStackSet(openstack.set, work, env);
+  rows.push({ name: `gen-manifests: OpenStack set, one edited (${OPENSTACK_EDITED}), into the existing out/`, objects: openstack.objects, samples: editRuns(openstackCopy, RUNS, fresh, OPENSTACK_EDITED, editOpenStackTemplate), ratios: {} });
   for (const r of [results[1], tenK]) rows.push({ name: `gen-manifests: ${r.set.label}, one edited, into the existing out/`, objects: r.objects, samples: editRuns(r.set, RUNS, fresh), ratios: {} });
   process.stderr.write("one template added (another each round), then rendered again into the same out/\n");
   for (const r of [results[1], tenK]) rows.push({ name: `gen-manifests: ${r.set.label}, one added near the start, into the existing out/`, objects: r.objects + 1, samples: addRuns(r.set, RUNS, fresh), ratios: {} });

@@ -4,8 +4,8 @@ import assert from "node:assert/strict";
 import fs from "node:fs";
 import path from "node:path";
 import { describe, it } from "node:test";
-import { addedTemplate, diskLine, editTemplate, inTurns, pairedRatio, syntheticSet } from "../bench/bench";
-import { runCli, tmpDir } from "./helpers";
+import { addedTemplate, diskLine, editOpenStackTemplate, editTemplate, inTurns, OPENSTACK_EDITED, pairedRatio, syntheticSet } from "../bench/bench";
+import { REPO, runCli, tmpDir } from "./helpers";
 
 describe("bench", () => {
   it("a synthetic set renders into as many objects as templates: Deployments, Services, Secrets and Jobs, 3:3:3:1", () => {
@@ -39,6 +39,25 @@ describe("bench", () => {
       assert.equal(more.status, 0, more.all);
       assert.ok(fs.existsSync(path.join(dir, "secrets", `20-secret-added-${round}.yaml`)), fs.readdirSync(path.join(dir, "secrets")).join(", "));
       assert.ok(fs.readdirSync(path.join(dir, "kubernetes-in")).filter((f) => !f.startsWith("_")).sort().indexOf(name) <= 1);
+    }
+  });
+
+  it("the edit of the OpenStack set's \"one edited\" row changes Keystone's Service alone, each round anew", () => {
+    const dir = tmpDir("gm-bench-openstack-");
+    for (const sub of ["kubernetes-in", "params"]) fs.cpSync(path.join(REPO, sub), path.join(dir, sub), { recursive: true });
+    const args = ["--params", "params/example.json", "--quiet"];
+    const env = { GEN_MANIFESTS_CACHE: "off" };
+    assert.equal(runCli(args, { cwd: dir, env }).status, 0);
+    const template = path.join(dir, "kubernetes-in", OPENSTACK_EDITED);
+    const original = fs.readFileSync(template, "utf8");
+    const before = fs.readdirSync(path.join(dir, "out")).map((f) => [f, fs.readFileSync(path.join(dir, "out", f), "utf8")]);
+    for (const round of [0, 1]) {
+      fs.writeFileSync(template, editOpenStackTemplate(original, round));
+      const again = runCli(args, { cwd: dir, env });
+      assert.equal(again.status, 0, again.all);
+      const changed = before.filter(([f, text]) => fs.readFileSync(path.join(dir, "out", f), "utf8") !== text).map(([f]) => f);
+      assert.deepEqual(changed, ["50-service-keystone.yaml"]);
+      assert.match(fs.readFileSync(path.join(dir, "out", "50-service-keystone.yaml"), "utf8"), new RegExp(`port: ${15000 + round}\n`));
     }
   });
 
