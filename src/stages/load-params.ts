@@ -56,6 +56,7 @@ function inexactIntegers(file: SourceFile, doc: Record<string, unknown>): Proble
   return problems;
 }
 
+/** The line and column (from 1) of an offset in a text. */
 function lineAndColumn(text: string, offset: number): { line: number; column: number } {
   const before = text.slice(0, offset);
   return { line: before.split("\n").length, column: offset - before.lastIndexOf("\n") };
@@ -154,9 +155,8 @@ function jsonProblem(file: string, text: string): Problem {
   parseJsonc(text, errors, { disallowComments: true, allowTrailingComma: false, allowEmptyContent: false });
   const first = errors[0];
   if (!first) return { file, message: "invalid JSON" };
-  const before = text.slice(0, first.offset);
   const expected = printParseErrorCode(first.error).replace(/([a-z])([A-Z])/g, "$1 $2").toLowerCase();
-  return { file, line: before.split("\n").length, column: first.offset - before.lastIndexOf("\n"), message: `invalid JSON: ${expected}` };
+  return { file, ...lineAndColumn(text, first.offset), message: `invalid JSON: ${expected}` };
 }
 
 /** Bracket depth of a document, counted without recursion (a 10,000-deep file must not overflow). */
