@@ -62,6 +62,32 @@ describe("kube-yaml: an integer a number cannot hold is refused where it stands,
   }
 });
 
+describe("kube-yaml: property: an integer is read exactly or refused, never changed", () => {
+  const forms: ((v: bigint) => string)[] = [
+    (v) => v.toString(),
+    (v) => `${v < 0n ? "-" : ""}0x${(v < 0n ? -v : v).toString(16)}`,
+    (v) => `${v < 0n ? "-" : ""}0o${(v < 0n ? -v : v).toString(8)}`,
+    (v) => v.toString().replace(/(\d)(?=(\d{3})+$)/g, "$1_"),
+  ];
+  it("in any of yaml.v2's forms, across int64 and uint64", () => {
+    const integer = fc.oneof(fc.bigInt({ min: -(2n ** 63n), max: 2n ** 64n - 1n }), fc.bigInt({ min: -(2n ** 54n), max: 2n ** 54n }));
+    fc.assert(
+      fc.property(integer, fc.nat(forms.length - 1), (v, form) => {
+        const text = `v: ${forms[form](v)}\n`;
+        try {
+          const read = loadKubeDocuments(text, "t.yaml")[0] as { v: number };
+          assert.equal(String(read.v), v.toString(), text);
+        } catch (e) {
+          assert.ok(e instanceof InexactInteger, String(e));
+          assert.equal(e.mark.column, 3);
+          assert.ok(v > BigInt(Number.MAX_SAFE_INTEGER) || v < -BigInt(Number.MAX_SAFE_INTEGER), text);
+        }
+      }),
+      { numRuns: 2000 },
+    );
+  });
+});
+
 describe("kube-yaml: the ambiguity pre-check", () => {
   it("agrees with the full test on every string of up to two printable ASCII characters", () => {
     const disagree = upToTwoChars.filter((s) => isAmbiguous(s) !== fullTest(s));

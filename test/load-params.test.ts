@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import fc from "fast-check";
 import { mergeParamLayers, parseParamsFile } from "../src/stages/load-params";
 import { runPipeline } from "../src/pipeline";
 import { problemsOf, templateFiles, TEST_SCHEMA } from "./helpers";
@@ -104,6 +105,28 @@ describe("load-params: refusals name the file and the place", () => {
 
   it("integers a number holds exactly are kept, even beyond 2^53, and so are large floats", () => {
     assert.deepEqual(load("p.json", '{"a": 9007199254740992, "b": -9007199254740994, "c": 1e20, "d": 1.5e300}'), { a: 2 ** 53, b: -(2 ** 53) - 2, c: 1e20, d: 1.5e300 });
+  });
+
+  it("property: an integer in a JSON or YAML file is kept exactly or refused at its place, never changed", () => {
+    const integer = fc.oneof(fc.bigInt({ min: -(2n ** 70n), max: 2n ** 70n }), fc.bigInt({ min: -(2n ** 54n), max: 2n ** 54n }));
+    fc.assert(
+      fc.property(integer, fc.boolean(), (v, json) => {
+        const [file, text] = json ? ["p.json", `{\n  "a": 1,\n  "x": ${v}\n}`] : ["p.yaml", `a: 1\nx: ${v}\n`];
+        let x: unknown;
+        const problems = (() => {
+          try {
+            x = load(file, text).x;
+            return [];
+          } catch {
+            return problemsOf(() => load(file, text));
+          }
+        })();
+        if (problems.length === 0) return assert.equal(String(x), v.toString());
+        assert.match(problems[0], new RegExp(`^${file.replace(".", "\\.")}:${json ? "3:8" : "2:4"}: /x: the integer ${v} cannot be kept exactly`));
+        assert.ok(v > BigInt(Number.MAX_SAFE_INTEGER) || v < -BigInt(Number.MAX_SAFE_INTEGER));
+      }),
+      { numRuns: 500 },
+    );
   });
 
   it("a JSON error never quotes the text around it (it may be a secret)", () => {
