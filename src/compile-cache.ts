@@ -137,10 +137,19 @@ function writeCacheEntry(dir: string, name: string, data: string | Uint8Array): 
 }
 
 /**
- * Removes entries unused for UNUSED_ENTRY_MS, and temporary files a killed run left. The cache
- * grows only when something is written, so that is when it is pruned, at most once a day.
+ * Past this size, the least recently used entries are removed (as ccache bounds its cache), down to
+ * three quarters of it. Every edit of a template leaves its chunk's entries behind: ~0.25 MB for the
+ * shipped set, so a day of saves under --watch would otherwise keep hundreds of MB for 30 days. One
+ * version of a 10,000-template set takes ~50 MB.
  */
-function pruneCompileCache(dir: string, now = Date.now()): void {
+export const MAX_CACHE_BYTES = 256 * 1024 * 1024;
+
+/**
+ * Removes entries unused for UNUSED_ENTRY_MS, temporary files a killed run left, and the least
+ * recently used entries past `maxBytes`. The cache grows only when something is written, so that
+ * is when it is pruned, at most once a day.
+ */
+export function pruneCompileCache(dir: string, now = Date.now(), maxBytes = MAX_CACHE_BYTES): void {
   const stamp = path.join(dir, PRUNE_STAMP);
   try {
     if (now - fs.statSync(stamp).mtimeMs < DAY_MS) return;
@@ -149,15 +158,30 @@ function pruneCompileCache(dir: string, now = Date.now()): void {
   }
   fs.writeFileSync(stamp, "");
   fs.utimesSync(stamp, now / 1000, now / 1000);
+  const kept: { file: string; size: number; used: number }[] = [];
   for (const name of fs.readdirSync(dir)) {
     if (name === PRUNE_STAMP) continue;
     const file = path.join(dir, name);
     try {
-      const age = now - fs.statSync(file).mtimeMs;
+      const { mtimeMs, size } = fs.statSync(file);
+      const age = now - mtimeMs;
       if (age > UNUSED_ENTRY_MS || (name.endsWith(".tmp") && age > DAY_MS)) fs.unlinkSync(file);
+      else kept.push({ file, size, used: mtimeMs });
     } catch {
       // Removed by a concurrent run.
     }
+  }
+  let total = kept.reduce((sum, e) => sum + e.size, 0);
+  if (total <= maxBytes) return;
+  // Marked used at most once a day (see readCacheEntry): the order is a day's, which is enough.
+  for (const e of kept.sort((a, b) => a.used - b.used)) {
+    if (total <= maxBytes * 0.75) break;
+    try {
+      fs.unlinkSync(e.file);
+    } catch {
+      // Removed by a concurrent run.
+    }
+    total -= e.size;
   }
 }
 

@@ -4,6 +4,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { describe, it } from "node:test";
 import fc from "fast-check";
+import { pruneCompileCache } from "../src/compile-cache";
 import { chunksOf } from "../src/stages/compile-templates";
 import { seedCompileCache } from "../src/tools/seed-compile-cache";
 import { EXAMPLE_PARAMS, makeChart, REPO, runCli, SECRET_TEMPLATE, SHIPPED_SCHEMA, snapshot, tmpDir, WEB_TEMPLATE } from "./helpers";
@@ -280,6 +281,25 @@ describe("compile cache", () => {
     assert.ok(kept.length > 0 && kept.length < first.length, `the entries this run used are kept, the others removed: ${kept.length} of ${first.length}`);
     for (const e of kept) assert.ok(Date.now() - fs.statSync(path.join(cacheDir, e)).mtimeMs < 60_000, `${e} is marked used`);
     assert.deepEqual(renderWith(cwd, env, "again/out"), changed);
+  });
+
+  it("past its size bound, forgets the least recently used entries, down to three quarters of it, once a day", () => {
+    const cacheDir = tmpDir("gm-cache-");
+    const now = Date.now();
+    const daysAgo = (days: number) => new Date(now - days * 24 * 3600 * 1000);
+    const names = Array.from({ length: 10 }, (_, i) => `${String(i).repeat(64)}.js`);
+    names.forEach((name, i) => {
+      fs.writeFileSync(path.join(cacheDir, name), "x".repeat(100));
+      fs.utimesSync(path.join(cacheDir, name), daysAgo(i + 1), daysAgo(i + 1));
+    });
+    pruneCompileCache(cacheDir, now, 1000);
+    assert.equal(fs.readdirSync(cacheDir).length, 11, "at the bound, nothing is removed");
+    fs.rmSync(path.join(cacheDir, ".pruned"));
+    pruneCompileCache(cacheDir, now, 500);
+    assert.deepEqual(fs.readdirSync(cacheDir).sort(), [".pruned", ...names.slice(0, 3)].sort(), "1,000 bytes over a bound of 500: the three used last are kept (300 bytes)");
+    fs.writeFileSync(path.join(cacheDir, `${"a".repeat(64)}.js`), "x".repeat(1000));
+    pruneCompileCache(cacheDir, now, 500);
+    assert.equal(fs.readdirSync(cacheDir).length, 5, "pruned already today: nothing more is removed");
   });
 
   it("is never stale: a changed template or schema is compiled afresh", () => {
