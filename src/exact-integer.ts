@@ -9,7 +9,10 @@
 export const writesBackAs = (n: number, integer: bigint): boolean =>
   (n <= Number.MAX_SAFE_INTEGER && n >= -Number.MAX_SAFE_INTEGER) || String(n) === integer.toString();
 
-/** The problem's message: what was written, and what would have been used instead. */
-export function inexactIntegerMessage(written: string, n: number, used: string): string {
-  return `the integer ${written} cannot be kept exactly: gen-manifests holds numbers as JavaScript does, exact only to ±${Number.MAX_SAFE_INTEGER} (2^53 − 1), and ${used} ${n}`;
-}
+const LIMIT = `gen-manifests holds numbers as JavaScript does, exact only to ±${Number.MAX_SAFE_INTEGER} (2^53 − 1)`;
+
+/** A template's own text holds no value: the message shows the integer, and what would have been written. */
+export const inexactLiteralMessage = (written: string, n: number): string => `the integer ${written} cannot be kept exactly: ${LIMIT}, and the manifest would have ${n}`;
+
+/** A parameter's integer may be a secret's: the message names where it is (the caller), never its digits. */
+export const INEXACT_PARAMETER_MESSAGE = `an integer that cannot be kept exactly: ${LIMIT}. Quote it if it is text (an ID)`;

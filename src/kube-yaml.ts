@@ -10,7 +10,7 @@
 // which strings to quote.
 import yaml from "js-yaml";
 import { emitYaml, type ScalarRules } from "./emit-yaml";
-import { inexactIntegerMessage, writesBackAs } from "./exact-integer";
+import { inexactLiteralMessage, writesBackAs } from "./exact-integer";
 
 const matching = (re: RegExp) => (s: string | null): boolean => s !== null && re.test(s);
 
@@ -167,13 +167,11 @@ function inexactIntegerIn(text: string, filename: string): yaml.YAMLException {
       if (exact === undefined || writesBackAs(state.result, exact)) return;
       const line = text.slice(0, start).split("\n").length - 1;
       const mark: yaml.Mark = { name: filename, buffer: text, position: start, line, column: start - (text.lastIndexOf("\n", start - 1) + 1), snippet: "" };
-      found = new InexactInteger(
-        inexactIntegerMessage(written, state.result, "the manifest would have"),
-        mark,
-      );
+      found = new InexactInteger(inexactLiteralMessage(written, state.result), mark);
     },
   });
-  return found ?? new InexactInteger("an integer cannot be kept exactly: gen-manifests holds numbers as JavaScript does, exact only to ±2^53 − 1");
+  // Not reached: the same parser, with the same types, met the integer a moment ago.
+  return found ?? new InexactInteger("an integer cannot be kept exactly");
 }
 
 export function loadKubeDocument(text: string): unknown {

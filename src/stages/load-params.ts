@@ -3,7 +3,7 @@
 import yaml from "js-yaml";
 import type { ParseError } from "jsonc-parser";
 import { GenError, placingProblems, Problem, pointerSegment } from "../errors";
-import { inexactIntegerMessage, writesBackAs } from "../exact-integer";
+import { INEXACT_PARAMETER_MESSAGE, writesBackAs } from "../exact-integer";
 import type { ParamLayer, ParamValues, SourceFile } from "../types";
 import { fieldOffset, keyText, mapValue, yamlLib } from "../yaml-place";
 import type { Node as YamlNode } from "yaml";
@@ -62,26 +62,20 @@ function lineAndColumn(text: string, offset: number): { line: number; column: nu
   return { line: before.split("\n").length, column: offset - before.lastIndexOf("\n") };
 }
 
-/** Each integer of a YAML or JSON text whose number is written as another integer. */
+/** Where a YAML or JSON text has an integer whose number is written as another integer. */
 function integersChanged(text: string): { offset: number; pointer: string; message: string }[] {
   const { isPair, isSeq, parseDocument, visit } = yamlLib();
   const found: { offset: number; pointer: string; message: string }[] = [];
   visit(parseDocument(text.replace(/^\uFEFF/, ""), { intAsBigInt: true }), {
     Scalar(_, node, path) {
       if (typeof node.value !== "bigint") return;
-      const n = Number(node.value);
-      if (writesBackAs(n, node.value)) return;
+      if (writesBackAs(Number(node.value), node.value)) return;
       const segments = path.flatMap((step, i) => {
         if (isPair(step)) return [keyText(step.key) ?? ""];
         if (isSeq(step)) return [String(step.items.indexOf(path[i + 1] ?? node))];
         return [];
       });
-      const written = node.range ? text.slice(node.range[0], node.range[1]).trim() : node.value.toString();
-      found.push({
-        offset: node.range?.[0] ?? 0,
-        pointer: segments.map((seg) => `/${pointerSegment(seg)}`).join(""),
-        message: `${inexactIntegerMessage(written, n, "templates would get")}. Quote it if it is text (an ID)`,
-      });
+      found.push({ offset: node.range?.[0] ?? 0, pointer: segments.map((seg) => `/${pointerSegment(seg)}`).join(""), message: INEXACT_PARAMETER_MESSAGE });
     },
   });
   return found;

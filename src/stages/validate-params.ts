@@ -3,7 +3,7 @@
 // No message ever carries a value: ajv's messages describe the schema, not the data.
 import type { ErrorObject, ValidateFunction } from "ajv/dist/2020";
 import { closestName } from "../closest-name";
-import { inexactIntegerMessage, writesBackAs } from "../exact-integer";
+import { INEXACT_PARAMETER_MESSAGE, writesBackAs } from "../exact-integer";
 import { cacheKey, CompileCache, loadModuleCode, NO_CACHE } from "../compile-cache";
 import { GenError, Problem, pointerSegment } from "../errors";
 import type { ParamLayer, ParamSchema, Params, ParamValue, ParamValues } from "../types";
@@ -64,7 +64,7 @@ function typeSetValue(raw: string, prop: ParamSchema): { value?: ParamValue; err
   if (types.includes("string")) return { value: raw };
   if (/^-?\d+$/.test(raw) && (types.includes("integer") || types.includes("number"))) {
     const n = Number(raw);
-    return writesBackAs(n, BigInt(raw)) ? { value: n } : { error: inexactIntegerMessage(raw, n, "templates would get") };
+    return writesBackAs(n, BigInt(raw)) ? { value: n } : { error: INEXACT_PARAMETER_MESSAGE };
   }
   if (types.includes("number") && raw.trim() !== "" && Number.isFinite(Number(raw))) return { value: Number(raw) };
   if (types.includes("boolean") && (raw === "true" || raw === "false")) return { value: raw === "true" };
