@@ -45,13 +45,14 @@ function holdsLargeNumber(v: unknown): boolean {
 /**
  * Integers the file writes that a number cannot hold, so that templates would get another one
  * (JSON.parse and js-yaml round them silently): read again with the `yaml` library, which keeps
- * integers exact and says where they stand. Heat's output JSON in strings is read the same way.
+ * integers exact. Heat's output JSON in strings is read the same way, and named by its output.
  */
 function inexactIntegers(file: SourceFile, doc: Record<string, unknown>): Problem[] {
-  const problems: Problem[] = integersChanged(file.text).map(({ offset, pointer, message }) => ({ file: file.path, pointer, ...lineAndColumn(file.text, offset), message }));
+  // Placed by their pointers, as every parameters problem is (placeParamsProblems).
+  const problems: Problem[] = integersChanged(file.text).map((pointer) => ({ file: file.path, pointer, message: INEXACT_PARAMETER_MESSAGE }));
   for (const [key, raw] of Object.entries(doc)) {
     if (typeof raw !== "string" || !looksLikeOutputJson(raw)) continue;
-    for (const { message } of integersChanged(raw)) problems.push({ file: file.path, pointer: `/${pointerSegment(key)}`, message: `in this output's JSON, ${message}` });
+    if (integersChanged(raw).length) problems.push({ file: file.path, pointer: `/${pointerSegment(key)}`, message: `in this output's JSON, ${INEXACT_PARAMETER_MESSAGE}` });
   }
   return problems;
 }
@@ -62,23 +63,22 @@ function lineAndColumn(text: string, offset: number): { line: number; column: nu
   return { line: before.split("\n").length, column: offset - before.lastIndexOf("\n") };
 }
 
-/** Where a YAML or JSON text has an integer whose number is written as another integer. */
-function integersChanged(text: string): { offset: number; pointer: string; message: string }[] {
+/** The JSON pointers of a YAML or JSON text's integers whose numbers are written as other integers. */
+function integersChanged(text: string): string[] {
   const { isPair, isSeq, parseDocument, visit } = yamlLib();
-  const found: { offset: number; pointer: string; message: string }[] = [];
+  const pointers: string[] = [];
   visit(parseDocument(text.replace(/^\uFEFF/, ""), { intAsBigInt: true }), {
     Scalar(_, node, path) {
-      if (typeof node.value !== "bigint") return;
-      if (writesBackAs(Number(node.value), node.value)) return;
+      if (typeof node.value !== "bigint" || writesBackAs(Number(node.value), node.value)) return;
       const segments = path.flatMap((step, i) => {
         if (isPair(step)) return [keyText(step.key) ?? ""];
         if (isSeq(step)) return [String(step.items.indexOf(path[i + 1] ?? node))];
         return [];
       });
-      found.push({ offset: node.range?.[0] ?? 0, pointer: segments.map((seg) => `/${pointerSegment(seg)}`).join(""), message: INEXACT_PARAMETER_MESSAGE });
+      pointers.push(segments.map((seg) => `/${pointerSegment(seg)}`).join(""));
     },
   });
-  return found;
+  return pointers;
 }
 
 /**
