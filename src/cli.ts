@@ -10,6 +10,7 @@ import { openCompileCache } from "./compile-cache";
 import { defaultSchemaFile, defaultTemplatesDir, PACKAGE_ROOT, readInputs, readParamsText, STDIN } from "./read-inputs";
 import { parseParamsFile } from "./stages/load-params";
 import { closestName } from "./closest-name";
+import { secretMasker } from "./mask-secrets";
 import { secretParamNames, secretValuesOf, checkSchema } from "./stages/validate-params";
 import { diffTree, readTree, replaceTrees } from "./stages/write-output";
 import type { FileChange, PlacedManifest } from "./types";
@@ -64,12 +65,8 @@ export type WriteLine = (fd: 1 | 2, text: string) => void;
 
 function makePrinter(secretValues: Set<string>, write: WriteLine): Printer {
   const color = onTerminal(2) && !process.env.NO_COLOR && process.env.TERM !== "dumb";
-  // Last line of defence: whatever is printed, no secret value gets through.
-  const mask = (s: string): string => {
-    let masked = s;
-    for (const v of [...secretValues].sort((a, b) => b.length - a.length)) if (v.length >= 4) masked = masked.split(v).join("[secret]");
-    return masked;
-  };
+  // Last line of defence: whatever is printed, no secret value gets through, in any spelling.
+  const mask = secretMasker(secretValues);
   return {
     out: (line) => write(1, `${mask(line)}\n`),
     err: (line) => write(2, `${mask(line)}\n`),

@@ -1,6 +1,8 @@
 // The library entry point: `import { generate } from "gen-manifests"`. Renders in memory and
 // writes nothing.
 import path from "node:path";
+import { placingProblems } from "./errors";
+import { maskSecrets } from "./mask-secrets";
 import { runPipeline } from "./pipeline";
 import { readInputs } from "./read-inputs";
 import type { KubeObject, PlacedManifest, Plan } from "./types";
@@ -32,16 +34,23 @@ export interface GenerateResult {
 export function generate(options: GenerateOptions): GenerateResult {
   const cwd = options.cwd ?? process.cwd();
   const inputs = readInputs({ params: ([] as string[]).concat(options.params), templatesDir: options.templatesDir, schemaFile: options.schemaFile }, cwd);
-  const result = runPipeline({
-    paramsFiles: inputs.paramsFiles,
-    sets: options.set ?? [],
-    schema: inputs.schema,
-    schemaFile: inputs.schemaFile,
-    templates: inputs.templates,
-    outDir: path.join(cwd, "out"),
-    secretsDir: path.join(cwd, "secrets"),
-    inlineSecrets: false,
-  });
+  const secretValues = new Set<string>();
+  const result = placingProblems(
+    () =>
+      runPipeline({
+        paramsFiles: inputs.paramsFiles,
+        sets: options.set ?? [],
+        schema: inputs.schema,
+        schemaFile: inputs.schemaFile,
+        templates: inputs.templates,
+        outDir: path.join(cwd, "out"),
+        secretsDir: path.join(cwd, "secrets"),
+        inlineSecrets: false,
+        secretValues,
+      }),
+    // A program may print the error: it goes through the CLI's masking too.
+    (problems) => problems.map((p) => ({ ...p, message: maskSecrets(p.message, secretValues) })),
+  );
   const files: GenerateResult["files"] = {};
   for (const tree of [result.trees.out, result.trees.secrets]) {
     if (tree) files[path.basename(tree.dir)] = Object.fromEntries([...tree.files].map(([n, f]) => [n, f.content]));

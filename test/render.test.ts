@@ -121,7 +121,7 @@ describe("render: values are data, never structure", () => {
 
   it("a field of a string parameter is an error that never quotes the value", () => {
     const problems = problemsOf(() => renderInMemory({ templates: { "a.yaml.hbs": CM("  a: {{password.length}}\n") }, params: { name: "n", password: "SENTINEL-secret" } }));
-    assert.match(problems[0], /^tpl\/a\.yaml\.hbs:6:6: \{\{password\.length\}\} has no value/);
+    assert.match(problems[0], /^tpl\/a\.yaml\.hbs:6:8: password\.length reads "length" of a secret parameter, which has no fields/);
     assert.doesNotMatch(problems.join("\n"), /SENTINEL/);
   });
 

@@ -9,6 +9,7 @@ import { closestName } from "../closest-name";
 import { type ByTemplateText, cacheKey, CompileCache, loadModuleCode, madeFrom, ModuleCode, NO_CACHE, placesIn, readByTemplateText } from "../compile-cache";
 import { GenError, Problem } from "../errors";
 import { Phase, phaseByName, PHASES } from "../phases";
+import { secretParamNames } from "./validate-params";
 import type { EmitSite, ParamSchema, ParamValue, ParamValues, TemplateFile } from "../types";
 
 type HelperOptions = import("handlebars").HelperOptions;
@@ -29,12 +30,25 @@ export const TOKEN_SUFFIX = "xGM";
 export const TOKEN_PATTERN = /GMv9x(\d+)xGM/g;
 export const tokenFor = (i: number): string => `${TOKEN_PREFIX}${i}${TOKEN_SUFFIX}`;
 
-/** A secret parameter's value, wrapped so that every place it reaches is known. */
+/**
+ * A secret parameter's value, wrapped so that every place it reaches is known. It has no property
+ * of its own (its value and names are private fields), so no template path, block or lookup can
+ * read into it: a template can only hand it on whole, and only {@link unwrap} takes the value out,
+ * with the secret's name attached.
+ */
 export class SecretValue {
-  constructor(
-    readonly names: string[],
-    readonly value: ParamValue,
-  ) {}
+  readonly #names: string[];
+  readonly #value: ParamValue;
+  constructor(names: string[], value: ParamValue) {
+    this.#names = names;
+    this.#value = value;
+  }
+  static names(v: SecretValue): string[] {
+    return v.#names;
+  }
+  static value(v: SecretValue): ParamValue {
+    return v.#value;
+  }
   // Whatever prints this by accident prints no secret.
   toString(): string {
     return "[secret]";
@@ -44,8 +58,38 @@ export class SecretValue {
   }
 }
 
-function unwrap(v: unknown): { value: unknown; secrets: string[] } {
-  return v instanceof SecretValue ? { value: v.value, secrets: v.names } : { value: v, secrets: [] };
+/**
+ * A value as a template handed it over, with every secret in it (at any depth: `{{this}}` at the
+ * top is every parameter) replaced by its value, and the names of those secrets: whatever carries
+ * any part of a secret is that secret, wherever it lands.
+ */
+export function unwrap(v: unknown): { value: unknown; secrets: string[] } {
+  if (v instanceof SecretValue) return { value: SecretValue.value(v), secrets: SecretValue.names(v) };
+  if (v === null || typeof v !== "object") return { value: v, secrets: [] };
+  const secrets = new Set<string>();
+  const value = revealed(v, secrets, new Set());
+  return { value, secrets: [...secrets] };
+}
+
+/** A copy of `v` with its secrets' values in place of them; `v` itself when it holds none. */
+function revealed(v: unknown, secrets: Set<string>, path: Set<object>): unknown {
+  if (v instanceof SecretValue) {
+    for (const n of SecretValue.names(v)) secrets.add(n);
+    return SecretValue.value(v);
+  }
+  if (v === null || typeof v !== "object" || path.has(v)) return v;
+  path.add(v);
+  let copy: unknown[] | Record<string, unknown> | undefined;
+  const entries: [string | number, unknown][] = Array.isArray(v) ? v.map((x, i) => [i, x]) : Object.entries(v);
+  for (const [k, x] of entries) {
+    const y = revealed(x, secrets, path);
+    if (y === x && copy === undefined) continue;
+    copy ??= Array.isArray(v) ? [...v] : { ...v };
+    if (typeof k === "number") (copy as unknown[])[k] = y;
+    else Object.defineProperty(copy, k, { value: y, enumerable: true, writable: true, configurable: true });
+  }
+  path.delete(v);
+  return copy ?? v;
 }
 
 /** One value printed during a render, in the order the tokens were handed out. */
@@ -119,6 +163,8 @@ const HELPERS: Record<string, CustomHelper> = {
   },
 };
 const BLOCK_HELPERS = new Set(["if", "unless", "each", "with"]);
+/** The helper of that name: its own entry in the table, never a name every object inherits (`constructor`). */
+const helperNamed = (name: string): CustomHelper | undefined => (Object.hasOwn(HELPERS, name) ? HELPERS[name] : undefined);
 const COMPILE_OPTIONS = {
   strict: true,
   noEscape: true,
@@ -133,11 +179,17 @@ const SCOPE_CHANGING = new Set(["each", "with"]);
 
 const DIRECTIVE = /^\s*gen-manifests:\s*phase\s*=\s*(\S+)\s*$/;
 
+/** What a context or a block parameter is known to be: the parameters, a secret, or anything else. */
+type Shape = "params" | "secret" | "unknown";
+
 interface Scope {
-  /** True where a bare name refers to a parameter (not inside each/with). */
-  root: boolean;
-  blockParams: Set<string>;
+  /** The contexts `../` steps back through, the current one last (#with and #each add one). */
+  contexts: Shape[];
+  blockParams: Map<string, Shape>;
 }
+
+/** Names every JavaScript object inherits (`constructor`, `__proto__`, `toString`, ...): never a parameter or a field. */
+export const INHERITED_NAMES: ReadonlySet<string> = new Set(Object.getOwnPropertyNames(Object.prototype));
 
 interface PartialCall {
   partial: string;
@@ -280,12 +332,13 @@ const chunkKeys = new WeakMap<TemplateFile, { last: TemplateFile; size: number; 
  * What checking a template depends on besides its own text: the declared parameters and which
  * partials exist. A partial's own text is checked with every run that compiles (it is short).
  */
-const checkContextOf = (declared: Set<string>, partialNames: Set<string>): string => cacheKey(checkerId(), [...declared].sort().join(","), [...partialNames].sort().join(","));
+const checkContextOf = (declared: Set<string>, secrets: Set<string>, partialNames: Set<string>): string =>
+  cacheKey(checkerId(), [...declared].sort().join(","), [...secrets].sort().join(","), [...partialNames].sort().join(","));
 
 /** The checks' own code and rules: another version of gen-manifests never takes an earlier one's results. */
 let checker: string | undefined;
 const checkerId = (): string =>
-  (checker ??= cacheKey(analyseTemplate.toString(), JSON.stringify(Object.entries(HELPERS).map(([name, h]) => [name, h.reads])), [...BLOCK_HELPERS].join(","), DIRECTIVE.source, PHASES.map((p) => p.name).join(",")));
+  (checker ??= cacheKey(analyseTemplate.toString(), JSON.stringify(Object.entries(HELPERS).map(([name, h]) => [name, h.reads])), [...BLOCK_HELPERS].join(","), [...INHERITED_NAMES].join(","), DIRECTIVE.source, PHASES.map((p) => p.name).join(",")));
 
 /** A template that passed its checks: its analysis, and what it prints where (with its code, once compiled). */
 interface Checked {
@@ -356,15 +409,16 @@ function checkedChunk(members: Checked[]): CheckedTemplate[] {
 
 export function compileTemplates(input: CompileTemplatesInput): TemplateSet {
   const declared = new Set(Object.keys(input.schema.properties ?? {}));
+  const secrets = secretParamNames(input.schema);
   const cache = input.cache ?? NO_CACHE;
   // The whole set, when it compiled before exactly as it is: no parsing, one evaluation per chunk.
   // Its templates are in it through their chunks' keys; the partials, which are in no chunk, by their text.
   const partials = input.files.filter((f) => f.isPartial);
   const chunks = chunksOf(input.files.filter((f) => !f.isPartial), fileName).map(chunkKey);
-  const setKey = cacheKey("template-set-v3", HANDLEBARS_VERSION, rewriteMustaches.toString(), COMPILE_OPTIONS_JSON, checkerId(), [...declared].sort().join(","), ...partials.map((f) => `${f.name}\0${f.text}`), ...chunks);
-  const units = loadCompiledSet(cache, setKey, input.files) ?? compileSet(input.files, declared, cache, setKey, true);
+  const setKey = cacheKey("template-set-v3", HANDLEBARS_VERSION, rewriteMustaches.toString(), COMPILE_OPTIONS_JSON, checkerId(), [...declared].sort().join(","), [...secrets].sort().join(","), ...partials.map((f) => `${f.name}\0${f.text}`), ...chunks);
+  const units = loadCompiledSet(cache, setKey, input.files) ?? compileSet(input.files, declared, secrets, cache, setKey, true);
   // A chunk's code missing from the cache: everything is compiled again, from the templates.
-  return instantiate(units, cache, () => compileSet(input.files, declared, cache, setKey, false));
+  return instantiate(units, cache, () => compileSet(input.files, declared, secrets, cache, setKey, false));
 }
 
 /**
@@ -404,9 +458,9 @@ function saveCompiledSet(cache: CompileCache, key: string, units: CompiledUnit[]
  * taken as it was checked, unparsed: after an edit to one template, only it is parsed again.
  * Without, everything is parsed and compiled (a chunk's code was missing or damaged).
  */
-function compileSet(files: TemplateFile[], declared: Set<string>, cache: CompileCache, setKey: string, reuseChunks: boolean): CompiledUnit[] {
+function compileSet(files: TemplateFile[], declared: Set<string>, secrets: Set<string>, cache: CompileCache, setKey: string, reuseChunks: boolean): CompiledUnit[] {
   const partialNames = new Set(files.filter((f) => f.isPartial).map(partialName));
-  const context = checkContextOf(declared, partialNames);
+  const context = checkContextOf(declared, secrets, partialNames);
   const problems: Problem[] = [];
   const chunks = chunksOf(files.filter((f) => !f.isPartial), fileName);
   const earlier = chunks.map((members) => readByTemplateText<CheckedTemplate>(cache, checkedChunkKey(members, context)));
@@ -426,7 +480,7 @@ function compileSet(files: TemplateFile[], declared: Set<string>, cache: Compile
     }
     const ast = parseTemplate(file, problems);
     if (!ast) continue;
-    const analysis = analyseTemplate(file, ast, declared, partialNames, problems);
+    const analysis = analyseTemplate(file, ast, declared, secrets, partialNames, problems);
     if (problems.length) {
       done.push({ analysis, unit: { file, sites: [] } });
       continue;
@@ -460,16 +514,16 @@ function instantiate(units: CompiledUnit[], cache: CompileCache, compile?: () =>
   const hb = HandlebarsRuntime.create();
   for (const name of ["log", "lookup", "helperMissing", "blockHelperMissing"]) hb.unregisterHelper(name);
   hb.registerHelper("if", function (this: unknown, cond: unknown, options: HelperOptions) {
-    return isEmpty(unwrap(cond).value) ? options.inverse(this) : options.fn(this);
+    return isEmpty(cond instanceof SecretValue ? SecretValue.value(cond) : cond) ? options.inverse(this) : options.fn(this);
   });
   hb.registerHelper("unless", function (this: unknown, cond: unknown, options: HelperOptions) {
-    return isEmpty(unwrap(cond).value) ? options.fn(this) : options.inverse(this);
+    return isEmpty(cond instanceof SecretValue ? SecretValue.value(cond) : cond) ? options.fn(this) : options.inverse(this);
   });
   // Each file's print sites, by its name: a precompiled template names its own file.
   const sitesByFile = new Map<string, EmitSite[]>();
   hb.registerHelper("__emit", function (value: unknown, fileName: string, siteId: number, options: HelperOptions) {
     const site = sitesByFile.get(fileName)![siteId];
-    if (value === undefined) throw new RenderFault(site, `${site.expression} has no value (is it a declared parameter, or a field it has?)`);
+    if (value === undefined) throw new RenderFault(site, `${site.expression} has no value (is it a declared parameter, or a field it has? A secret parameter has no fields)`);
     if (typeof value === "function") throw new RenderFault(site, `${site.expression} is not a value`);
     const { value: raw, secrets } = unwrap(value);
     const emitted = (options.data as { gmEmitted: Emitted[] }).gmEmitted;
@@ -563,10 +617,8 @@ function instantiate(units: CompiledUnit[], cache: CompileCache, compile?: () =>
       file: a.file,
       phaseOverride: a.phaseOverride,
       render(values: ParamValues, secretNames: Set<string>): RenderedText {
-        const context: Record<string, unknown> = {};
-        for (const [k, v] of Object.entries(values)) context[k] = secretNames.has(k) ? new SecretValue([k], v) : v;
         const emitted: Emitted[] = [];
-        const text = withFile(a.file, () => (fn ??= fromChunk(i))(context, { data: { gmEmitted: emitted } }));
+        const text = withFile(a.file, () => (fn ??= fromChunk(i))(renderContext(values, secretNames), { data: { gmEmitted: emitted }, ...NO_PROTO_ACCESS }));
         return { text, emitted };
       },
       release(): void {
@@ -580,6 +632,23 @@ function instantiate(units: CompiledUnit[], cache: CompileCache, compile?: () =>
     };
   });
   return { templates };
+}
+
+/**
+ * Inherited properties stay unreadable (Handlebars' default), said explicitly: otherwise Handlebars
+ * reports each denied name on the console, past the printer.
+ */
+const NO_PROTO_ACCESS = { allowProtoPropertiesByDefault: false, allowProtoMethodsByDefault: false } as const;
+
+/** The parameters as templates see them: each secret wrapped, and every name an own property (`__proto__` too). */
+function renderContext(values: ParamValues, secretNames: Set<string>): Record<string, unknown> {
+  const context: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(values)) {
+    const value = secretNames.has(k) ? new SecretValue([k], v) : v;
+    if (k === "__proto__") Object.defineProperty(context, k, { value, enumerable: true, writable: true, configurable: true });
+    else context[k] = value;
+  }
+  return context;
 }
 
 // Marks put into the traced render's text, one before each piece of template text and after each
@@ -748,10 +817,10 @@ function at(file: TemplateFile, node: Node, message: string): Problem {
   return { file: file.path, line: node.loc.start.line, column: node.loc.start.column + 1, message };
 }
 
-function analyseTemplate(file: TemplateFile, ast: Program, declared: Set<string>, partials: Set<string>, problems: Problem[]): FileAnalysis {
+function analyseTemplate(file: TemplateFile, ast: Program, declared: Set<string>, secrets: Set<string>, partials: Set<string>, problems: Problem[]): FileAnalysis {
   const analysis: FileAnalysis = { file, freeVars: new Map(), calls: [] };
-  const undeclared = (node: Node, name: string): void => {
-    if (file.isPartial) {
+  const undeclared = (node: Node, name: string, viaRoot: boolean): void => {
+    if (file.isPartial && !viaRoot) {
       if (!analysis.freeVars.has(name)) analysis.freeVars.set(name, { line: node.loc.start.line, column: node.loc.start.column + 1 });
       return;
     }
@@ -759,14 +828,44 @@ function analyseTemplate(file: TemplateFile, ast: Program, declared: Set<string>
     problems.push(at(file, node, `"${name}" is not a declared parameter${hint ? ` (did you mean "${hint}"?)` : ""}; declare it in params/schema.json`));
   };
 
-  const checkPath = (path: PathExpression, scope: Scope): void => {
-    const parts = path.parts;
-    if (path.data) {
-      if (parts[0] === "root" && parts[1] !== undefined && !declared.has(parts[1])) undeclared(path, parts[1]);
-      return;
+  /**
+   * What a path reaches, checked whatever its spelling: the context it starts from (`@root`, `../`,
+   * a block parameter, `this` or the current one), then each name after it. A name every object
+   * inherits is never a parameter or a field; a secret is one value, with no fields to read.
+   */
+  const resolve = (path: PathExpression, scope: Scope): Shape => {
+    const inherited = path.parts.find((p) => INHERITED_NAMES.has(p));
+    if (inherited !== undefined) {
+      problems.push(at(file, path, `"${inherited}"${path.original === inherited ? "" : ` (in ${path.original})`} is a name every JavaScript object inherits, never a parameter or a field`));
+      return "unknown";
     }
-    if (path.depth > 0 || parts.length === 0 || !scope.root || scope.blockParams.has(parts[0])) return;
-    if (!declared.has(parts[0])) undeclared(path, parts[0]);
+    let shape: Shape;
+    let rest: string[];
+    let viaRoot = false;
+    if (path.data) {
+      if (path.parts[0] !== "root") return "unknown"; // @index, @key, @first, @last: never a secret
+      [shape, rest, viaRoot] = ["params", path.parts.slice(1), true];
+    } else if (path.depth > 0) {
+      shape = scope.contexts[scope.contexts.length - 1 - path.depth] ?? "unknown";
+      rest = path.parts;
+    } else if (!/^\.|^this\b/.test(path.original) && path.parts.length > 0 && scope.blockParams.has(path.parts[0])) {
+      [shape, rest] = [scope.blockParams.get(path.parts[0])!, path.parts.slice(1)];
+    } else {
+      [shape, rest] = [scope.contexts[scope.contexts.length - 1], path.parts];
+    }
+    if (shape === "params" && rest.length > 0) {
+      if (!declared.has(rest[0])) {
+        undeclared(path, rest[0], viaRoot);
+        return "unknown";
+      }
+      if (!secrets.has(rest[0])) return "unknown";
+      [shape, rest] = ["secret", rest.slice(1)];
+    }
+    if (shape === "secret" && rest.length > 0) {
+      problems.push(at(file, path, `${path.original} reads "${rest[0]}" of a secret parameter, which has no fields: a secret is used whole, and only in a Secret's data or stringData`));
+      return "unknown";
+    }
+    return rest.length === 0 ? shape : "unknown";
   };
 
   const checkHelperReads = (node: Node, name: string): void => {
@@ -775,9 +874,10 @@ function analyseTemplate(file: TemplateFile, ast: Program, declared: Set<string>
     }
   };
 
-  const expression = (expr: Expression, scope: Scope): void => {
-    if (expr.type === "PathExpression") checkPath(expr as PathExpression, scope);
-    else if (expr.type === "SubExpression") call(expr as hbs.AST.SubExpression, scope, false);
+  const expression = (expr: Expression, scope: Scope): Shape => {
+    if (expr.type === "PathExpression") return resolve(expr as PathExpression, scope);
+    if (expr.type === "SubExpression") call(expr as hbs.AST.SubExpression, scope, false);
+    return "unknown";
   };
 
   const call = (node: hbs.AST.MustacheStatement | hbs.AST.SubExpression, scope: Scope, isMustache: boolean): void => {
@@ -788,13 +888,13 @@ function analyseTemplate(file: TemplateFile, ast: Program, declared: Set<string>
       return;
     }
     const name = (path as PathExpression).original;
-    if (HELPERS[name]) checkHelperReads(node, name);
-    else if (hasArgs || !isMustache) {
+    if (helperNamed(name)) checkHelperReads(node, name);
+    else if ((hasArgs || !isMustache) && !(path as PathExpression).parts.some((p) => INHERITED_NAMES.has(p))) {
       const known = Object.keys(HELPERS);
       const hint = closestName(name, known);
       problems.push(at(file, node, `unknown helper "${name}"${hint ? ` (did you mean "${hint}"?)` : ""}; known helpers: ${known.join(", ")} and the blocks #${[...BLOCK_HELPERS].join(", #")}`));
       return;
-    } else checkPath(path as PathExpression, scope);
+    } else resolve(path as PathExpression, scope);
     node.params.forEach((p) => expression(p, scope));
     node.hash?.pairs.forEach((p) => expression(p.value, scope));
   };
@@ -826,11 +926,13 @@ function analyseTemplate(file: TemplateFile, ast: Program, declared: Set<string>
           return;
         }
         if (block.params.length !== 1) problems.push(at(file, block, `#${name} takes exactly one argument`));
-        block.params.forEach((p) => expression(p, scope));
-        const inner: Scope = {
-          root: SCOPE_CHANGING.has(name) ? false : scope.root,
-          blockParams: new Set([...scope.blockParams, ...(block.program.blockParams ?? [])]),
-        };
+        const shapes = block.params.map((p) => expression(p, scope));
+        if (name === "each" && shapes[0] === "secret") problems.push(at(file, block, `#each cannot go through a secret parameter: a secret is one value, used whole, and only in a Secret's data or stringData`));
+        // Inside #with, the context is what it was given; inside #each, one item of it (any parameter, in @root's).
+        const given: Shape = name === "with" ? (shapes[0] ?? "unknown") : "unknown";
+        const blockParams = new Map(scope.blockParams);
+        (block.program.blockParams ?? []).forEach((p, i) => blockParams.set(p, i === 0 ? given : "unknown"));
+        const inner: Scope = { contexts: SCOPE_CHANGING.has(name) ? [...scope.contexts, given] : scope.contexts, blockParams };
         program(block.program, inner);
         program(block.inverse, scope);
         return;
@@ -848,7 +950,7 @@ function analyseTemplate(file: TemplateFile, ast: Program, declared: Set<string>
         }
         partial.params.forEach((p) => expression(p, scope));
         partial.hash?.pairs.forEach((p) => expression(p.value, scope));
-        if (partial.params.length === 0 && scope.root) {
+        if (partial.params.length === 0 && scope.contexts[scope.contexts.length - 1] === "params") {
           analysis.calls.push({
             partial: name,
             hashKeys: new Set(partial.hash?.pairs.map((p) => p.key) ?? []),
@@ -864,7 +966,7 @@ function analyseTemplate(file: TemplateFile, ast: Program, declared: Set<string>
     }
   };
 
-  program(ast, { root: true, blockParams: new Set() });
+  program(ast, { contexts: ["params"], blockParams: new Map() });
   return analysis;
 }
 
@@ -935,7 +1037,7 @@ function rewriteMustaches(ast: Program, file: TemplateFile): EmitSite[] {
       const { start, end } = m.loc;
       const source = start.line === end.line ? lines[start.line - 1].slice(start.column, end.column) : `{{${(m.path as PathExpression).original}}}`;
       sites.push({ template: file.path, line: start.line, column: start.column + 1, expression: source });
-      const isHelperCall = m.params.length > 0 || (m.hash?.pairs.length ?? 0) > 0 || (m.path.type === "PathExpression" && HELPERS[(m.path as PathExpression).original] !== undefined);
+      const isHelperCall = m.params.length > 0 || (m.hash?.pairs.length ?? 0) > 0 || (m.path.type === "PathExpression" && helperNamed((m.path as PathExpression).original) !== undefined);
       const value: Expression = isHelperCall
         ? ({ type: "SubExpression", path: m.path, params: m.params, hash: m.hash, loc: m.loc } as unknown as Expression)
         : (m.path as Expression);
