@@ -3,6 +3,7 @@
 // sub-expressions, partials), names every JavaScript object inherits, and every printer of the
 // CLI given an out/ that already holds a secret (written by an earlier, unsafe version).
 import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { describe, it } from "node:test";
@@ -12,7 +13,7 @@ import { serializeManifest } from "../src/kube-yaml";
 import type { ParamSchema } from "../src/types";
 import { ATTACK_SCHEMA, NASTY_SECRET, runMain, secretForms } from "./secret-helpers";
 import { compileTemplates } from "../src/stages/compile-templates";
-import { makeChart, problemsOf, renderInMemory, templateFiles, writeFiles } from "./helpers";
+import { CLI, makeChart, problemsOf, renderInMemory, templateFiles, writeFiles } from "./helpers";
 
 const SECRET = "SENTINEL-pw-4f1c";
 
@@ -161,6 +162,42 @@ describe("masking in every printer", () => {
       for (const form of secretForms(secret)) assert.ok(!failed.output.includes(form), failed.output);
     });
   }
+
+  it("--watch: a template that reaches for the secret, then a rotated secret, print and write no form of either", async () => {
+    const rotated = `${NASTY_SECRET}-rotated`;
+    const cwd = makeChart({ "s.yaml.hbs": "apiVersion: v1\nkind: Secret\nmetadata:\n  name: s\nstringData:\n  p: {{password}}\n" }, { name: "web", password: NASTY_SECRET });
+    const child = spawn(process.execPath, [CLI, "--params", "params.json", "--watch"], { cwd, env: { ...process.env, NO_COLOR: "1" } });
+    let printed = "";
+    child.stdout.on("data", (d) => (printed += d));
+    child.stderr.on("data", (d) => (printed += d));
+    const exited = new Promise((resolve) => child.on("exit", resolve));
+    const waitFor = async (re: RegExp, from: number): Promise<void> => {
+      for (const deadline = Date.now() + 20_000; !re.test(printed.slice(from)); await new Promise((r) => setTimeout(r, 50))) {
+        if (Date.now() > deadline) assert.fail(`no ${re} in:\n${printed}`);
+      }
+    };
+    try {
+      await waitFor(/watching kubernetes-in\//, 0);
+      const attacks = [CM("{{password.value}}"), "{{#with password}}" + CM("{{this}}") + "{{/with}}", CM("{{@root.password}}"), CM("{{constructor}}")];
+      for (const text of attacks) {
+        const from = printed.length;
+        fs.writeFileSync(path.join(cwd, "kubernetes-in", "leak.yaml.hbs"), text);
+        await waitFor(/error: kubernetes-in\/leak\.yaml\.hbs:\d+:\d+: /, from);
+      }
+      const from = printed.length;
+      fs.writeFileSync(path.join(cwd, "params.json"), JSON.stringify({ name: "web", password: rotated }));
+      await waitFor(/error: kubernetes-in\/leak\.yaml\.hbs:\d+:\d+: /, from);
+    } finally {
+      child.kill("SIGINT");
+    }
+    await exited;
+    const forms = [...secretForms(NASTY_SECRET), ...secretForms(rotated)];
+    for (const form of forms) assert.ok(!printed.includes(form), `printed ${JSON.stringify(form)}:\n${printed}`);
+    for (const file of fs.readdirSync(path.join(cwd, "out"))) {
+      const content = fs.readFileSync(path.join(cwd, "out", file), "utf8");
+      for (const form of forms) assert.ok(!content.includes(form), `out/${file} holds ${JSON.stringify(form)}`);
+    }
+  });
 
   it("the in-memory API's errors never quote a secret", () => {
     const cwd = makeChart({ "t.yaml.hbs": CM("{{password}}") }, { name: "web", password: SECRET });
