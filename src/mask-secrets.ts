@@ -95,8 +95,9 @@ function spellings(c: number): string {
   if (c === 0x27) once.push("''"); // YAML single quotes
   const twice = once.map((e) => JSON.stringify(e).slice(1, -1));
   const forms = [...new Set([ch, ...once, ...twice])].map(literal);
-  // A line break of a block scalar: the next line indented, and in a diff prefixed by + - or a space.
-  if (c === 0x0a) forms.push("(?:\\r?\\n|\\\\r\\\\n|\\\\n|\\\\\\\\n)[-+ ]?[ \\t]*");
+  // A line break of a block scalar: the next line indented, and in a diff prefixed by + - or a space;
+  // in a single-quoted or plain scalar, a blank line (a single break would read as a space).
+  if (c === 0x0a) forms.push("(?:(?:\\r?\\n|\\\\r\\\\n|\\\\n|\\\\\\\\n)[-+ ]?[ \\t]*)+");
   return `(?:${forms.join("|")})`;
 }
 
