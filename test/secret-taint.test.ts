@@ -78,6 +78,17 @@ describe("taint follows the value, not the spelling", () => {
     { name: "a field of each item of @root", templates: { "t.yaml.hbs": CM_DATA("  l:\n{{#each @root}}    - {{value}}\n{{/each}}") }, place: /:7:22:/, message: /has no value/ },
     { name: "#with @root, then a field", templates: { "t.yaml.hbs": "{{#with @root}}" + CM("{{password.value}}") + "{{/with}}" }, place: /:6:8:/, message: FIELD },
     { name: "a Secret's metadata", templates: { "t.yaml.hbs": "apiVersion: v1\nkind: Secret\nmetadata:\n  name: s\n  annotations:\n    a: {{#with password}}{{this}}{{/with}}\n" }, place: /:6:26:/, message: /lands in Secret s at metadata\.annotations\.a/ },
+    // YAML aliases: the node that holds the secret, named again elsewhere in the same object.
+    { name: "an alias of stringData under metadata", templates: { "t.yaml.hbs": "apiVersion: v1\nkind: Secret\nstringData: &x\n  a: {{password}}\nmetadata:\n  name: s\n  annotations: *x\n" }, place: /:4:6:/, message: /lands in Secret s at metadata\.annotations\.a/ },
+    { name: "a merge key of stringData under metadata", templates: { "t.yaml.hbs": "apiVersion: v1\nkind: Secret\nstringData: &x\n  a: {{password}}\nmetadata:\n  name: s\n  labels:\n    <<: *x\n" }, place: /:4:6:/, message: /lands in Secret s at metadata\.labels\.a/ },
+    { name: "an alias of an alias", templates: { "t.yaml.hbs": "apiVersion: v1\nkind: Secret\nstringData: &x\n  a: {{password}}\nx: &y\n  - *x\nmetadata:\n  name: s\n  annotations:\n    k: *y\n" }, place: /:4:6:/, message: /lands in Secret s at metadata\.annotations\.k\[0\]\.a/ },
+    { name: "an alias inside the node it names", templates: { "t.yaml.hbs": "apiVersion: v1\nkind: Secret\nmetadata:\n  name: s\nstringData: &x\n  a: {{password}}\n  b: *x\n" }, place: /:6:6:/, message: /lands in Secret s at stringData\.b\.a/ },
+    {
+      name: "aliases that repeat it past the bound",
+      templates: { "t.yaml.hbs": "apiVersion: v1\nkind: Secret\nmetadata:\n  name: s\nstringData:\n  a: &a [{{password}}]\n" + ["b", "c", "d", "e", "f", "g"].map((k, i, all) => `  ${k}: &${k} [${Array(5).fill(`*${i ? all[i - 1] : "a"}`).join(", ")}]\n`).join("") },
+      place: /^tpl\/t\.yaml\.hbs(:\d+)?:/,
+      message: /its aliases repeat a secret parameter in more than 10,000 places/,
+    },
   ];
   for (const a of attacks) {
     it(`refuses ${a.name}, at its place, never quoting it`, () => assertRefused(a.templates, a.place, a.message));

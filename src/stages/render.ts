@@ -90,8 +90,16 @@ interface Placement {
   emitted: Emitted;
 }
 
+/** A node an alias names again: where it was first, and where it stands again. */
+interface Alias {
+  first: (string | number)[];
+  again: (string | number)[];
+}
+
 interface Substitution {
   emitted: Emitted[];
+  /** The nodes of the document named again by aliases (none without a `*`). */
+  aliases: Alias[];
   /** Tokens that stand right after a quote: a quoted `"{{x}}"` is always text. */
   quoted: Set<number>;
   reached: Set<number>;
@@ -114,7 +122,7 @@ function parseDocuments(template: CompiledTemplate, params: Params, rendered: Re
 function objectsOf(template: CompiledTemplate, params: Params, { text, emitted }: RenderedText, docs: unknown[], problems: Problem[]): RenderedObject[] {
   const file = template.file.path;
   const before = problems.length;
-  const sub: Substitution = { emitted, quoted: quotedTokens(text), reached: new Set(), placements: [], problems };
+  const sub: Substitution = { emitted, aliases: [], quoted: quotedTokens(text), reached: new Set(), placements: [], problems };
   // Without a `*` there is no alias, and nothing to expand.
   const mayAlias = text.includes("*");
   const objects: RenderedObject[] = [];
@@ -129,14 +137,20 @@ function objectsOf(template: CompiledTemplate, params: Params, { text, emitted }
       continue;
     }
     sub.placements = [];
-    const object = substitute(doc, [], sub, mayAlias ? new Set() : undefined);
+    sub.aliases = [];
+    const object = substitute(doc, [], sub, mayAlias ? new Map() : undefined);
     if (problems.length > docStart) continue;
     const shapeProblem = checkObjectShape(object);
     if (shapeProblem) {
       problems.push(documentProblem(template, params, index, shapeProblem));
       continue;
     }
-    checkSecretPlacement(object as KubeObject, sub.placements, problems);
+    const secretPaths = sub.aliases.length ? throughAliases(sub.placements, sub.aliases) : sub.placements;
+    if (!secretPaths) {
+      problems.push(documentProblem(template, params, index, `its aliases repeat a secret parameter in more than ${MAX_ALIASED_SECRET_PATHS.toLocaleString("en")} places; do not alias a node that holds a secret`));
+      continue;
+    }
+    checkSecretPlacement(object as KubeObject, secretPaths, problems);
     objects.push({ object: object as KubeObject, template: file, source: template.file.source, document: index, phaseOverride: template.phaseOverride });
   }
   emitted.forEach((e, i) => {
@@ -210,13 +224,18 @@ function expandedSize(v: unknown, memo: Map<object, number>): number {
  * mapping); a token inside a longer or quoted scalar is put in as text. A token may not be a
  * mapping key.
  */
-function substitute(v: unknown, path: (string | number)[], sub: Substitution, seen: Set<object> | undefined): unknown {
+function substitute(v: unknown, path: (string | number)[], sub: Substitution, seen: Map<object, (string | number)[]> | undefined): unknown {
   if (typeof v === "string") return v.includes(TOKEN_PREFIX) ? substituteString(v, path, sub) : v;
   if (v === null || typeof v !== "object") return v;
   // Only a document with aliases shares nodes; only then are visited nodes remembered.
   if (seen) {
-    if (seen.has(v)) return v; // an alias: the node it names is already done
-    seen.add(v);
+    const first = seen.get(v);
+    if (first) {
+      // An alias: the node it names is already done, and stands here too.
+      sub.aliases.push({ first, again: [...path] });
+      return v;
+    }
+    seen.set(v, [...path]);
   }
   // `path` is one stack, pushed and popped; it is copied only where a value lands.
   if (Array.isArray(v)) {
@@ -273,6 +292,31 @@ function checkObjectShape(o: unknown): string | undefined {
   const meta = obj.metadata as Record<string, unknown> | undefined;
   if (!meta || typeof meta !== "object" || typeof meta.name !== "string" || meta.name === "") missing.push("metadata.name");
   return missing.length ? `expected a Kubernetes object; missing ${missing.join(", ")}` : undefined;
+}
+
+/** More paths than this to secrets, through aliases, and the document is refused rather than checked path by path. */
+const MAX_ALIASED_SECRET_PATHS = 10_000;
+
+/**
+ * The secrets' placements, at every path an alias makes them reachable by as well: a node under a
+ * Secret's stringData, named again under its metadata, puts the secret in both places. Through an
+ * alias inside the node it names (a cycle), a secret is one level deeper than its own place, so
+ * never directly under data or stringData: one such path is enough to refuse it.
+ */
+function throughAliases(placements: Placement[], aliases: Alias[]): Placement[] | undefined {
+  const under = (path: (string | number)[], prefix: (string | number)[]): boolean => prefix.length <= path.length && prefix.every((p, k) => path[k] === p);
+  const all = placements.filter((p) => p.emitted.secrets.length > 0);
+  const ends: Placement[] = [];
+  for (let i = 0; i < all.length; i++) {
+    const { path, emitted } = all[i];
+    for (const { first, again } of aliases) {
+      if (!under(path, first)) continue;
+      const more = { path: [...again, ...path.slice(first.length)], emitted };
+      (under(again, first) ? ends : all).push(more);
+    }
+    if (all.length + ends.length > MAX_ALIASED_SECRET_PATHS) return undefined;
+  }
+  return [...all, ...ends];
 }
 
 /** A secret parameter may land only in a Secret's data or stringData. */
