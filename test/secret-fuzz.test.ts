@@ -66,7 +66,22 @@ const landing = fc.constantFrom(
   (v: string) => `apiVersion: v1\nkind: Secret\nmetadata:\n  name: s\n  annotations:\n    a: ${v}\nstringData:\n  a: x\n`,
   (v: string) => `apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\nspec:\n  containers:\n    - name: c\n      image: x\n      env:\n        - name: E\n          value: ${v}\n`,
   (v: string) => `# {{!-- a comment --}} ${v}\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\n`,
+  (v: string) => `apiVersion: v1\nkind: Secret\nstringData: &x\n  a: ${v}\nmetadata:\n  name: s\n  annotations: *x\n`,
+  (v: string) => `apiVersion: v1\nkind: Secret\nmetadata:\n  name: s\nstringData: &x\n  a: ${v}\n  b: *x\n`,
 );
+
+/** Where a secret's value stands in an object, other than directly under a Secret's data or stringData. */
+function misplaced(object: Record<string, unknown>): string[] {
+  const found: string[] = [];
+  const walk = (v: unknown, at: (string | number)[]): void => {
+    if (typeof v === "string") {
+      const allowed = object.kind === "Secret" && at.length === 2 && (at[0] === "data" || at[0] === "stringData");
+      if (!allowed && [NASTY_SECRET, TOKEN].some((s) => v.includes(s))) found.push(at.join("."));
+    } else if (v && typeof v === "object") for (const [k, x] of Object.entries(v)) walk(x, [...at, Array.isArray(v) ? Number(k) : k]);
+  };
+  walk(object, []);
+  return found;
+}
 
 const template = fc.tuple(landing, printing).map(([place, piece]) => place(piece));
 
@@ -96,13 +111,17 @@ describe("fuzz: secrets stay secret, whatever the template", () => {
         assertNoSecretPrinted(`render of ${JSON.stringify(text)}`, rendered.output);
         assert.deepEqual(leakedInto(path.join(cwd, "out")), [], text);
         for (const extra of [["diff"], ["diff", "--output", "json"], ["plan"]]) assertNoSecretPrinted(`${extra.join(" ")} of ${JSON.stringify(text)}`, runMain([...extra, ...base]).output);
+        let result: ReturnType<typeof generate> | undefined;
         try {
-          const result = generate({ params: "params.json", cwd, templatesDir: path.join(cwd, "kubernetes-in"), schemaFile: path.join(cwd, "params", "schema.json") });
-          const out = Object.values(result.files.out ?? {}).join("\n");
-          for (const f of forms) assert.ok(!out.includes(f), `generate's out/ holds ${JSON.stringify(f)}`);
+          result = generate({ params: "params.json", cwd, templatesDir: path.join(cwd, "kubernetes-in"), schemaFile: path.join(cwd, "params", "schema.json") });
         } catch (e) {
           assert.ok(e instanceof GenError, `generate: ${String(e)}`);
           assertNoSecretPrinted(`generate of ${JSON.stringify(text)}`, e.message);
+        }
+        if (result) {
+          const out = Object.values(result.files.out ?? {}).join("\n");
+          for (const f of forms) assert.ok(!out.includes(f), `generate's out/ holds ${JSON.stringify(f)}`);
+          for (const o of result.objects) assert.deepEqual(misplaced(o as unknown as Record<string, unknown>), [], `${JSON.stringify(text)}: a secret outside a Secret's data`);
         }
         const took = performance.now() - started;
         assert.ok(took < CASE_BOUND_MS, `${Math.round(took)} ms for ${JSON.stringify(text)}`);
