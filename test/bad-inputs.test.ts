@@ -69,6 +69,7 @@ describe("bad input: a parameters file's mistakes are placed and never quoted", 
     { name: "nested 10,000 lists on one line, \"- \" (the YAML parser runs out of memory)", text: `${"- ".repeat(10000)}${M}\n`, error: /^p\.yaml:1:\d+: is nested more than 64 levels deep/ },
     { name: "nested 10,000 flow lists behind a quote in a plain value", text: `a: x"\nb: ${"[".repeat(10000)}${"]".repeat(10000)} "\n`, error: /^p\.yaml:\d+:\d+: (invalid YAML: nested|is nested)/ },
     { name: "nested 2,000 mappings by indentation", text: `${Array.from({ length: 2000 }, (_, i) => `${" ".repeat(i)}k:`).join("\n")} ${M}\n`, error: /^p\.yaml:\d+:\d+: is nested more than 64 levels deep/ },
+    { name: "nested 100 levels by 2-space indentation (the walk after parsing counts them)", text: `${Array.from({ length: 100 }, (_, i) => `${"  ".repeat(i)}k:`).join("\n")} ${M}\n`, error: /^p\.yaml:65:\d+: is nested more than 64 levels deep$/ },
     { name: "nested 100 flow mappings in YAML", text: `a: ${"{a: ".repeat(100)}1${"}".repeat(100)}\n`, error: /^p\.yaml:1:\d+: is nested more than 64 levels deep/ },
     { name: "nested 1,000 levels in a Heat output's JSON", file: "a.json", text: JSON.stringify({ password: JSON.stringify({ output_key: "password", output_value: JSON.parse(`${"[".repeat(1000)}"${M}"${"]".repeat(1000)}`) }) }), error: /^a\.json:1:\d+: is nested more than 64 levels deep$/ },
     { name: "a list", text: `- ${M}\n`, error: /^p\.yaml: expected an object of parameter names and values, got a list$/ },
@@ -108,6 +109,10 @@ describe("bad input: a parameters file's mistakes are placed and never quoted", 
     assert.deepEqual(load("p.yaml", "1: a\n2.5: b\ntrue: c\n"), { 1: "a", "2.5": "b", true: "c" });
     assert.equal((load("p.yaml", `long: ${"x".repeat(5e6)}\n`).long as string).length, 5e6);
     assert.deepEqual(load("p.yaml", "a: 'it''s 😀'\nb: \"\\u2028\"\n"), { a: "it's 😀", b: "\u2028" });
+    // Pretty-printed deep JSON: 30 levels, 8 spaces each, is indentation far past what YAML may have.
+    let deep: unknown = 1;
+    for (let i = 0; i < 30; i++) deep = { k: deep };
+    assert.equal(JSON.stringify(load("p.json", JSON.stringify({ deep }, null, 8))).length, JSON.stringify({ deep }).length);
   });
 
   it("a mistake in a CRLF file is placed by its line", () => {

@@ -54,9 +54,10 @@ export function parseParamsFile(file: SourceFile): ParamLayer {
 export function readParamsDocument(fileText: string, file: string): unknown {
   const text = fileText.replace(/^\uFEFF/, "");
   if (text.trim() === "") throw new GenError("load-params", [{ file, message: "is empty; expected an object of parameter names and values" }]);
-  const deep = tooDeep(text);
+  const json = /^\s*[{[]/.test(text);
+  const deep = tooDeep(text, !json);
   if (deep) throw new GenError("load-params", [{ file, ...deep, message: `is nested more than ${MAX_PARAMS_DEPTH} levels deep; expected an object of parameter names and values` }]);
-  return /^\s*[{[]/.test(text) ? readJson(text, file) : readYaml(text, file);
+  return json ? readJson(text, file) : readYaml(text, file);
 }
 
 /**
@@ -349,7 +350,7 @@ function jsonProblem(file: string, text: string): Problem {
  * sees it (a 10,000-deep file must not overflow, and the YAML parser runs out of memory on a line
  * of 10,000 "- "): by brackets, and by the indentation and "- ", "? ", ": " before a line's content.
  */
-function tooDeep(text: string): Partial<Problem> | undefined {
+function tooDeep(text: string, yaml: boolean): Partial<Problem> | undefined {
   let depth = 0;
   let inString: string | null = null;
   for (let i = 0; i < text.length; i++) {
@@ -364,9 +365,11 @@ function tooDeep(text: string): Partial<Problem> | undefined {
       if (++depth > MAX_PARAMS_DEPTH) return lineAndColumn(text, i);
     } else if (c === "}" || c === "]") depth--;
   }
+  if (!yaml) return undefined;
+  // A bound for the parser, not the limit (the walk after parsing counts levels): four columns a level.
   const blockPrefix = /^(?:[ \t]|[-?:](?=[ \t]))+/gm;
   for (let m = blockPrefix.exec(text); m; m = blockPrefix.exec(text)) {
-    if (m[0].length > 2 * MAX_PARAMS_DEPTH) return lineAndColumn(text, m.index + m[0].length);
+    if (m[0].length > 4 * MAX_PARAMS_DEPTH) return lineAndColumn(text, m.index + m[0].length);
   }
   return undefined;
 }
