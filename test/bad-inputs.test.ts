@@ -222,7 +222,7 @@ describe("bad input: --set", () => {
 });
 
 describe("bad input: template names that cannot be written in a # Source: comment", () => {
-  const unsafe = ["a\nkind: Secret\n.yaml.hbs", "a\r.yaml.hbs", "a\u2028b.yaml.hbs", "a\u2029b.yaml.hbs", "a\u0085b.yaml.hbs", "a\tb.yaml.hbs", "a\u001bb.yaml.hbs", "a\u202eb.yaml.hbs", "a\u200bb.yaml.hbs", "a\ufeffb.yaml.hbs"];
+  const unsafe = ["a\nkind: Secret\n.yaml.hbs", "a\r.yaml.hbs", "a\u2028b.yaml.hbs", "a\u2029b.yaml.hbs", "a\u0085b.yaml.hbs", "a\tb.yaml.hbs", "a\u001bb.yaml.hbs", "a\u202eb.yaml.hbs", "a\u200bb.yaml.hbs", "a\ufeffb.yaml.hbs", "sub\u2028folder/a.yaml.hbs", "ok/deeper\nfolder/a.yaml.hbs"];
   for (const name of unsafe) {
     it(JSON.stringify(name), () => {
       const dir = tmpDir();

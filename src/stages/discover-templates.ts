@@ -17,7 +17,7 @@ export function discoverTemplates(dir: string, displayDir: string): TemplateFile
     throw new GenError("discover-templates", [{ file: displayDir, message: "expected a folder of templates, found a file" }]);
   }
   const names = fg.sync("**/*", { cwd: dir, dot: false, onlyFiles: true, followSymbolicLinks: false }).sort();
-  const unsafe = names.filter((name) => UNWRITABLE_IN_NAME.test(name));
+  const unsafe = [...names.filter((name) => UNWRITABLE_IN_NAME.test(name)), ...unsafeFolders(dir)];
   if (unsafe.length) {
     throw new GenError(
       "discover-templates",
@@ -56,4 +56,18 @@ const UNWRITABLE_IN_NAME = /[\p{Cc}\p{Cf}\p{Cs}\p{Zl}\p{Zp}\uFFFD]/u;
 /** The name with each such character written as \u{XXXX}, so that a message shows it without being broken by it. */
 function escapeUnwritable(name: string): string {
   return name.replace(new RegExp(UNWRITABLE_IN_NAME.source, "gu"), (c) => `\\u{${c.codePointAt(0)!.toString(16).toUpperCase().padStart(4, "0")}}`);
+}
+
+/**
+ * Folders whose names hold such a character: fast-glob does not enter them (its patterns do not
+ * match a name with U+2028 in it), so their templates would be left out without a word.
+ */
+function unsafeFolders(dir: string): string[] {
+  const folders = ["", ...fg.sync("**", { cwd: dir, dot: false, onlyDirectories: true, followSymbolicLinks: false })];
+  return folders.flatMap((folder) =>
+    fs
+      .readdirSync(path.join(dir, folder), { withFileTypes: true })
+      .filter((entry) => entry.isDirectory() && !entry.name.startsWith(".") && UNWRITABLE_IN_NAME.test(entry.name))
+      .map((entry) => path.posix.join(folder, entry.name)),
+  );
 }
