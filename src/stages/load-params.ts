@@ -51,13 +51,28 @@ export function parseParamsFile(file: SourceFile): ParamLayer {
  * The data of a parameters text (a file's, or a `--set` value's): JSON when it looks like JSON
  * (whatever the extension), YAML otherwise, each within the limits.
  */
-export function readParamsDocument(fileText: string, file: string): unknown {
+export function readParamsDocument(fileText: string, file: string, opts: { flowYaml?: boolean } = {}): unknown {
   const text = fileText.replace(/^\uFEFF/, "");
   if (text.trim() === "") throw new GenError("load-params", [{ file, message: "is empty; expected an object of parameter names and values" }]);
   const json = /^\s*[{[]/.test(text);
-  const deep = tooDeep(text, !json);
-  if (deep) throw new GenError("load-params", [{ file, ...deep, message: `is nested more than ${MAX_PARAMS_DEPTH} levels deep; expected an object of parameter names and values` }]);
-  return json ? readJson(text, file) : readYaml(text, file);
+  const tooDeepAt = (yaml: boolean): void => {
+    const deep = tooDeep(text, yaml);
+    if (deep) throw new GenError("load-params", [{ file, ...deep, message: `is nested more than ${MAX_PARAMS_DEPTH} levels deep; expected an object of parameter names and values` }]);
+  };
+  tooDeepAt(!json);
+  if (!json) return readYaml(text, file);
+  try {
+    return readJson(text, file);
+  } catch (jsonError) {
+    // `{cpu: 1}` is YAML's flow style: a `--set` value may be written so; a file that looks like JSON is JSON.
+    if (!opts.flowYaml) throw jsonError;
+    tooDeepAt(true);
+    try {
+      return readYaml(text, file);
+    } catch {
+      throw jsonError;
+    }
+  }
 }
 
 /**

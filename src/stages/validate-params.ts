@@ -104,7 +104,7 @@ function typeSetValue(raw: string, prop: ParamSchema, where: string, name: strin
     // A mapping or a list, written in JSON or YAML (`{"requests": {...}}`, `requests: {cpu: 1}`), read as a file is.
     if (raw.trim() === "") return fail(`the value is empty; expected a ${types.includes("object") ? "mapping" : "list"}, in JSON or YAML`);
     try {
-      const value = readParamsDocument(raw, where);
+      const value = readParamsDocument(raw, where, { flowYaml: true });
       checkValues({ [name]: value } as ParamValues, where);
       return { value: value as ParamValue };
     } catch (e) {
