@@ -83,6 +83,11 @@ const KNOWN_FLAGS = new Set([...OPTION_NAMES, "p", "o", "q", "h", "w", ...OPTION
 function renderOptions(y: Argv) {
   return y
     .option("params", { alias: "p", type: "string", array: true, demandOption: true, describe: "parameters file: JSON or YAML, plain or a Heat stack's outputs; - reads standard input (repeatable; later files win)" })
+    // `--params` followed by another option or by nothing: a usage error, not a render without parameters.
+    .coerce("params", (files: string[]) => {
+      if (files.length === 0 || files.some((f) => f === "")) throw new Error("--params needs a file name (or - for standard input)");
+      return files;
+    })
     .option("set", { type: "string", array: true, default: [] as string[], describe: "override one parameter: name=value, typed by the schema (repeatable)" })
     .option("out", { alias: "o", type: "string", default: "out", describe: "output folder (replaced whole on success); - prints the objects as one YAML stream instead, in apply order (render only)" })
     .option("secrets-out", { type: "string", describe: "folder for Secret manifests (default: secrets/ beside the output folder)" })

@@ -75,10 +75,10 @@ describe("load-params: refusals name the file and the place", () => {
     { name: "a list, not an object", file: "p.json", text: "[1, 2]", error: /^p\.json: expected an object of parameter names and values, got a list$/ },
     { name: "a scalar, not an object", file: "p.yaml", text: "just text\n", error: /got a string$/ },
     { name: "null document", file: "p.yaml", text: "~\n", error: /got nothing \(null\)$/ },
-    { name: "nested 10,000 levels deep", file: "deep.json", text: "[".repeat(10000) + "]".repeat(10000), error: /^deep\.json: is nested more than 64 levels deep/ },
+    { name: "nested 10,000 levels deep", file: "deep.json", text: "[".repeat(10000) + "]".repeat(10000), error: /^deep\.json:1:65: is nested more than 64 levels deep/ },
     { name: "nested 10,000 levels deep in an object", file: "deep.json", text: '{"a":'.repeat(10000) + "1" + "}".repeat(10000), error: /nested more than 64 levels/ },
-    { name: "50 MB", file: "big.json", text: `{"a": "${"x".repeat(50 * 1000 * 1000)}"}`, error: /^big\.json: is 50\.0 MB; a parameters file may be at most 8 MiB$/ },
-    { name: "duplicate YAML key", file: "p.yaml", text: "a: 1\na: 2\n", error: /^p\.yaml:2:\d+: invalid YAML: duplicated mapping key/ },
+    { name: "50 MB", file: "big.json", text: `{"a": "${"x".repeat(50 * 1000 * 1000)}"}`, error: /^big\.json: is larger than 8 MiB, the most a parameters file may hold$/ },
+    { name: "duplicate YAML key", file: "p.yaml", text: "a: 1\na: 2\n", error: /^p\.yaml:2:1: this key is given twice in one mapping: first at line 1, column 1, then here/ },
     // JSON.parse and js-yaml would round these silently.
     { name: "an integer beyond 2^53 in JSON", file: "p.json", text: '{\n  "a": 1,\n  "id": 12345678901234567890\n}', error: /^p\.json:3:9: \/id: an integer that cannot be kept exactly: .*\(2\^53 − 1\)\. Quote it if it is text \(an ID\)$/ },
     { name: "an integer beyond 2^53 in YAML, deep in a list", file: "p.yaml", text: "a: 1\nl:\n  - 1\n  - x: 0x7fffffffffffffff\n", error: /^p\.yaml:4:8: \/l\/1\/x: an integer that cannot be kept exactly/ },

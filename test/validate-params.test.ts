@@ -110,12 +110,12 @@ describe("--set", () => {
     { set: "replicas=5", value: 5 },
     { set: "flag=true", value: true },
     { set: 'obj={"cpu":"1"}', value: { cpu: "1" } },
-    { set: "replicas=five", error: /^--set replicas: expected a value of type integer$/ },
+    { set: "replicas=five", error: /^--set argument 1 \(replicas\): expected a value of type integer$/ },
     { set: "replicas=9007199254740992", value: 2 ** 53 },
-    { set: "replicas=9007199254740993", error: /^--set replicas: an integer that cannot be kept exactly: .*\(an ID\)$/ },
-    { set: "nmae=x", error: /^--set nmae: not a declared parameter \(did you mean name\?\)$/ },
-    { set: "novalue", error: /^--set "novalue" needs the form name=value$/ },
-    { set: "=x", error: /^--set needs a name before '='$/ },
+    { set: "replicas=9007199254740993", error: /^--set argument 1 \(replicas\): an integer that cannot be kept exactly: .*\(an ID\)$/ },
+    { set: "nmae=x", error: /^--set argument 1: the name is not a declared parameter \(did you mean name\?\)$/ },
+    { set: "novalue", error: /^--set argument 1: expected name=value \(not shown: it may hold a secret\)$/ },
+    { set: "=x", error: /^--set argument 1: expected name=value, and there is no name before '='$/ },
   ];
   for (const c of cases) {
     it(c.set, () => {

@@ -6,6 +6,7 @@ import { closestName } from "../closest-name";
 import { INEXACT_PARAMETER_MESSAGE, writesBackAs } from "../exact-integer";
 import { cacheKey, CompileCache, loadModuleCode, NO_CACHE } from "../compile-cache";
 import { GenError, Problem, pointerSegment } from "../errors";
+import { checkValues, INHERITED_NAMES, inheritedNameMessage, readParamsDocument } from "./load-params";
 import type { ParamLayer, ParamSchema, Params, ParamValue, ParamValues } from "../types";
 import { DERIVATIONS, deriveParams } from "./derive-params";
 
@@ -32,50 +33,92 @@ export function checkSchema(schema: unknown, file: string): ParamSchema {
 
 /**
  * `--set name=value` flags as one more layer. The value is typed by the schema, not guessed
- * (Helm's `--set` turns `0123` into a number; here a string parameter stays a string).
+ * (Helm's `--set` turns `0123` into a number; here a string parameter stays a string). A problem
+ * names the argument by its number, and by the parameter only when it is a declared one: an
+ * argument that is not `name=value` may be all value, and a value may be a secret.
  */
 export function parseSetFlags(sets: string[], schema: ParamSchema): ParamLayer {
   const problems: Problem[] = [];
   const values: ParamValues = {};
-  for (const set of sets) {
+  const declared = schema.properties ?? {};
+  const names = Object.keys(declared);
+  sets.forEach((set, i) => {
+    const argument = `--set argument ${i + 1}`;
     const eq = set.indexOf("=");
-    if (eq <= 0) {
-      problems.push({ message: `--set ${eq === 0 ? "needs a name before '='" : `"${set.split(/\s/)[0].slice(0, 60)}" needs the form name=value`}` });
-      continue;
+    if (eq < 0) {
+      // The longest declared name the argument starts with, then no more of a name: `name:value`, `name value`.
+      const meant = names.filter((n) => set.startsWith(n) && !/^[\w.-]/.test(set.slice(n.length))).sort((a, b) => b.length - a.length)[0];
+      problems.push({ message: `${argument}: expected name=value (not shown: it may hold a secret)${meant ? `; it starts with ${meant}: write ${meant}=VALUE` : ""}` });
+      return;
+    }
+    if (eq === 0) {
+      problems.push({ message: `${argument}: expected name=value, and there is no name before '='` });
+      return;
     }
     const name = set.slice(0, eq);
     const raw = set.slice(eq + 1);
-    const prop = schema.properties?.[name];
-    if (!prop) {
-      const hint = closestName(name, Object.keys(schema.properties ?? {}));
-      problems.push({ message: `--set ${name}: not a declared parameter${hint ? ` (did you mean ${hint}?)` : ""}` });
-      continue;
+    if (INHERITED_NAMES.has(name)) {
+      problems.push({ message: `${argument}: ${inheritedNameMessage(name)}` });
+      return;
     }
-    const typed = typeSetValue(raw, prop);
-    if (typed.error) problems.push({ message: `--set ${name}: ${typed.error}` });
+    if (!Object.hasOwn(declared, name)) {
+      const hint = closestName(name, names);
+      problems.push({ message: `${argument}: the name is not a declared parameter${hint ? ` (did you mean ${hint}?)` : ""}` });
+      return;
+    }
+    const typed = typeSetValue(raw, resolveRef(declared[name], schema), `${argument} (${name})`, name);
+    if (typed.problems) problems.push(...typed.problems);
     else values[name] = typed.value as ParamValue;
-  }
+  });
   if (problems.length) throw new GenError("usage", problems, 2);
   return { origin: "--set", values };
 }
 
-function typeSetValue(raw: string, prop: ParamSchema): { value?: ParamValue; error?: string } {
+/** A property declared by `$ref` (`"$ref": "#/$defs/resources"`): the schema it points to, within this schema. */
+function resolveRef(prop: ParamSchema, root: ParamSchema): ParamSchema {
+  let resolved = prop;
+  for (let hops = 0; hops < 16 && typeof resolved.$ref === "string" && resolved.$ref.startsWith("#"); hops++) {
+    let target: unknown = root;
+    for (const seg of resolved.$ref.slice(1).split("/").slice(1)) {
+      const key = decodeURIComponent(seg).replace(/~1/g, "/").replace(/~0/g, "~");
+      target = target !== null && typeof target === "object" && Object.hasOwn(target, key) ? (target as Record<string, unknown>)[key] : undefined;
+    }
+    if (target === null || typeof target !== "object") break;
+    const { $ref: _followed, ...own } = resolved;
+    resolved = { ...(target as ParamSchema), ...own, type: own.type ?? (target as ParamSchema).type };
+  }
+  return resolved;
+}
+
+function typeSetValue(raw: string, prop: ParamSchema, where: string, name: string): { value?: ParamValue; problems?: Problem[] } {
+  const fail = (message: string) => ({ problems: [{ message: `${where}: ${message}` }] });
   const types = Array.isArray(prop.type) ? prop.type : [prop.type ?? "string"];
   if (types.includes("string")) return { value: raw };
   if (/^-?\d+$/.test(raw) && (types.includes("integer") || types.includes("number"))) {
     const n = Number(raw);
-    return writesBackAs(n, BigInt(raw)) ? { value: n } : { error: INEXACT_PARAMETER_MESSAGE };
+    return writesBackAs(n, BigInt(raw)) ? { value: n } : fail(INEXACT_PARAMETER_MESSAGE);
   }
   if (types.includes("number") && raw.trim() !== "" && Number.isFinite(Number(raw))) return { value: Number(raw) };
   if (types.includes("boolean") && (raw === "true" || raw === "false")) return { value: raw === "true" };
   if (types.includes("object") || types.includes("array")) {
+    // A mapping or a list, written in JSON or YAML (`{"requests": {...}}`, `requests: {cpu: 1}`), read as a file is.
+    if (raw.trim() === "") return fail(`the value is empty; expected a ${types.includes("object") ? "mapping" : "list"}, in JSON or YAML`);
     try {
-      return { value: JSON.parse(raw) };
-    } catch {
-      return { error: `expected JSON for a parameter of type ${types.join(" or ")}` };
+      const value = readParamsDocument(raw, where, { flowYaml: true });
+      checkValues({ [name]: value } as ParamValues, where);
+      return { value: value as ParamValue };
+    } catch (e) {
+      if (!(e instanceof GenError)) throw e;
+      return {
+        problems: e.problems.map((p) => {
+          const at = p.line === undefined ? "" : ` at line ${p.line}, column ${p.column}`;
+          // Never the pointer: its keys are the value's text.
+          return { message: `${where}: the value${at}${p.message.startsWith("is ") ? " " : ": "}${p.message}` };
+        }),
+      };
     }
   }
-  return { error: `expected a value of type ${types.join(" or ")}` };
+  return fail(`expected a value of type ${types.join(" or ")}`);
 }
 
 /** The declared name nearest to a mistyped one, for "did you mean". */
