@@ -3,6 +3,7 @@
 //   file   a test to run alone: test/cli.test.ts, dist/test/cli.test.js or cli; a folder runs
 //          every *.test.js in it (test/e2e is run this way only: `npm test` leaves it out)
 //   --deep the property tests' full number of runs (GEN_MANIFESTS_DEEP_TESTS=1 does the same)
+//   --…    any other option is node --test's, e.g. --test-name-pattern="--help"
 // Node 22 and newer read `node --test <folder>` as a module, so the files are listed here.
 import { spawnSync } from "node:child_process";
 import fs from "node:fs";
@@ -28,7 +29,9 @@ function builtTests(arg) {
 
 const args = process.argv.slice(2);
 const deep = args.includes("--deep");
-const names = args.filter((a) => a !== "--deep");
+// Other options go to node --test as they are: --test-name-pattern=…, --test-only.
+const nodeOptions = args.filter((a) => a.startsWith("--") && a !== "--deep");
+const names = args.filter((a) => !a.startsWith("--"));
 
 const built = buildIfChanged();
 if (built !== 0) process.exit(built);
@@ -46,7 +49,7 @@ const env = deep ? { ...process.env, GEN_MANIFESTS_DEEP_TESTS: "1" } : process.e
 const concurrency = os.availableParallelism?.() ?? os.cpus().length;
 const r = spawnSync(
   process.execPath,
-  ["--test", `--test-concurrency=${concurrency}`, `--test-reporter=${path.join(ROOT, "scripts", "test-reporter.mjs")}`, ...files],
+  ["--test", `--test-concurrency=${concurrency}`, `--test-reporter=${path.join(ROOT, "scripts", "test-reporter.mjs")}`, ...nodeOptions, ...files],
   { cwd: ROOT, stdio: "inherit", env },
 );
 process.exitCode = r.status ?? 1;
