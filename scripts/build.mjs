@@ -69,6 +69,8 @@ const deferYargsShim = {
 
 // --profile: readable names, into dist/profile/, for `node --cpu-prof dist/profile/gen-manifests.js ...`.
 const profile = process.argv.includes("--profile");
+// When this build began: a source changed after it is newer than the build (one changed while tsc ran, before it, is missed).
+const began = new Date();
 
 await esbuild.build({
   entryPoints: { "gen-manifests": "src/launcher.ts", "gen-manifests.bundle": "src/cli.ts" },
@@ -118,4 +120,11 @@ if (!profile) {
   const { seedCompileCache } = createRequire(import.meta.url)("../dist/src/tools/seed-compile-cache.js");
   const result = seedCompileCache(path.resolve(path.dirname(fileURLToPath(import.meta.url)), ".."));
   if ("skipped" in result) console.warn(`build: no compile-cache seed, so first runs compile the shipped set: ${result.skipped}`);
+}
+
+// For scripts/build-if-changed.mjs: the build is complete, made by this Node from the sources as they were when it began.
+if (!profile) {
+  const stamp = "dist/.build-stamp";
+  fs.writeFileSync(stamp, `${process.version}\n`);
+  fs.utimesSync(stamp, began, began);
 }

@@ -1,10 +1,11 @@
 #!/usr/bin/env node
-// The `gen-manifests` command. It runs the bundled CLI from V8's code cache, as Node 22's
-// module.enableCompileCache() does (not on Node 20): compiling the 1.4 MB bundle's functions is
-// otherwise a third of a short run. The cache is taken after the run, not after loading
-// (unlike v8-compile-cache), so it holds every function the command used; one entry per command
-// and per exact bundle (its hash, size and time stamp), Node and architecture, so an entry is
-// never stale.
+// The `gen-manifests` command. It runs the bundled CLI from V8's code cache: compiling the 1.4 MB
+// bundle's functions is otherwise a third of a short run. The cache is taken after the run, not
+// after loading (unlike v8-compile-cache), so it holds every function the command used; one entry
+// per command and per exact bundle (its hash, size and time stamp), Node and architecture, so an
+// entry is never stale. Node 22's module.enableCompileCache() takes its cache when a module is
+// compiled, before any function has run: on Node 24 it saves half as much (bench/results.md), so
+// this launcher is used on every Node.
 import fs from "node:fs";
 import Module from "node:module";
 import path from "node:path";

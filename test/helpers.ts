@@ -14,6 +14,14 @@ export const CLI = path.join(REPO, "dist", "gen-manifests.js");
 export const SHIPPED_SCHEMA = JSON.parse(fs.readFileSync(path.join(REPO, "params", "schema.json"), "utf8")) as ParamSchema;
 export const EXAMPLE_PARAMS = JSON.parse(fs.readFileSync(path.join(REPO, "params", "example.json"), "utf8")) as Record<string, unknown>;
 
+/**
+ * How many cases a slow property test tries: a few by default, each run drawing new ones, and its
+ * full count with `npm test -- --deep` (GEN_MANIFESTS_DEEP_TESTS=1).
+ */
+export function propertyRuns(full: number, quick: number): number {
+  return process.env.GEN_MANIFESTS_DEEP_TESTS ? full : quick;
+}
+
 /** A small schema for the unit tests: `name`, `replicas`, `password` (secret), `flag`, `obj`. */
 export const TEST_SCHEMA: ParamSchema = {
   $schema: "https://json-schema.org/draft/2020-12/schema",

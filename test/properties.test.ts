@@ -12,7 +12,7 @@ import { renderTemplates } from "../src/stages/render";
 import { validateParams } from "../src/stages/validate-params";
 import { readInputs } from "../src/read-inputs";
 import type { Params, ParamValue } from "../src/types";
-import { REPO } from "./helpers";
+import { propertyRuns, REPO } from "./helpers";
 
 const inputs = readInputs({ params: ["params/example.json"] }, REPO);
 const set = compileTemplates({ files: inputs.templates, schema: inputs.schema });
@@ -70,7 +70,7 @@ describe("property: values are data", () => {
         fc.property(arbitraryValue, (value) => {
           assert.deepEqual(writtenObjects(withValue(name, value)), replaceDeep(expected, MARK, value));
         }),
-        { numRuns: 25 },
+        { numRuns: propertyRuns(25, 5) },
       );
     });
   }
@@ -83,7 +83,7 @@ describe("property: values are data", () => {
         fc.property(fc.integer({ min: 0, max: 2 ** 31 - 1 }), (n) => {
           assert.deepEqual(writtenObjects(withValue(name, n)), replaceDeep(expected, MARK, n));
         }),
-        { numRuns: 8 },
+        { numRuns: propertyRuns(8, 3) },
       );
     });
   }
