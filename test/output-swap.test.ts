@@ -72,7 +72,8 @@ function start(cwd: string, args: string[], env: Record<string, string> = {}): R
   return { done, paused, pid: child.pid! };
 }
 
-describe("the swap, killed at every step", () => {
+// No timing in these (the hook kills the run at its step): they run side by side.
+describe("the swap, killed at every step", { concurrency: 3 }, () => {
   for (const step of STEPS) {
     it(`killed (SIGKILL) at ${step}: never a mix that apply.sh accepts; every later command sees each folder whole; the next run succeeds and leaves nothing hidden`, async () => {
       const { cwd, old, fresh } = changedChart();
@@ -136,7 +137,7 @@ describe("the lock: released by the kernel when its holder dies", () => {
 
   it("a run that cannot get the lock in time refuses and changes nothing; the holder's output stands", async () => {
     const { cwd, old } = changedChart();
-    const holder = start(cwd, ["--params", "params.json", "--quiet"], { GEN_MANIFESTS_TEST_HOOK: "pause@locked:3000" });
+    const holder = start(cwd, ["--params", "params.json", "--quiet"], { GEN_MANIFESTS_TEST_HOOK: "pause@locked:60000" });
     await holder.paused;
     for (const args of [["--params", "params.json"], ["--params", "params.json", "--check"], ["diff", "--params", "params.json"]]) {
       const r = runCli(args, { cwd, env: { GEN_MANIFESTS_TEST_LOCK_WAIT_MS: "200" } });
@@ -144,7 +145,8 @@ describe("the lock: released by the kernel when its holder dies", () => {
       assert.match(r.stderr, /^error: out: another gen-manifests run is writing this folder \(waited 0\.2 s\); try again when it has finished$/m);
     }
     assert.deepEqual(folders(cwd), old);
-    assert.equal((await holder.done).code, 0);
+    process.kill(holder.pid, "SIGKILL");
+    await holder.done;
   });
 
   it("a holder killed with SIGKILL never blocks: the next run takes the lock at once", async () => {
@@ -163,7 +165,7 @@ describe("the lock: released by the kernel when its holder dies", () => {
 
   it("a reader never sees out/ missing in the middle of a swap: --check waits for the lock", async () => {
     const { cwd } = changedChart();
-    const writer = start(cwd, ["--params", "params.json", "--quiet"], { GEN_MANIFESTS_TEST_HOOK: "pause@moved-aside-0:1500" });
+    const writer = start(cwd, ["--params", "params.json", "--quiet"], { GEN_MANIFESTS_TEST_HOOK: "pause@moved-aside-0:3000" });
     await writer.paused;
     assert.equal(fs.existsSync(path.join(cwd, "out")), false, "the window: out/ is aside");
     const check = runCli(["--params", "params.json", "--check"], { cwd });
@@ -176,7 +178,7 @@ describe("the lock: released by the kernel when its holder dies", () => {
     const { cwd, old } = changedChart();
     fs.mkdirSync(path.join(cwd, "sub"));
     fs.symlinkSync(cwd, path.join(cwd, "link"));
-    const holder = start(cwd, ["--params", "params.json", "--quiet"], { GEN_MANIFESTS_TEST_HOOK: "pause@locked:3000" });
+    const holder = start(cwd, ["--params", "params.json", "--quiet"], { GEN_MANIFESTS_TEST_HOOK: "pause@locked:60000" });
     await holder.paused;
     for (const out of ["sub/../out", path.join(cwd, "link", "out")]) {
       const r = runCli(["--params", "params.json", "--out", out, "--secrets-out", "elsewhere"], { cwd, env: { GEN_MANIFESTS_TEST_LOCK_WAIT_MS: "200" } });
@@ -184,25 +186,25 @@ describe("the lock: released by the kernel when its holder dies", () => {
       assert.match(r.stderr, /another gen-manifests run is writing this folder/);
     }
     assert.deepEqual(folders(cwd), old);
-    assert.equal((await holder.done).code, 0);
+    process.kill(holder.pid, "SIGKILL");
+    await holder.done;
   });
 });
 
 describe("Ctrl-C and SIGTERM while writing", () => {
-  for (const [signal, code] of [["SIGINT", 130], ["SIGTERM", 143]] as const) {
-    for (const step of ["staged", "journaled", "moved-aside-0"]) {
-      it(`${signal} at ${step}: the swap finishes whole, no temporary folder is left, exit ${code}`, async () => {
-        const { cwd, fresh } = changedChart();
-        const run = start(cwd, ["--params", "params.json", "--quiet"], { GEN_MANIFESTS_TEST_HOOK: `pause@${step}:800` });
-        await run.paused;
-        process.kill(run.pid, signal);
-        const r = await run.done;
-        assert.equal(r.code, code, r.stderr);
-        assert.deepEqual(folders(cwd), fresh);
-        assert.deepEqual(hidden(cwd), []);
-        assert.equal(applyCheck(cwd)?.status, 0);
-      });
-    }
+  const cases = [["SIGINT", 130, "staged"], ["SIGTERM", 143, "journaled"], ["SIGTERM", 143, "moved-aside-0"]] as const;
+  for (const [signal, code, step] of cases) {
+    it(`${signal} at ${step}: the swap finishes whole, no temporary folder is left, exit ${code}`, async () => {
+      const { cwd, fresh } = changedChart();
+      const run = start(cwd, ["--params", "params.json", "--quiet"], { GEN_MANIFESTS_TEST_HOOK: `pause@${step}:2000` });
+      await run.paused;
+      process.kill(run.pid, signal);
+      const r = await run.done;
+      assert.equal(r.code, code, r.stderr);
+      assert.deepEqual(folders(cwd), fresh);
+      assert.deepEqual(hidden(cwd), []);
+      assert.equal(applyCheck(cwd)?.status, 0);
+    });
   }
 
   it("a later run, or a reader, removes the hidden folders of runs that died, with the secrets in them", () => {
