@@ -222,7 +222,11 @@ interface Journal {
 }
 
 const journalOf = (dir: string): string => path.join(path.dirname(dir), `.${path.basename(dir)}.gen-manifests-journal`);
-const hiddenPrefixes = (dir: string): string[] => [`.${path.basename(dir)}.new-`, `.${path.basename(dir)}.old-`, `.${path.basename(dir)}.gen-manifests-journal.`];
+/** The names of what a run of this folder leaves beside it while it writes: staged and earlier folders, a journal being written. */
+function hiddenOf(dir: string): RegExp {
+  const base = path.basename(dir).replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+  return new RegExp(`^\\.${base}\\.((new|old)-[A-Za-z0-9]{6}(-undone)?|gen-manifests-journal\\.\\d+)$`);
+}
 
 function writeJournal(file: string, journal: Journal): void {
   const tmp = `${file}.${process.pid}`;
@@ -280,8 +284,8 @@ function settleFolders(dirs: string[]): void {
     } catch {
       continue;
     }
-    const prefixes = hiddenPrefixes(dir);
-    for (const name of names) if (prefixes.some((p) => name.startsWith(p))) fs.rmSync(path.join(parent, name), { recursive: true, force: true });
+    const hidden = hiddenOf(dir);
+    for (const name of names) if (hidden.test(name)) fs.rmSync(path.join(parent, name), { recursive: true, force: true });
   }
 }
 
