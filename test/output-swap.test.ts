@@ -163,6 +163,23 @@ describe("the lock: released by the kernel when its holder dies", () => {
     assert.deepEqual(hidden(cwd), [], "the dead run's staged folders (with its secrets) are gone");
   });
 
+  it("two runs taking over a dead holder's lock at once: one after the other, the last one's output whole", async () => {
+    const { cwd } = changedChart();
+    fs.writeFileSync(path.join(cwd, "other.json"), JSON.stringify({ name: "web", password: "other-password" }));
+    const holder = start(cwd, ["--params", "params.json"], { GEN_MANIFESTS_TEST_HOOK: "pause@journaled:60000" });
+    await holder.paused;
+    process.kill(holder.pid, "SIGKILL");
+    await holder.done;
+    // Each racer pauses once it holds the lock: were the lock shared, both would be inside at once.
+    const racers = ["params.json", "other.json"].map((p) => start(cwd, ["--params", p, "--quiet"], { GEN_MANIFESTS_TEST_HOOK: "pause@locked:1000" }));
+    const results = await Promise.all(racers.map((r) => r.done));
+    for (const r of results) assert.equal(r.code, 0, r.stderr);
+    const [first, second] = results.map((r) => r.ms);
+    assert.ok(Math.max(first, second) - Math.min(first, second) >= 600, `one after the other: ${first} ms and ${second} ms`);
+    assert.equal(applyCheck(cwd)?.status, 0, "one run's pair");
+    assert.deepEqual(hidden(cwd), []);
+  });
+
   it("a reader never sees out/ missing in the middle of a swap: --check waits for the lock", async () => {
     const { cwd } = changedChart();
     const writer = start(cwd, ["--params", "params.json", "--quiet"], { GEN_MANIFESTS_TEST_HOOK: "pause@moved-aside-0:3000" });
