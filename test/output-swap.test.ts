@@ -121,6 +121,35 @@ describe("the swap, killed at every step", { concurrency: 3 }, () => {
   });
 });
 
+describe("journals: followed only when this user's run wrote them", () => {
+  it("a journal naming other folders, other paths, or owned by another user is refused, and nothing is touched", () => {
+    const { cwd, old } = changedChart();
+    const victim = path.join(cwd, "victim");
+    fs.mkdirSync(victim);
+    fs.writeFileSync(path.join(victim, "precious.txt"), "keep me\n");
+    const journal = path.join(cwd, ".out.gen-manifests-journal");
+    const swap = (dir: string, staged: string, aside: string) => ({ swaps: [{ dir, staged, old: aside, hadOld: false }] });
+    const cases: { journal: object; message: RegExp; root?: boolean }[] = [
+      { journal: swap(victim, path.join(cwd, ".victim.new-abcdef"), path.join(cwd, ".victim.old-abcdef")), message: /a run that was interrupted was also replacing \S*victim/ },
+      { journal: swap(path.join(cwd, "out"), victim, path.join(cwd, ".out.old-abcdef")), message: /\.out\.gen-manifests-journal beside it is not a journal gen-manifests wrote/ },
+      { journal: swap(path.join(cwd, "out"), path.join(cwd, ".out.new-abcdef"), path.join(cwd, ".out.old-abcdef")), message: /belongs to another user/, root: true },
+    ];
+    for (const c of cases) {
+      if (c.root && process.getuid?.() !== 0) continue;
+      fs.writeFileSync(journal, JSON.stringify(c.journal));
+      if (c.root) fs.chownSync(journal, 65534, 65534);
+      for (const args of [["--params", "params.json"], ["--params", "params.json", "--check"]]) {
+        const r = runCli(args, { cwd });
+        assert.equal(r.status, 1, r.all);
+        assert.match(r.stderr, c.message);
+      }
+      assert.equal(fs.readFileSync(path.join(victim, "precious.txt"), "utf8"), "keep me\n");
+      assert.deepEqual(folders(cwd), old);
+      fs.rmSync(journal);
+    }
+  });
+});
+
 describe("the lock: released by the kernel when its holder dies", () => {
   it("a second run waits for the first and then writes its own output whole: both succeed, one after the other", async () => {
     const { cwd, fresh } = changedChart();

@@ -240,6 +240,45 @@ function writeJournal(file: string, journal: Journal): void {
   fs.renameSync(tmp, file);
 }
 
+/**
+ * A journal left beside a folder, if it is one to follow: written by this user (a journal is a list
+ * of folders to rename and remove), naming only folders this command holds the lock of, each with
+ * its staged and earlier versions beside it under the names a run gives them.
+ */
+function readJournal(file: string, dirs: string[], display: string): Journal | undefined {
+  let text: string;
+  try {
+    const fd = fs.openSync(file, fs.constants.O_RDONLY | (fs.constants.O_NOFOLLOW ?? 0));
+    try {
+      const uid = process.getuid?.();
+      if (uid !== undefined && fs.fstatSync(fd).uid !== uid) {
+        throw new GenError("write-output", [{ file: display, message: `${path.basename(file)} beside it belongs to another user; gen-manifests follows only its own journal (remove it, then run again)` }]);
+      }
+      text = fs.readFileSync(fd, "utf8");
+    } finally {
+      fs.closeSync(fd);
+    }
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+    throw e;
+  }
+  let journal: Journal;
+  try {
+    journal = JSON.parse(text) as Journal;
+  } catch {
+    fs.rmSync(file, { force: true }); // written whole or not at all: never a half one, but not one to follow
+    return undefined;
+  }
+  const beside = (s: Journal["swaps"][number], p: unknown): boolean => typeof p === "string" && path.dirname(p) === path.dirname(s.dir) && hiddenOf(s.dir).test(path.basename(p));
+  const valid = Array.isArray(journal.swaps) && journal.swaps.every((s) => typeof s.dir === "string" && beside(s, s.staged) && beside(s, s.old) && typeof s.hadOld === "boolean");
+  if (!valid) throw new GenError("write-output", [{ file: display, message: `${path.basename(file)} beside it is not a journal gen-manifests wrote; remove it, then run again` }]);
+  const elsewhere = journal.swaps.map((s) => s.dir).filter((d) => !dirs.includes(d));
+  if (elsewhere.length) {
+    throw new GenError("write-output", [{ file: display, message: `a run that was interrupted was also replacing ${elsewhere.join(", ")}: run gen-manifests again with the same output and secrets folders, so that both are put back together` }]);
+  }
+  return journal;
+}
+
 /** Puts every folder of an interrupted swap back as it was, then forgets the swap. */
 function undoSwap(file: string, journal: Journal): void {
   for (const s of [...journal.swaps].reverse()) {
@@ -264,16 +303,10 @@ function undoSwap(file: string, journal: Journal): void {
  * hidden folders of runs that died (their staged copies and earlier versions may hold secrets).
  * Every command runs it before it reads or writes, so no command sees a folder missing or mixed.
  */
-function settleFolders(dirs: string[]): void {
+function settleFolders(dirs: string[], display: (dir: string) => string): void {
   for (const dir of dirs) {
     const file = journalOf(dir);
-    let journal: Journal | undefined;
-    try {
-      journal = JSON.parse(fs.readFileSync(file, "utf8")) as Journal;
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === "ENOENT") continue;
-      fs.rmSync(file, { force: true }); // half written: no rename was made after it
-    }
+    const journal = readJournal(file, dirs, display(dir));
     if (journal) undoSwap(file, journal);
   }
   for (const dir of dirs) {
@@ -298,8 +331,9 @@ export function readingFolders<T>(dirs: string[], display: (dir: string) => stri
   const lock = lockFolders(resolved, (d) => display(dirs[resolved.indexOf(d)] ?? d));
   try {
     try {
-      settleFolders(resolved);
+      settleFolders(resolved, (d) => display(dirs[resolved.indexOf(d)] ?? d));
     } catch (e) {
+      if (e instanceof GenError) throw e;
       const err = e as NodeJS.ErrnoException;
       throw new GenError("write-output", [{ file: display(dirs[0]), message: `a run that was interrupted left this folder half replaced, and it could not be put back (${err.code ?? err.message}); run gen-manifests here with write access` }]);
     }
@@ -344,8 +378,9 @@ function writeTrees(trees: OutputTree[], templatesDir: string, display: (dir: st
   let lock: FolderLock | undefined;
   try {
     for (const dir of dirs) fs.mkdirSync(path.dirname(dir), { recursive: true });
-    lock = lockFolders(dirs, (d) => display(trees[dirs.indexOf(d)]?.dir ?? d));
-    settleFolders(dirs);
+    const shown = (d: string): string => display(trees[dirs.indexOf(d)]?.dir ?? d);
+    lock = lockFolders(dirs, shown);
+    settleFolders(dirs, shown);
     step("locked");
     checkTargets(trees, templatesDir, display);
     return swapTrees(trees, dirs);
