@@ -38,6 +38,12 @@ apply_flags=""
 fail() { echo "apply.sh: $*" >&2; exit 1; }
 
 [ -d "$secrets" ] || fail "secrets folder $secrets is missing: run gen-manifests to create it, or set GEN_MANIFESTS_SECRETS_DIR"
+# Refuse a secrets folder written with another version of this folder, before applying anything.
+run_of() { sed -n 's/^run: //p' "$1"/.gen-manifests 2>/dev/null || :; }
+run=$(run_of "$here")
+if [ -z "$run" ] || [ "$(run_of "$secrets")" != "$run" ]; then
+  fail "$secrets was not written with this folder (another run of gen-manifests, or restored apart from it): run gen-manifests again; nothing was applied"
+fi
 
 # Phase 00 namespaces: namespaces
 "$KUBECTL" apply $apply_flags \

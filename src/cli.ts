@@ -12,8 +12,9 @@ import { parseParamsFile } from "./stages/load-params";
 import { closestName } from "./closest-name";
 import { secretMasker } from "./mask-secrets";
 import { secretParamNames, secretValuesOf, checkSchema } from "./stages/validate-params";
-import { diffTree, readTree, replaceTrees } from "./stages/write-output";
+import { diffTree, driftedModes, readingFolders, readTree, replaceTrees } from "./stages/write-output";
 import type { FileChange, PlacedManifest } from "./types";
+import { MARKER_FILE } from "./output-marker";
 
 interface Printer {
   out(line: string): void;
@@ -232,8 +233,8 @@ function runRender(ctx: Context): number {
   const plural = (n: number, word: string): string => `${n} ${word}${n === 1 ? "" : "s"}`;
   const what = `${plural(result.manifests.length, "object")} from ${plural(result.templateCount, "template")}`;
   if (args.check) {
-    // The committed folder only: the secrets folder is never committed.
-    const changes = diffTree(out);
+    // The committed folder's content; of the secrets folder, never committed, only modes that drifted open.
+    const changes = readingFolders(secrets ? [outDir, secretsDir] : [outDir], (d) => d, () => [...diffTree(out), ...(secrets ? driftedModes(secrets) : [])]);
     if (json) print.out(JSON.stringify({ upToDate: changes.length === 0, changes }, null, 2));
     if (changes.length === 0) {
       if (!json && !args.quiet) print.out(`${outDir}/ is up to date (${what}) in ${ctx.seconds()} s`);
@@ -246,6 +247,7 @@ function runRender(ctx: Context): number {
     return 1;
   }
   const trees = secrets ? [out, secrets] : [out];
+  exitOnSignalAfterWriting();
   const changes = replaceTrees(trees, templatesDir, (d) => d);
   if (json) {
     print.out(JSON.stringify({ objects: result.manifests.length, templates: result.templateCount, out: outDir, secrets: secrets ? secretsDir : null, changes, seconds: Number(ctx.seconds()) }, null, 2));
@@ -253,6 +255,23 @@ function runRender(ctx: Context): number {
     print.out(`rendered ${what} → ${outDir}/${secrets ? ` and ${secretsDir}/` : ""} (${summarise(changes)}) in ${ctx.seconds()} s`);
   }
   return 0;
+}
+
+/** Whether --watch runs: it handles Ctrl-C itself. */
+let watching = false;
+
+/**
+ * Ctrl-C or SIGTERM while the folders are written: the run is synchronous, so the signal is taken
+ * once the write has finished (the folders swapped whole, or put back, and no temporary folder
+ * left), and the run then exits 130 or 143. Before the write, nothing is on disk to clean up, and
+ * the signal stops the run at once as usual.
+ */
+function exitOnSignalAfterWriting(): void {
+  if (watching || process.listenerCount("SIGTERM") > 0) return;
+  process.once("SIGINT", () => process.exit(130));
+  process.once("SIGTERM", () => process.exit(143));
+  // Signal handlers do not keep the process alive: one turn of the event loop after main takes a signal that came meanwhile.
+  setImmediate(() => undefined);
 }
 
 /** `--out -`: the objects as one YAML stream on standard output, as `helm template` and `kustomize build` print them. */
@@ -267,7 +286,10 @@ function runRenderToStdout(ctx: Context): number {
   process.stdout.write(inStream.map((m) => out.files.get(m.fileName)!.content).join("---\n"));
   const leftOut = result.manifests.length - inStream.length;
   const secretsOut = (args as { "secrets-out"?: string })["secrets-out"];
-  if (secrets && secretsOut !== undefined) replaceTrees([secrets], templatesDir, (d) => d);
+  if (secrets && secretsOut !== undefined) {
+    exitOnSignalAfterWriting();
+    replaceTrees([secrets], templatesDir, (d) => d);
+  }
   if (!args.quiet) {
     const where = secretsOut !== undefined ? `written to ${secretsDir}/` : "left out (add --inline-secrets to print them, or --secrets-out DIR to write them)";
     print.err(`rendered ${inStream.length} object${inStream.length === 1 ? "" : "s"} to standard output in ${ctx.seconds()} s${leftOut ? `; ${leftOut} Secret${leftOut === 1 ? "" : "s"} ${where}` : ""}`);
@@ -285,6 +307,7 @@ function runWatch(ctx: Context): number {
   if (a.out === TO_STDOUT) throw new GenError("usage", [{ message: "--watch keeps an output folder current; it cannot be used with --out -" }], 2);
   if (a.check) throw new GenError("usage", [{ message: "--watch renders on every change; it cannot be used with --check" }], 2);
   if (a.params.includes(STDIN)) throw new GenError("usage", [{ message: "--watch reads the parameters again on every change; it cannot read standard input" }], 2);
+  watching = true;
   const json = a.output === "json";
   const stamp = (line: string): string => `[${new Date().toTimeString().slice(0, 8)}] ${line}`;
   // With --output json, standard output stays a stream of JSON documents, one a render.
@@ -354,7 +377,9 @@ function runDiff(ctx: Context): number {
   const { result } = render(ctx);
   const trees = result.trees.secrets ? [result.trees.out, result.trees.secrets] : [result.trees.out];
   const { diffOutput } = require("./stages/diff-output") as typeof import("./stages/diff-output");
-  const changes = diffOutput(trees, new Map(trees.map((t) => [t.dir, readTree(t.dir)])));
+  const onDisk = readingFolders(trees.map((t) => t.dir), (d) => d, () => new Map(trees.map((t) => [t.dir, readTree(t.dir)])));
+  // The markers change with out/ and name no object: listing them would only add noise.
+  const changes = diffOutput(trees, onDisk).filter((c) => path.basename(c.file) !== MARKER_FILE);
   if (args.output === "json") {
     print.out(JSON.stringify({ changed: changes.length > 0, changes }, null, 2));
   } else if (changes.length === 0) {
@@ -369,6 +394,8 @@ function runDiff(ctx: Context): number {
 function runPlan(ctx: Context): number {
   const { planJson, planText } = require("./stages/describe-plan") as typeof import("./stages/describe-plan");
   const { result, outDir, secretsDir } = render(ctx);
+  // Reads nothing of the folders, but leaves them as every command does: no swap half done.
+  readingFolders(result.trees.secrets ? [outDir, secretsDir] : [outDir], (d) => d, () => undefined);
   const files = fileOf(result, outDir, secretsDir);
   ctx.print.out(ctx.args.output === "json" ? JSON.stringify(planJson(result.plan, files), null, 2) : planText(result.plan, files));
   return 0;

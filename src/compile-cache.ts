@@ -1,7 +1,11 @@
 // A content-addressed cache of generated code (ajv's standalone validators, Handlebars'
-// precompiled templates), as Babel and ESLint keep in node_modules/.cache. Keys are hashes of
-// everything the code depends on, so an entry is never stale; entries are written atomically and
-// an unreadable one is a miss. The code holds no parameter value: only schemas and templates.
+// precompiled templates), in the user's own cache folder ($XDG_CACHE_HOME/gen-manifests, else
+// ~/.cache/gen-manifests). Keys are hashes of everything the code depends on, so an entry is never
+// stale; entries are written atomically and an unreadable one is a miss. The code holds no
+// parameter value: only schemas and templates.
+// What it runs is code this user made: a folder or file that another user owns, or that anyone
+// else may write, is never read (the run compiles in memory instead), and each entry carries a hash
+// of its name and content, so an entry that is not what was stored under its key is a miss.
 // Two kinds of entry are keyed by a chunk's last template name instead, so that an edit to one
 // template, or one added or removed, leaves the others' usable: its templates' checks, and their
 // parsed YAML (the render stage's). Each holds the names and texts it was made from (rendered texts
@@ -53,20 +57,86 @@ export function cacheKey(...parts: string[]): string {
   return h.digest("hex");
 }
 
-/** Where the cache lives, or undefined when it is turned off. */
-function compileCacheDir(packageRoot: string, env: NodeJS.ProcessEnv = process.env): string | undefined {
+/**
+ * Where the cache lives, or undefined when it is turned off: the user's own cache folder, never a
+ * shared one (a folder in /tmp can be made first by anyone, with their code in it).
+ */
+export function compileCacheDir(env: NodeJS.ProcessEnv = process.env): string | undefined {
   if (env.GEN_MANIFESTS_CACHE === "off") return undefined;
-  if (env.GEN_MANIFESTS_CACHE_DIR) return env.GEN_MANIFESTS_CACHE_DIR;
-  const modules = path.join(packageRoot, "node_modules");
-  if (fs.existsSync(modules)) return path.join(modules, ".cache", "gen-manifests");
-  return path.join(os.tmpdir(), `gen-manifests-cache-${process.getuid?.() ?? "user"}`);
+  if (env.GEN_MANIFESTS_CACHE_DIR) return path.resolve(env.GEN_MANIFESTS_CACHE_DIR);
+  // The XDG base directory spec: a relative $XDG_CACHE_HOME is invalid, and ignored.
+  const xdg = env.XDG_CACHE_HOME;
+  return path.join(xdg && path.isAbsolute(xdg) ? xdg : path.join(os.homedir(), ".cache"), "gen-manifests");
+}
+
+const UID = process.getuid?.();
+
+/**
+ * Whether code may be read from a file or folder: owned by this user (or, for the package's own
+ * seed, by root, which installs packages for everyone) and writable by nobody else. Where there
+ * are no user ids (Windows), the folder is in the user's profile.
+ */
+function trusted(stat: fs.Stats, owners: readonly number[]): boolean {
+  if (UID === undefined) return true;
+  return owners.includes(stat.uid) && (stat.mode & 0o022) === 0;
+}
+
+/** Whether a folder is one to read code from: a real folder (not a link to one), trusted. */
+function trustedDir(dir: string, owners: readonly number[]): boolean {
+  const stat = fs.lstatSync(dir, { throwIfNoEntry: false });
+  return stat !== undefined && stat.isDirectory() && trusted(stat, owners);
+}
+
+/**
+ * An entry's first line, `// <hash>`: the hash of its name (its key) and content, so that it is
+ * used only under that key (a comment, so that the entry is still the code it holds).
+ */
+function entryHash(name: string, data: Uint8Array): string {
+  return createHash("sha256").update(name).update("\0").update(data).digest("hex");
+}
+
+/** An entry's bytes as they are stored under `name`. */
+export const sealEntry = (name: string, content: string | Uint8Array): Buffer => {
+  const data = typeof content === "string" ? Buffer.from(content) : content;
+  return Buffer.concat([Buffer.from(`// ${entryHash(name, data)}\n`, "latin1"), data]);
+};
+const HASH_LINE = 68;
+
+/**
+ * Reads an entry's content through one open file, checked as it was opened (owner, mode, no link
+ * followed), or undefined: a missing, foreign, writable or damaged entry is a miss.
+ */
+function readVerified(file: string, name: string, owners: readonly number[]): Buffer | undefined {
+  let fd: number;
+  try {
+    fd = fs.openSync(file, fs.constants.O_RDONLY | (fs.constants.O_NOFOLLOW ?? 0));
+  } catch {
+    return undefined;
+  }
+  try {
+    const stat = fs.fstatSync(fd);
+    if (!stat.isFile() || !trusted(stat, owners) || stat.size < HASH_LINE) return undefined;
+    const data = Buffer.allocUnsafe(stat.size);
+    let read = 0;
+    while (read < data.length) {
+      const n = fs.readSync(fd, data, read, data.length - read, read);
+      if (n === 0) return undefined;
+      read += n;
+    }
+    const content = data.subarray(HASH_LINE);
+    return data.toString("latin1", 0, HASH_LINE) === `// ${entryHash(name, content)}\n` ? content : undefined;
+  } catch {
+    return undefined;
+  } finally {
+    fs.closeSync(fd);
+  }
 }
 
 /** The package's read-only entries, made at build time for the shipped set. */
 export const seedDir = (packageRoot: string): string => path.join(packageRoot, "dist", "compile-seed");
 
-const readText = (file: string): string => fs.readFileSync(file, "utf8");
-const readBytes = (file: string): Buffer => fs.readFileSync(file);
+const asText = (data: Buffer): string => data.toString("utf8");
+const asBytes = (data: Buffer): Buffer => data;
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 /** Entries not used for this long are removed: every edit of a template leaves one behind. */
@@ -77,37 +147,39 @@ const PRUNE_STAMP = ".pruned";
  * Reads an entry; a hit marks it used (at most once a day, to spare a write per read). A miss is
  * told by the stat, without an exception: a first run of a large set misses thousands of times.
  */
-function readCacheEntry<T>(dir: string, name: string, read: (file: string) => T): T | undefined {
+function readCacheEntry<T>(dir: string, name: string, decode: (data: Buffer) => T): T | undefined {
   const file = path.join(dir, name);
   try {
     const stat = fs.statSync(file, { throwIfNoEntry: false });
     if (!stat) return undefined;
-    const data = read(file);
+    const data = readVerified(file, name, [UID!]);
+    if (data === undefined) return undefined;
     const now = Date.now();
     if (now - stat.mtimeMs > DAY_MS) fs.utimesSync(file, now / 1000, now / 1000);
-    return data;
+    return decode(data);
   } catch {
     return undefined;
   }
 }
 
-/** The package's seed: read-only, so never marked used. Its few entries are listed once, so a miss costs no file system call. */
-function openSeed(seed: string): <T>(name: string, read: (file: string) => T) => T | undefined {
+/**
+ * The package's seed: read-only, so never marked used. Its few entries are listed once, so a miss
+ * costs no file system call. Installed by root for every user, or by this user.
+ */
+function openSeed(seed: string): <T>(name: string, decode: (data: Buffer) => T) => T | undefined {
   let names: Set<string> | undefined;
-  return (name, read) => {
+  const owners = [UID!, 0];
+  return (name, decode) => {
     if (!names) {
       try {
-        names = new Set(fs.readdirSync(seed));
+        names = trustedDir(seed, owners) ? new Set(fs.readdirSync(seed)) : new Set();
       } catch {
         names = new Set(); // no seed
       }
     }
     if (!names.has(name)) return undefined;
-    try {
-      return read(path.join(seed, name));
-    } catch {
-      return undefined;
-    }
+    const data = readVerified(path.join(seed, name), name, owners);
+    return data === undefined ? undefined : decode(data);
   };
 }
 
@@ -123,11 +195,13 @@ function writeCacheEntry(dir: string, name: string, data: string | Uint8Array): 
     const now = Date.now();
     if (now - (readyDirs.get(dir) ?? -Infinity) > DAY_MS) {
       fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+      // A folder another user made (or may write) is not ours to fill: its entries would never be read.
+      if (!trustedDir(dir, [UID!])) return;
       pruneCompileCache(dir, now);
       readyDirs.set(dir, now);
     }
     const tmp = path.join(dir, `.${name}.${process.pid}.tmp`);
-    fs.writeFileSync(tmp, data, { mode: 0o600 });
+    fs.writeFileSync(tmp, sealEntry(name, data), { mode: 0o600, flag: "wx" });
     fs.renameSync(tmp, path.join(dir, name));
   } catch {
     // A cache that cannot be written only costs time. The folder may have been removed meanwhile:
@@ -186,13 +260,15 @@ export function pruneCompileCache(dir: string, now = Date.now(), maxBytes = MAX_
 }
 
 export function openCompileCache(packageRoot: string, env: NodeJS.ProcessEnv = process.env): CompileCache {
-  const dir = compileCacheDir(packageRoot, env);
+  const dir = compileCacheDir(env);
   if (dir === undefined) return NO_CACHE;
+  // A folder that exists but is not this user's alone is never read, nor written: the run compiles in memory.
+  if (fs.existsSync(dir) && !trustedDir(dir, [UID!])) return NO_CACHE;
   const seed = seedDir(packageRoot);
   const readSeedEntry = openSeed(seed);
   return {
     get(key) {
-      return readCacheEntry(dir, `${key}.js`, readText) ?? readSeedEntry(`${key}.js`, readText);
+      return readCacheEntry(dir, `${key}.js`, asText) ?? readSeedEntry(`${key}.js`, asText);
     },
     has(key) {
       return fs.existsSync(path.join(dir, `${key}.js`)) || readSeedEntry(`${key}.js`, (file) => fs.existsSync(file)) === true;
@@ -203,7 +279,7 @@ export function openCompileCache(packageRoot: string, env: NodeJS.ProcessEnv = p
     },
     getCodeCache(key) {
       const name = codeCacheName(key);
-      return readCacheEntry(dir, name, readBytes) ?? readSeedEntry(name, readBytes);
+      return readCacheEntry(dir, name, asBytes) ?? readSeedEntry(name, asBytes);
     },
     setCodeCache(key, data) {
       writeCacheEntry(dir, codeCacheName(key), data);

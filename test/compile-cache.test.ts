@@ -4,7 +4,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { describe, it } from "node:test";
 import fc from "fast-check";
-import { pruneCompileCache } from "../src/compile-cache";
+import { pruneCompileCache, sealEntry } from "../src/compile-cache";
 import { chunksOf } from "../src/stages/compile-templates";
 import { seedCompileCache } from "../src/tools/seed-compile-cache";
 import { EXAMPLE_PARAMS, makeChart, REPO, runCli, SECRET_TEMPLATE, SHIPPED_SCHEMA, snapshot, tmpDir, WEB_TEMPLATE } from "./helpers";
@@ -19,8 +19,11 @@ function configMapChart() {
   return { templates, cwd: makeChart(templates, { name: "web", password: SENTINEL }), cacheDir, env: { GEN_MANIFESTS_CACHE_DIR: cacheDir } };
 }
 
+/** An entry's content, without the line that seals it to its name. */
+const entryText = (file: string): string => fs.readFileSync(file, "utf8").replace(/^\/\/ [0-9a-f]{64}\n/, "");
+
 /** Whether a cache entry is a chunk of templates' code. */
-const isChunkCode = (file: string): boolean => file.endsWith(".js") && /^\/\/ [\d,]*\nmodule\.exports = \[/.test(fs.readFileSync(file, "utf8"));
+const isChunkCode = (file: string): boolean => file.endsWith(".js") && /^\/\/ [0-9a-f]{64}\n\/\/ [\d,]*\nmodule\.exports = \[/.test(fs.readFileSync(file, "utf8"));
 
 function renderWith(cwd: string, env: Record<string, string>, out: string, cli?: string): Record<string, string> {
   const r = runCli(["--params", "params.json", "--out", out, "--quiet"], { cwd, env, cli });
@@ -118,7 +121,7 @@ describe("compile cache", () => {
     const added = [...after.keys()].filter((e) => !before.has(e));
     const rewritten = [...before.keys()].filter((e) => after.get(e) !== before.get(e));
     // Only the last chunk's checks and parsed documents, kept by the chunk's template names, take the new text.
-    const lastTexts = rewritten.map((e) => JSON.parse(fs.readFileSync(path.join(cacheDir, e), "utf8")).texts.at(-1)).sort();
+    const lastTexts = rewritten.map((e) => JSON.parse(entryText(path.join(cacheDir, e))).texts.at(-1)).sort();
     assert.deepEqual(lastTexts, ["apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm299\ndata:\n  name: GMv9x0xGM-299\n# edited\n", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm299\ndata:\n  name: {{name}}-299\n# edited\n"]);
     // The set's entry, the last chunk's code (its other templates' code taken from its code as it was), and V8's code of it.
     assert.deepEqual(added.map((e) => e.slice(0, 3) === "v8-").sort(), [false, false, true], added.join(", "));
@@ -169,7 +172,7 @@ describe("compile cache", () => {
     assert.equal(made.length, 3, made.join(", "));
     // The first chunk's checks and parsed documents, kept by its last name, now hold the new template too.
     const rewritten = [...before.keys()].filter((e) => fs.statSync(path.join(cacheDir, e)).mtimeMs !== before.get(e));
-    assert.deepEqual(rewritten.map((e) => JSON.parse(fs.readFileSync(path.join(cacheDir, e), "utf8")).names), [layout[0], layout[0]]);
+    assert.deepEqual(rewritten.map((e) => JSON.parse(entryText(path.join(cacheDir, e))).names), [layout[0], layout[0]]);
   });
 
   it("templates taken as checked before, after an edit elsewhere, are still checked against a changed partial and schema", () => {
@@ -314,6 +317,109 @@ describe("compile cache", () => {
     const r = runCli(["--params", "params.json", "--quiet"], { cwd, env });
     assert.equal(r.status, 1);
     assert.match(r.stderr, /"tag" is not a declared parameter/);
+  });
+});
+
+describe("compile cache: runs no code that this user did not make", () => {
+  const ROOT = process.getuid?.() === 0;
+  /** A chart, its entries in a cache of this user's, and planted code that leaves a mark when it runs. */
+  let made: ReturnType<typeof makePlanting> | undefined;
+  const planting = () => {
+    made ??= makePlanting();
+    if (fs.existsSync(made.mark)) fs.rmSync(made.mark);
+    return made;
+  };
+  function makePlanting() {
+    const cwd = makeChart({ "web.yaml.hbs": WEB_TEMPLATE, "secret.yaml.hbs": SECRET_TEMPLATE }, { name: "web", password: SENTINEL });
+    const own = tmpDir("gm-cache-");
+    const reference = renderWith(cwd, { GEN_MANIFESTS_CACHE: "off" }, "reference/out");
+    renderWith(cwd, { GEN_MANIFESTS_CACHE_DIR: own }, "cold/out");
+    renderWith(cwd, { GEN_MANIFESTS_CACHE_DIR: own }, "warm/out");
+    const names = fs.readdirSync(own).filter((e) => /^[0-9a-f]{64}\.js$/.test(e));
+    const mark = path.join(tmpDir("gm-mark-"), "planted-code-ran");
+    const planted = `process.getBuiltinModule("fs").appendFileSync(${JSON.stringify(mark)}, "ran\\n"); module.exports = [];`;
+    /** Fills a folder with planted entries under every key, each sealed to its name as this version seals them. */
+    const plant = (dir: string, mode = 0o644): void => {
+      for (const name of names) {
+        fs.writeFileSync(path.join(dir, name), sealEntry(name, planted));
+        fs.chmodSync(path.join(dir, name), mode);
+      }
+    };
+    let runs = 0;
+    const render = (env: Record<string, string>, out: string) => renderWith(cwd, env, `run-${++runs}/${out}`);
+    const ran = (): boolean => fs.existsSync(mark);
+    return { cwd, own, reference, names, plant, render, ran, mark };
+  }
+
+  it("the planted code leaves its mark when it is in this user's own folder (the check the other cases rely on)", () => {
+    const { cwd, plant, ran } = planting();
+    const dir = tmpDir("gm-cache-");
+    plant(dir);
+    // It runs, then the render fails on what it exported: entries in a trusted folder are taken as made here.
+    runCli(["--params", "params.json", "--out", "planted/out", "--quiet"], { cwd, env: { GEN_MANIFESTS_CACHE_DIR: dir } });
+    assert.ok(ran(), "sealed code in a trusted folder is loaded: the cases below would see it run");
+  });
+
+  const cases: { name: string; root?: boolean; prepare(dir: string, plant: (dir: string, mode?: number) => void): void }[] = [
+    { name: "a folder anyone may write (as a shared /tmp folder made first by another user)", prepare: (dir, plant) => (plant(dir), fs.chmodSync(dir, 0o777)) },
+    { name: "a folder its group may write", prepare: (dir, plant) => (plant(dir), fs.chmodSync(dir, 0o770)) },
+    { name: "files anyone may write, in a folder of this user's", prepare: (dir, plant) => plant(dir, 0o666) },
+    { name: "files its group may write", prepare: (dir, plant) => plant(dir, 0o620) },
+    { name: "a folder another user owns", root: true, prepare: (dir, plant) => (plant(dir), fs.chownSync(dir, 65534, 65534)) },
+    { name: "files another user owns, in a folder of this user's", root: true, prepare: (dir, plant) => (plant(dir), fs.readdirSync(dir).forEach((e) => fs.chownSync(path.join(dir, e), 65534, 65534))) },
+    { name: "a symbolic link to a folder of planted code", prepare: (dir, plant) => {
+      const target = tmpDir("gm-planted-");
+      plant(target);
+      fs.rmSync(dir, { recursive: true });
+      fs.symlinkSync(target, dir);
+    } },
+  ];
+  for (const c of cases) {
+    it(`never runs code from ${c.name}: renders in memory, the same bytes`, { skip: c.root && !ROOT ? "needs root to give files away" : false }, () => {
+      const { reference, plant, render, ran } = planting();
+      const dir = path.join(tmpDir("gm-cache-parent-"), "cache");
+      fs.mkdirSync(dir, { mode: 0o700 });
+      c.prepare(dir, plant);
+      assert.deepEqual(render({ GEN_MANIFESTS_CACHE_DIR: dir }, "out"), reference);
+      assert.equal(ran(), false, "the planted code ran");
+    });
+  }
+
+  it("never runs an entry whose content is not what was stored under its key, nor an entry moved under another key", () => {
+    const { own, reference, names, render, ran } = planting();
+    const mark = "process.getBuiltinModule(\"fs\").writeFileSync";
+    // Tampered in place: the content changed, its seal kept.
+    const tampered = tmpDir("gm-cache-");
+    fs.cpSync(own, tampered, { recursive: true });
+    for (const name of names) {
+      const file = path.join(tampered, name);
+      const text = fs.readFileSync(file, "utf8");
+      fs.writeFileSync(file, text.replace(/\n/, `\n${mark}(${JSON.stringify(path.join(tampered, "ran"))}, "x");\n`), { mode: 0o600 });
+    }
+    assert.deepEqual(render({ GEN_MANIFESTS_CACHE_DIR: tampered }, "tampered/out"), reference);
+    assert.equal(fs.existsSync(path.join(tampered, "ran")), false);
+    // Sealed for one key, stored under another: each entry takes the place of the next.
+    const moved = tmpDir("gm-cache-");
+    names.forEach((name, i) => fs.writeFileSync(path.join(moved, names[(i + 1) % names.length]), fs.readFileSync(path.join(own, name)), { mode: 0o600 }));
+    assert.deepEqual(render({ GEN_MANIFESTS_CACHE_DIR: moved }, "moved/out"), reference);
+    assert.equal(ran(), false);
+  });
+
+  it("lives in the user's cache folder ($XDG_CACHE_HOME, else ~/.cache), never in a shared temporary folder or node_modules", () => {
+    const cwd = makeChart({ "web.yaml.hbs": WEB_TEMPLATE }, { name: "web", password: "p" });
+    const home = tmpDir("gm-home-");
+    const xdg = tmpDir("gm-xdg-");
+    const base = { GEN_MANIFESTS_CACHE_DIR: "", HOME: home };
+    const reference = renderWith(cwd, { GEN_MANIFESTS_CACHE: "off" }, "reference/out");
+    assert.deepEqual(renderWith(cwd, { ...base, XDG_CACHE_HOME: xdg }, "xdg/out"), reference);
+    assert.ok(fs.readdirSync(path.join(xdg, "gen-manifests")).some((e) => e.endsWith(".js")));
+    assert.equal((fs.statSync(path.join(xdg, "gen-manifests")).mode & 0o777).toString(8), "700");
+    assert.equal(fs.existsSync(path.join(home, ".cache")), false);
+    // A relative $XDG_CACHE_HOME is invalid (the XDG spec): ~/.cache then.
+    assert.deepEqual(renderWith(cwd, { ...base, XDG_CACHE_HOME: "relative" }, "home/out"), reference);
+    assert.ok(fs.readdirSync(path.join(home, ".cache", "gen-manifests")).some((e) => e.endsWith(".js")));
+    assert.equal(fs.existsSync(path.join(cwd, "relative")), false);
+    assert.equal(fs.existsSync(path.join(cwd, "node_modules")), false);
   });
 });
 

@@ -1,6 +1,7 @@
 // Writes apply.sh: the seed's kubecfg-create.sh for today's kubectl. POSIX sh, phase by phase,
 // waiting for one-shot jobs after their phase and for rollouts at the end. Pure: returns text.
 import type { PlacedManifest, Plan } from "../types";
+import { MARKER_FILE, RUN_PREFIX } from "../output-marker";
 
 export interface ApplyScriptInput {
   plan: Plan;
@@ -78,6 +79,14 @@ export function writeApplyScript(input: ApplyScriptInput): string {
   out();
   if (input.secretsDir !== undefined && plan.steps.some((s) => s.apply.some((m) => m.isSecret))) {
     out('[ -d "$secrets" ] || fail "secrets folder $secrets is missing: run gen-manifests to create it, or set GEN_MANIFESTS_SECRETS_DIR"');
+    // Each folder's marker names the out/ it was written with: a pair from two runs (an interrupted
+    // run, one folder restored without the other) is refused before anything is applied.
+    out("# Refuse a secrets folder written with another version of this folder, before applying anything.");
+    out(`run_of() { sed -n 's/^${RUN_PREFIX}//p' "$1"/${MARKER_FILE} 2>/dev/null || :; }`);
+    out('run=$(run_of "$here")');
+    out('if [ -z "$run" ] || [ "$(run_of "$secrets")" != "$run" ]; then');
+    out('  fail "$secrets was not written with this folder (another run of gen-manifests, or restored apart from it): run gen-manifests again; nothing was applied"');
+    out("fi");
     out();
   }
   const managedNamespaces = [...new Set(plan.steps.flatMap((s) => s.apply.map((m) => m.object.metadata.namespace).filter((n): n is string => !!n)))].sort();
