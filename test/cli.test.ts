@@ -44,14 +44,14 @@ describe("cli: rendering", () => {
     const r = render(cwd);
     assert.equal(r.status, 0, r.all);
     assert.match(r.stdout, /^rendered 3 objects from 2 templates → out\/ and secrets\/ \(8 added\) in \d+\.\d\d s\n$/);
-    assert.deepEqual(fs.readdirSync(path.join(cwd, "out")).sort(), [".gen-manifests", "50-service-web.yaml", "70-deployment-web.yaml", "apply.sh", "kustomization.yaml"]);
+    assert.deepEqual(fs.readdirSync(path.join(cwd, "out")).sort(), [".gen-manifests", "50-service-web.yaml", "70-deployment-web.yaml", "Kustomization", "apply.sh"]);
     assert.deepEqual(fs.readdirSync(path.join(cwd, "secrets")).sort(), [".gen-manifests", ".gitignore", "20-secret-web-secret.yaml"]);
     assert.equal(fs.statSync(path.join(cwd, "secrets")).mode & 0o777, 0o700);
     assert.equal(fs.statSync(path.join(cwd, "secrets", "20-secret-web-secret.yaml")).mode & 0o777, 0o600);
     assert.equal(fs.readFileSync(path.join(cwd, "secrets", ".gitignore"), "utf8").split("\n").filter((l) => l && !l.startsWith("#")).join(), "*");
     assert.equal(fs.statSync(path.join(cwd, "out", "apply.sh")).mode & 0o111, 0o111);
-    const kustomization = fs.readFileSync(path.join(cwd, "out", "kustomization.yaml"), "utf8");
-    assert.match(kustomization, /sortOptions:\n {2}order: fifo\nresources:\n {2}- 50-service-web\.yaml\n {2}- 70-deployment-web\.yaml\n$/);
+    const kustomization = fs.readFileSync(path.join(cwd, "out", "Kustomization"), "utf8");
+    assert.match(kustomization, /\nkind: Kustomization\nresources:\n {2}- 50-service-web\.yaml\n {2}- 70-deployment-web\.yaml\n$/);
   });
 
   it("never writes a secret value under out/ by default", () => {
@@ -66,7 +66,7 @@ describe("cli: rendering", () => {
     assert.equal(render(cwd, "--inline-secrets").status, 0);
     assert.ok(fs.existsSync(path.join(cwd, "out", "20-secret-web-secret.yaml")));
     assert.ok(!fs.existsSync(path.join(cwd, "secrets")));
-    assert.match(fs.readFileSync(path.join(cwd, "out", "kustomization.yaml"), "utf8"), /- 20-secret-web-secret\.yaml\n {2}- 50-service/);
+    assert.match(fs.readFileSync(path.join(cwd, "out", "Kustomization"), "utf8"), /- 20-secret-web-secret\.yaml\n {2}- 50-service/);
   });
 
   it("is deterministic: two runs, from different folders, give the same bytes", () => {
