@@ -142,8 +142,17 @@ function parseArgs(argv: string[]) {
     .version((JSON.parse(fs.readFileSync(path.join(PACKAGE_ROOT, "package.json"), "utf8")) as { version: string }).version);
 }
 
-/** A mistyped option is the likeliest cause of any usage error, so it is named first. */
+const COMMANDS = ["render", "diff", "plan", "init-params", "completion"];
+
+/** A mistyped command or option is the likeliest cause of any usage error, so it is named first. */
 function suggest(message: string, argv: string[]): string {
+  // In the command's place (as git reads it): a word that is no command, before yargs' complaint
+  // that it is an unknown argument, or that the default command lacks --params.
+  const word = argv[0];
+  if (word !== undefined && !word.startsWith("-") && !COMMANDS.includes(word)) {
+    const hint = closestName(word, COMMANDS);
+    return `unknown command "${word}"${hint ? `; did you mean ${hint}?` : ""} (commands: ${COMMANDS.join(", ")}; see --help)`;
+  }
   const unknown = argv
     .filter((a) => /^--?[A-Za-z]/.test(a))
     .map((a) => a.replace(/^-+/, "").split("=")[0])
@@ -184,6 +193,8 @@ type Args = ReturnType<ReturnType<typeof parseArgs>["parseSync"]>;
 
 interface Context {
   args: Args;
+  /** The arguments as typed. */
+  argv: string[];
   print: Printer;
   secretValues: Set<string>;
   seconds: () => string;
@@ -239,7 +250,7 @@ function runRender(ctx: Context): number {
     }
     if (!json) {
       for (const c of changes) print.err(`${c.change}: ${c.file}`);
-      print.err(`${print.red("error:")} ${outDir}/ is stale: ${summarise(changes)}; run gen-manifests --params ${(args.params as string[]).join(" --params ")} to regenerate it`);
+      print.err(`${print.red("error:")} ${outDir}/ is stale: ${summarise(changes)}; run ${regenerateCommand(ctx.argv)} to regenerate it`);
     }
     return 1;
   }
@@ -251,6 +262,12 @@ function runRender(ctx: Context): number {
     print.out(`rendered ${what} → ${outDir}/${secrets ? ` and ${secretsDir}/` : ""} (${summarise(changes)}) in ${ctx.seconds()} s`);
   }
   return 0;
+}
+
+/** The command line as typed, without --check: it writes what --check compared, and can be pasted. */
+function regenerateCommand(argv: string[]): string {
+  const quote = (a: string): string => (/^[A-Za-z0-9_./=:@%+,-]+$/.test(a) ? a : `'${a.replace(/'/g, "'\\''")}'`);
+  return ["gen-manifests", ...argv.filter((a) => a !== "--check" && !a.startsWith("--check=")).map(quote)].join(" ");
 }
 
 /** `--out -`: the objects as one YAML stream on standard output, as `helm template` and `kustomize build` print them. */
@@ -439,7 +456,7 @@ export function main(argv: string[], write: WriteLine = writeLine): number {
     const args = parseArgs(dashAsValue(argv)).parseSync();
     if (args.help || args.version || args._[0] === "completion") return 0;
     if (Array.isArray(args.params)) learn = () => learnSecrets(args.params as string[], args.schema as string | undefined, secretValues);
-    const ctx: Context = { args, print, secretValues, seconds: () => (Number(process.hrtime.bigint() - started) / 1e9).toFixed(2) };
+    const ctx: Context = { args, argv, print, secretValues, seconds: () => (Number(process.hrtime.bigint() - started) / 1e9).toFixed(2) };
     switch (args._[0]) {
       case "diff":
         return runDiff(ctx);

@@ -255,6 +255,41 @@ describe("cli: --check", () => {
   });
 });
 
+describe("cli: messages a user can act on", () => {
+  for (const args of [["dif", "--params", "params.json"], ["dif"], ["pla", "--params", "params.json"]]) {
+    it(`a mistyped command suggests the right one, exit 2: ${args.join(" ")}`, () => {
+      const r = runCli(args, { cwd: chart() });
+      assert.equal(r.status, 2, r.all);
+      const meant = args[0] === "dif" ? "diff" : "plan";
+      assert.match(r.stderr, new RegExp(`^error: unknown command "${args[0]}"; did you mean ${meant}\\? \\(commands: render, diff, plan, init-params, completion; see --help\\)$`, "m"));
+    });
+  }
+
+  it("--check on a stale folder prints the whole command to regenerate it, which can be pasted", () => {
+    const cwd = chart();
+    const typed = ["--params", "params.json", "--set", "replicas=3", "--set", "name=web two", "--out", "rendered", "--check"];
+    const r = runCli(typed, { cwd });
+    assert.equal(r.status, 1, r.all);
+    const hint = /run (gen-manifests .*) to regenerate it$/m.exec(r.stderr)?.[1];
+    assert.equal(hint, "gen-manifests --params params.json --set replicas=3 --set 'name=web two' --out rendered");
+    const bin = tmpDir("gm-bin-");
+    fs.writeFileSync(path.join(bin, "gen-manifests"), `#!/bin/sh\nexec "${process.execPath}" "${CLI}" "$@"\n`, { mode: 0o755 });
+    const pasted = spawnSync("sh", ["-c", hint!], { cwd, encoding: "utf8", env: { ...process.env, PATH: `${bin}:${process.env.PATH}` } });
+    assert.equal(pasted.status, 0, pasted.stderr);
+    assert.equal(runCli(typed, { cwd }).status, 0, "after the pasted command, --check passes");
+  });
+
+  it("problems are listed by file and line, whatever the check that found them", () => {
+    const configMap = (data: string) => `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\ndata: ${data}\n`;
+    // The duplicate (line 9) is found before the schema problem (line 5) of the first document.
+    const cwd = chart({ "b.yaml.hbs": `${configMap("5")}---\n${configMap("{}")}`, "a.yaml.hbs": "apiVersion: v1\nkind: Service\nmetadata:\n  name: s\nspec:\n  ports: 80\n" });
+    const r = render(cwd);
+    assert.equal(r.status, 1, r.all);
+    const places = r.stderr.split("\n").filter((l) => l.startsWith("error: ")).map((l) => /^error: ([^:]+:\d+)/.exec(l)?.[1]);
+    assert.deepEqual(places, ["kubernetes-in/a.yaml.hbs:6", "kubernetes-in/b.yaml.hbs:5", "kubernetes-in/b.yaml.hbs:10"]);
+  });
+});
+
 describe("cli: nothing lost", () => {
   it("a failed run leaves out/ and secrets/ byte for byte as they were", () => {
     const cwd = chart();
