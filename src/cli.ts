@@ -10,6 +10,7 @@ import { openCompileCache } from "./compile-cache";
 import { defaultSchemaFile, defaultTemplatesDir, PACKAGE_ROOT, readInputs, readParamsText, STDIN } from "./read-inputs";
 import { parseParamsFile } from "./stages/load-params";
 import { closestName } from "./closest-name";
+import { completeWords, completionScript, CompletionSpecs, OptionSpec, Shell, SHELLS } from "./completion";
 import { secretParamNames, secretValuesOf, checkSchema } from "./stages/validate-params";
 import { diffTree, readTree, replaceTrees } from "./stages/write-output";
 import type { FileChange, PlacedManifest } from "./types";
@@ -97,6 +98,54 @@ function renderOptions(y: Argv) {
     .option("quiet", { alias: "q", type: "boolean", default: false, describe: "print nothing on success" });
 }
 
+function renderCommandOptions(y: Argv) {
+  return renderOptions(y)
+    .option("check", { type: "boolean", default: false, describe: "write nothing; exit 1 and list the files that would change" })
+    .option("watch", { alias: "w", type: "boolean", default: false, describe: "render, then again after every change to a template, parameters file or the schema (Ctrl-C stops)" });
+}
+
+function initParamsOptions(y: Argv) {
+  return y
+    .option("database-host", { type: "string", demandOption: true, describe: "database server host name (the database URIs point at it)" })
+    .option("swift-auth-url", { type: "string", describe: "object store Keystone URL" })
+    .option("swift-user", { type: "string", describe: "object store user" })
+    .option("swift-password", { type: "string", describe: "object store password" })
+    .option("swift-siteurl", { type: "string", describe: "object store container URL: https://HOST/v1/TENANT/CONTAINER" })
+    .option("swift-region-name", { type: "string", describe: "object store region (default: none)" })
+    .option("schema", { type: "string", describe: "parameters schema (default: the shipped one)" });
+}
+
+function completionOptions(y: Argv) {
+  return y.positional("shell", { type: "string", choices: [...SHELLS], describe: "bash, zsh or fish" });
+}
+
+/** Each command's options, as yargs declares them; its positional's values when they are a list. */
+const COMMAND_OPTIONS: Record<string, { options: (y: Argv) => Argv; positional?: string; choices?: string[] }> = {
+  render: { options: renderCommandOptions },
+  diff: { options: renderOptions },
+  plan: { options: renderOptions },
+  "init-params": { options: initParamsOptions, positional: "file" },
+  completion: { options: completionOptions, positional: "shell", choices: [...SHELLS] },
+};
+
+/** What completion needs to know of the commands, read from their yargs definitions. */
+function completionSpecs(): CompletionSpecs {
+  const specOf = (y: Argv): OptionSpec[] => {
+    const o = (y as unknown as { getOptions(): { key: Record<string, unknown>; alias: Record<string, string[]>; boolean: string[]; array: string[]; choices: Record<string, string[]> } }).getOptions();
+    const aliasOf = new Set(Object.values(o.alias).flat());
+    return Object.keys(o.key)
+      .filter((k) => !aliasOf.has(k))
+      .map((name) => ({ name, aliases: o.alias[name] ?? [], takesValue: !o.boolean.includes(name), choices: o.choices[name], repeatable: o.array.includes(name) }));
+  };
+  const global = specOf(yargs([]).help().alias("help", "h").version("0"));
+  const commands: CompletionSpecs["commands"] = {};
+  for (const [name, c] of Object.entries(COMMAND_OPTIONS)) {
+    const options = specOf(c.options(yargs([]))).filter((o) => !global.some((g) => g.name === o.name) && o.name !== c.positional);
+    commands[name] = { options, hasPositional: c.positional !== undefined, positional: c.choices };
+  }
+  return { commands, defaultCommand: "render", global };
+}
+
 function parseArgs(argv: string[]) {
   const y = yargs(argv);
   // The terminal's width matters only to --help; reading it creates process.stdout (~3 ms).
@@ -105,9 +154,7 @@ function parseArgs(argv: string[]) {
     .scriptName("gen-manifests")
     .usage("$0 [command] --params FILE [options]\n\nRenders the templates with the parameters into ordered Kubernetes manifests and an apply script.")
     .command(["render", "$0"], "render into the output folder (the default command)", (y) =>
-      renderOptions(y)
-        .option("check", { type: "boolean", default: false, describe: "write nothing; exit 1 and list the files that would change" })
-        .option("watch", { alias: "w", type: "boolean", default: false, describe: "render, then again after every change to a template, parameters file or the schema (Ctrl-C stops)" })
+      renderCommandOptions(y)
         .example("$0 --params params/example.json", "render the shipped OpenStack set into out/")
         .example("$0 --params mystack.json --set keystone_replicas=5", "with one parameter overridden")
         .example("$0 --params params/example.json --check", "in CI: fail when out/ is stale"),
@@ -119,18 +166,15 @@ function parseArgs(argv: string[]) {
       renderOptions(y).example("$0 plan --params mystack.json --output json", "the rollout, for a script"),
     )
     .command("init-params <file>", "write a new parameters file with freshly generated secrets", (y) =>
-      y
+      initParamsOptions(y)
         .positional("file", { type: "string", describe: "file to create (.json for JSON, else YAML); never overwritten" })
-        .option("database-host", { type: "string", demandOption: true, describe: "database server host name (the database URIs point at it)" })
-        .option("swift-auth-url", { type: "string", describe: "object store Keystone URL" })
-        .option("swift-user", { type: "string", describe: "object store user" })
-        .option("swift-password", { type: "string", describe: "object store password" })
-        .option("swift-siteurl", { type: "string", describe: "object store container URL: https://HOST/v1/TENANT/CONTAINER" })
-        .option("swift-region-name", { type: "string", describe: "object store region (default: none)" })
-        .option("schema", { type: "string", describe: "parameters schema (default: the shipped one)" })
         .example("$0 init-params mystack.yaml --database-host db.example.com --swift-user me", "create the parameters without Heat"),
     )
-    .completion("completion", "print a bash or zsh completion script: gen-manifests completion >> ~/.bashrc")
+    .command("completion [shell]", "print the tab completion script of a shell (default: $SHELL's): gen-manifests completion bash >> ~/.bashrc", (y) =>
+      completionOptions(y)
+        .example("$0 completion zsh >> ~/.zshrc", "complete commands, options and their values in zsh")
+        .example("$0 completion fish > ~/.config/fish/completions/gen-manifests.fish", "the same in fish"),
+    )
     .strict()
     .exitProcess(false)
     .fail((msg, err) => {
@@ -429,12 +473,18 @@ function dashAsValue(argv: string[]): string[] {
   return out;
 }
 
-function completeOnly(argv: string[]): number {
-  try {
-    parseArgs(argv).parseSync();
-  } catch {
-    // A half-typed command line is expected here.
-  }
+/** The words to offer for a half-typed command line: `--get-yargs-completions PROGRAM WORD...`, the last being completed. */
+function printCompletions(argv: string[], print: Printer): number {
+  const words = argv.slice(argv.indexOf("--get-yargs-completions") + 2);
+  for (const word of completeWords(words, completionSpecs())) print.out(word);
+  return 0;
+}
+
+/** `completion [shell]`: the script of the shell named, or of the user's login shell, else bash's. */
+function printCompletionScript(shell: string | undefined, print: Printer): number {
+  const login = path.basename(process.env.SHELL ?? "");
+  const chosen = (shell ?? (SHELLS as readonly string[]).find((s) => s === login) ?? "bash") as Shell;
+  print.out(completionScript(chosen).trimEnd());
   return 0;
 }
 
@@ -447,14 +497,10 @@ export function main(argv: string[], write: WriteLine = writeLine): number {
   let learn = (): void => undefined;
   try {
     // The shell asks for completions as the user types: yargs prints them; nothing is checked.
-    if (argv.includes("--get-yargs-completions")) return completeOnly(argv);
-    // Before parsing: yargs would first demand the default command's --params.
-    if (argv[0] === "completion" && argv.length === 1) {
-      parseArgs([]).showCompletionScript();
-      return 0;
-    }
+    if (argv.includes("--get-yargs-completions")) return printCompletions(argv, print);
     const args = parseArgs(dashAsValue(argv)).parseSync();
-    if (args.help || args.version || args._[0] === "completion") return 0;
+    if (args.help || args.version) return 0;
+    if (args._[0] === "completion") return printCompletionScript(args.shell as string | undefined, print);
     if (Array.isArray(args.params)) learn = () => learnSecrets(args.params as string[], args.schema as string | undefined, secretValues);
     const ctx: Context = { args, argv, print, secretValues, seconds: () => (Number(process.hrtime.bigint() - started) / 1e9).toFixed(2) };
     switch (args._[0]) {

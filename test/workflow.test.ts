@@ -226,9 +226,9 @@ describe("for people and for programs", () => {
   }
 
   it("completion prints a bash completion script that completes the commands and each command's options", () => {
-    const script = runCli(["completion"]);
+    const script = runCli(["completion", "bash"]);
     assert.equal(script.status, 0, script.stderr);
-    assert.match(script.stdout, /complete -o bashdefault -o default -F _gen-manifests_yargs_completions gen-manifests/);
+    assert.match(script.stdout, /complete -o bashdefault -o default -F _gen_manifests_completions gen-manifests/);
     assert.equal(spawnSync("bash", ["-n"], { input: script.stdout }).status, 0, "valid bash");
     const commands = runCli(["--get-yargs-completions", "gen-manifests", ""]);
     assert.deepEqual([commands.status, commands.stderr], [0, ""]);
