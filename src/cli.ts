@@ -13,6 +13,7 @@ import { closestName } from "./closest-name";
 import { completeWords, completionScript, CompletionSpecs, OptionSpec, Shell, SHELLS } from "./completion";
 import { secretParamNames, secretValuesOf, checkSchema } from "./stages/validate-params";
 import { diffTree, readTree, replaceTrees } from "./stages/write-output";
+import { DEFAULT_KUBE_VERSION } from "./stages/check-manifests";
 import type { FileChange, PlacedManifest } from "./types";
 
 interface Printer {
@@ -79,7 +80,7 @@ function makePrinter(secretValues: Set<string>, write: WriteLine): Printer {
   };
 }
 
-const RENDER_OPTIONS = ["params", "set", "out", "secrets-out", "inline-secrets", "templates", "schema", "argocd", "output", "quiet"];
+const RENDER_OPTIONS = ["params", "set", "out", "secrets-out", "inline-secrets", "templates", "schema", "argocd", "kube-version", "output", "quiet"];
 const INIT_OPTIONS = ["database-host", "swift-auth-url", "swift-user", "swift-password", "swift-siteurl", "swift-region-name", "schema"];
 const OPTION_NAMES = [...RENDER_OPTIONS, "check", "watch", ...INIT_OPTIONS, "help", "version"];
 const KNOWN_FLAGS = new Set([...OPTION_NAMES, "p", "o", "q", "h", "w", ...OPTION_NAMES.map((o) => `no-${o}`)]);
@@ -94,6 +95,7 @@ function renderOptions(y: Argv) {
     .option("templates", { type: "string", describe: "templates folder (default: ./kubernetes-in, else the shipped OpenStack set)" })
     .option("schema", { type: "string", describe: "parameters schema (default: params/schema.json beside the templates folder)" })
     .option("argocd", { type: "boolean", default: false, describe: "annotate Argo CD sync waves by phase, and make jobs Sync hooks" })
+    .option("kube-version", { type: "string", default: DEFAULT_KUBE_VERSION, describe: "Kubernetes version the objects are for: fields behind a feature gate off by default there are errors" })
     .option("output", { type: "string", choices: ["text", "json"], default: "text", describe: "what to print: text for people, json for scripts" })
     .option("quiet", { alias: "q", type: "boolean", default: false, describe: "print nothing on success" });
 }
@@ -252,6 +254,8 @@ function render(ctx: Context): { result: PipelineResult; outDir: string; secrets
     throw new GenError("usage", [{ message: `--out - (standard output) is for render; ${String(ctx.args._[0])} needs an output folder` }], 2);
   }
   const a = ctx.args as Args & { params: string[]; set: string[]; out: string; "secrets-out"?: string; "inline-secrets": boolean; argocd: boolean; templates?: string; schema?: string };
+  const kubeVersion = /^v?(1\.\d+)(\.\d+)?$/.exec(String(ctx.args["kube-version"]))?.[1];
+  if (!kubeVersion) throw new GenError("usage", [{ message: `--kube-version ${String(ctx.args["kube-version"])}: expected a Kubernetes version such as 1.32` }], 2);
   const inputs = readInputs({ params: a.params, templatesDir: a.templates, schemaFile: a.schema });
   const outDir = a.out;
   const secretsDir = a["secrets-out"] ?? path.join(path.dirname(outDir), "secrets");
@@ -265,6 +269,7 @@ function render(ctx: Context): { result: PipelineResult; outDir: string; secrets
     secretsDir,
     inlineSecrets: a["inline-secrets"],
     argocd: a.argocd,
+    kubeVersion,
     cache: openCompileCache(PACKAGE_ROOT),
     secretValues: ctx.secretValues,
   });

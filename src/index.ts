@@ -19,6 +19,8 @@ export interface GenerateOptions {
   schemaFile?: string;
   /** Working folder that relative paths are taken from. */
   cwd?: string;
+  /** The Kubernetes version the objects are for, `1.32` by default. */
+  kubeVersion?: string;
 }
 
 export interface GenerateResult {
@@ -41,6 +43,7 @@ export function generate(options: GenerateOptions): GenerateResult {
     outDir: path.join(cwd, "out"),
     secretsDir: path.join(cwd, "secrets"),
     inlineSecrets: false,
+    kubeVersion: options.kubeVersion,
   });
   const files: GenerateResult["files"] = {};
   for (const tree of [result.trees.out, result.trees.secrets]) {

@@ -255,6 +255,18 @@ describe("cli: --check", () => {
   });
 });
 
+describe("cli: --kube-version", () => {
+  it("a field whose gate is off in the default 1.32 renders when the target is a version where it is on", () => {
+    const pod = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\nspec:\n  containers:\n    - name: c\n      image: nginx:1.27\n  securityContext:\n    supplementalGroupsPolicy: Strict\n";
+    const cwd = chart({ "pod.yaml.hbs": pod });
+    const r = render(cwd);
+    assert.equal(r.status, 1, r.all);
+    assert.match(r.stderr, /pod\.yaml\.hbs:10:5: Pod p: spec\.securityContext\.supplementalGroupsPolicy: needs the SupplementalGroupsPolicy feature gate, off by default \(alpha\) in Kubernetes 1\.32/);
+    assert.equal(render(cwd, "--kube-version", "1.33").status, 0);
+    assert.equal(render(cwd, "--kube-version", "v1.33.2").status, 0, "as kubectl version prints it");
+  });
+});
+
 describe("cli: messages a user can act on", () => {
   for (const args of [["dif", "--params", "params.json"], ["dif"], ["pla", "--params", "params.json"]]) {
     it(`a mistyped command suggests the right one, exit 2: ${args.join(" ")}`, () => {
@@ -482,6 +494,8 @@ describe("cli: errors, exit codes, and no secret ever printed", () => {
     { name: "params nested 10,000 levels deep", setup: (c) => writeFiles(c, { "deep.json": '{"name":'.repeat(10000) + "1" + "}".repeat(10000) }), args: ["--params", "deep.json"], code: 1, message: /deep\.json: is nested more than 64 levels deep/ },
     { name: "YAML params nested 2,000 levels deep", setup: (c) => writeFiles(c, { "deep.yaml": Array.from({ length: 2000 }, (_, i) => `${" ".repeat(i)}a:`).join("\n") + " 1\n" }), args: ["--params", "deep.yaml"], code: 1, message: /deep\.yaml: is nested more than 64 levels deep/ },
     { name: "params that are not an object", setup: (c) => writeFiles(c, { "list.yaml": "- a\n- b\n" }), args: ["--params", "list.yaml"], code: 1, message: /list\.yaml: expected an object of parameter names and values, got a list/ },
+    { name: "a pod-level resources: (an indentation slip), behind a gate off in Kubernetes 1.32", setup: (c) => writeFiles(c, { "kubernetes-in/web.yaml.hbs": WEB_TEMPLATE.replace("              containerPort: 80\n", "              containerPort: 80\n      resources:\n        limits:\n          memory: 1Gi\n") }), args: ["--params", "params.json"], code: 1, message: /^error: kubernetes-in\/web\.yaml\.hbs:32:7: Deployment web: spec\.template\.spec\.resources: needs the PodLevelResources feature gate, off by default \(alpha\) in Kubernetes 1\.32/m },
+    { name: "a --kube-version that is not a version", args: ["--params", "params.json", "--kube-version", "latest"], code: 2, message: /--kube-version latest: expected a Kubernetes version such as 1\.32/ },
     { name: "--out inside the templates folder", args: ["--params", "params.json", "--out", "kubernetes-in/generated"], code: 1, message: /refusing to write into the templates folder/ },
   ];
   for (const c of cases) {

@@ -42,6 +42,7 @@ export interface MemoryRun {
   sets?: string[];
   inlineSecrets?: boolean;
   cache?: CompileCache;
+  kubeVersion?: string;
 }
 
 /** Runs the whole pipeline in memory. */
@@ -56,6 +57,7 @@ export function renderInMemory(run: MemoryRun): PipelineResult {
     secretsDir: "secrets",
     inlineSecrets: run.inlineSecrets ?? false,
     cache: run.cache,
+    kubeVersion: run.kubeVersion,
   });
 }
 
