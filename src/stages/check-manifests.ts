@@ -158,6 +158,7 @@ function checkFields(r: RenderedObject, problems: ObjectProblem[], version: stri
     // Anything but a mapping is the schema check's to report.
     if (!value || typeof value !== "object" || Array.isArray(value)) return;
     const known = FIELD_TYPES[type];
+    const gated = FIELD_GATES[type];
     const node = value as Record<string, unknown>;
     for (const field of Object.keys(node)) {
       if (!Object.hasOwn(known, field)) {
@@ -165,10 +166,10 @@ function checkFields(r: RenderedObject, problems: ObjectProblem[], version: stri
         problems.push(objectProblem(r, `unknown field${near ? `; did you mean ${near}?` : ""}`, [...at, field], true));
         continue;
       }
-      const gate = FIELD_GATES[type]?.[field];
+      const gate = gated?.[field];
       const off = gate && gateOff(gate, version);
       if (off) {
-        problems.push(objectProblem(r, `needs the ${gate} feature gate, ${off}: an API server without it drops the field (is it in the right place? the target version is set by --kube-version)`, [...at, field], true));
+        problems.push(objectProblem(r, `needs the ${gate} feature gate, ${off}: an API server without the gate drops the field silently. Is it indented where it belongs? (--kube-version sets the target version)`, [...at, field], true));
       }
       const t = known[field];
       if (t === null || t === "{}") continue;
