@@ -10,9 +10,11 @@ import { openCompileCache } from "./compile-cache";
 import { defaultSchemaFile, defaultTemplatesDir, PACKAGE_ROOT, readInputs, readParamsText, STDIN } from "./read-inputs";
 import { parseParamsFile } from "./stages/load-params";
 import { closestName } from "./closest-name";
+import { completeWords, completionScript, CompletionSpecs, OptionSpec, Shell, SHELLS } from "./completion";
 import { secretMasker } from "./mask-secrets";
 import { secretParamNames, secretValuesOf, checkSchema } from "./stages/validate-params";
 import { diffTree, driftedModes, readingFolders, readTree, replaceTrees } from "./stages/write-output";
+import { DEFAULT_KUBE_VERSION } from "./stages/check-manifests";
 import type { FileChange, PlacedManifest } from "./types";
 import { MARKER_FILE } from "./output-marker";
 
@@ -76,7 +78,7 @@ function makePrinter(secretValues: Set<string>, write: WriteLine): Printer {
   };
 }
 
-const RENDER_OPTIONS = ["params", "set", "out", "secrets-out", "inline-secrets", "templates", "schema", "argocd", "output", "quiet"];
+const RENDER_OPTIONS = ["params", "set", "out", "secrets-out", "inline-secrets", "templates", "schema", "argocd", "kube-version", "output", "quiet"];
 const INIT_OPTIONS = ["database-host", "swift-auth-url", "swift-user", "swift-password", "swift-siteurl", "swift-region-name", "schema"];
 const OPTION_NAMES = [...RENDER_OPTIONS, "check", "watch", ...INIT_OPTIONS, "help", "version"];
 const KNOWN_FLAGS = new Set([...OPTION_NAMES, "p", "o", "q", "h", "w", ...OPTION_NAMES.map((o) => `no-${o}`)]);
@@ -96,8 +98,57 @@ function renderOptions(y: Argv) {
     .option("templates", { type: "string", describe: "templates folder (default: ./kubernetes-in, else the shipped OpenStack set)" })
     .option("schema", { type: "string", describe: "parameters schema (default: params/schema.json beside the templates folder)" })
     .option("argocd", { type: "boolean", default: false, describe: "annotate Argo CD sync waves by phase, and make jobs Sync hooks" })
+    .option("kube-version", { type: "string", default: DEFAULT_KUBE_VERSION, describe: "Kubernetes version the objects are for: fields behind a feature gate off by default there are errors" })
     .option("output", { type: "string", choices: ["text", "json"], default: "text", describe: "what to print: text for people, json for scripts" })
     .option("quiet", { alias: "q", type: "boolean", default: false, describe: "print nothing on success" });
+}
+
+function renderCommandOptions(y: Argv) {
+  return renderOptions(y)
+    .option("check", { type: "boolean", default: false, describe: "write nothing; exit 1 and list the files that would change" })
+    .option("watch", { alias: "w", type: "boolean", default: false, describe: "render, then again after every change to a template, parameters file or the schema (Ctrl-C stops)" });
+}
+
+function initParamsOptions(y: Argv) {
+  return y
+    .option("database-host", { type: "string", demandOption: true, describe: "database server host name (the database URIs point at it)" })
+    .option("swift-auth-url", { type: "string", describe: "object store Keystone URL" })
+    .option("swift-user", { type: "string", describe: "object store user" })
+    .option("swift-password", { type: "string", describe: "object store password" })
+    .option("swift-siteurl", { type: "string", describe: "object store container URL: https://HOST/v1/TENANT/CONTAINER" })
+    .option("swift-region-name", { type: "string", describe: "object store region (default: none)" })
+    .option("schema", { type: "string", describe: "parameters schema (default: the shipped one)" });
+}
+
+function completionOptions(y: Argv) {
+  return y.positional("shell", { type: "string", choices: [...SHELLS], describe: "bash, zsh or fish" });
+}
+
+/** Each command's options, as yargs declares them; its positional's values when they are a list. */
+const COMMAND_OPTIONS: Record<string, { options: (y: Argv) => Argv; positional?: string; choices?: string[] }> = {
+  render: { options: renderCommandOptions },
+  diff: { options: renderOptions },
+  plan: { options: renderOptions },
+  "init-params": { options: initParamsOptions, positional: "file" },
+  completion: { options: completionOptions, positional: "shell", choices: [...SHELLS] },
+};
+
+/** What completion needs to know of the commands, read from their yargs definitions. */
+function completionSpecs(): CompletionSpecs {
+  const specOf = (y: Argv): OptionSpec[] => {
+    const o = (y as unknown as { getOptions(): { key: Record<string, unknown>; alias: Record<string, string[]>; boolean: string[]; array: string[]; choices: Record<string, string[]> } }).getOptions();
+    const aliasOf = new Set(Object.values(o.alias).flat());
+    return Object.keys(o.key)
+      .filter((k) => !aliasOf.has(k))
+      .map((name) => ({ name, aliases: o.alias[name] ?? [], takesValue: !o.boolean.includes(name), choices: o.choices[name], repeatable: o.array.includes(name) }));
+  };
+  const global = specOf(yargs([]).help().alias("help", "h").version("0"));
+  const commands: CompletionSpecs["commands"] = {};
+  for (const [name, c] of Object.entries(COMMAND_OPTIONS)) {
+    const options = specOf(c.options(yargs([]))).filter((o) => !global.some((g) => g.name === o.name) && o.name !== c.positional);
+    commands[name] = { options, hasPositional: c.positional !== undefined, positional: c.choices };
+  }
+  return { commands, defaultCommand: "render", global };
 }
 
 function parseArgs(argv: string[]) {
@@ -108,9 +159,7 @@ function parseArgs(argv: string[]) {
     .scriptName("gen-manifests")
     .usage("$0 [command] --params FILE [options]\n\nRenders the templates with the parameters into ordered Kubernetes manifests and an apply script.")
     .command(["render", "$0"], "render into the output folder (the default command)", (y) =>
-      renderOptions(y)
-        .option("check", { type: "boolean", default: false, describe: "write nothing; exit 1 and list the files that would change" })
-        .option("watch", { alias: "w", type: "boolean", default: false, describe: "render, then again after every change to a template, parameters file or the schema (Ctrl-C stops)" })
+      renderCommandOptions(y)
         .example("$0 --params params/example.json", "render the shipped OpenStack set into out/")
         .example("$0 --params mystack.json --set keystone_replicas=5", "with one parameter overridden")
         .example("$0 --params params/example.json --check", "in CI: fail when out/ is stale"),
@@ -122,18 +171,15 @@ function parseArgs(argv: string[]) {
       renderOptions(y).example("$0 plan --params mystack.json --output json", "the rollout, for a script"),
     )
     .command("init-params <file>", "write a new parameters file with freshly generated secrets", (y) =>
-      y
+      initParamsOptions(y)
         .positional("file", { type: "string", describe: "file to create (.json for JSON, else YAML); never overwritten" })
-        .option("database-host", { type: "string", demandOption: true, describe: "database server host name (the database URIs point at it)" })
-        .option("swift-auth-url", { type: "string", describe: "object store Keystone URL" })
-        .option("swift-user", { type: "string", describe: "object store user" })
-        .option("swift-password", { type: "string", describe: "object store password" })
-        .option("swift-siteurl", { type: "string", describe: "object store container URL: https://HOST/v1/TENANT/CONTAINER" })
-        .option("swift-region-name", { type: "string", describe: "object store region (default: none)" })
-        .option("schema", { type: "string", describe: "parameters schema (default: the shipped one)" })
         .example("$0 init-params mystack.yaml --database-host db.example.com --swift-user me", "create the parameters without Heat"),
     )
-    .completion("completion", "print a bash or zsh completion script: gen-manifests completion >> ~/.bashrc")
+    .command("completion [shell]", "print the tab completion script of a shell (default: $SHELL's): gen-manifests completion bash >> ~/.bashrc", (y) =>
+      completionOptions(y)
+        .example("$0 completion zsh >> ~/.zshrc", "complete commands, options and their values in zsh")
+        .example("$0 completion fish > ~/.config/fish/completions/gen-manifests.fish", "the same in fish"),
+    )
     .strict()
     .exitProcess(false)
     .fail((msg, err) => {
@@ -145,8 +191,17 @@ function parseArgs(argv: string[]) {
     .version((JSON.parse(fs.readFileSync(path.join(PACKAGE_ROOT, "package.json"), "utf8")) as { version: string }).version);
 }
 
-/** A mistyped option is the likeliest cause of any usage error, so it is named first. */
+const COMMANDS = ["render", "diff", "plan", "init-params", "completion"];
+
+/** A mistyped command or option is the likeliest cause of any usage error, so it is named first. */
 function suggest(message: string, argv: string[]): string {
+  // In the command's place (as git reads it): a word that is no command, before yargs' complaint
+  // that it is an unknown argument, or that the default command lacks --params.
+  const word = argv[0];
+  if (word !== undefined && !word.startsWith("-") && !COMMANDS.includes(word)) {
+    const hint = closestName(word, COMMANDS);
+    return `unknown command "${word}"${hint ? `; did you mean ${hint}?` : ""} (commands: ${COMMANDS.join(", ")}; see --help)`;
+  }
   const unknown = argv
     .filter((a) => /^--?[A-Za-z]/.test(a))
     .map((a) => a.replace(/^-+/, "").split("=")[0])
@@ -187,6 +242,8 @@ type Args = ReturnType<ReturnType<typeof parseArgs>["parseSync"]>;
 
 interface Context {
   args: Args;
+  /** The arguments as typed. */
+  argv: string[];
   print: Printer;
   secretValues: Set<string>;
   seconds: () => string;
@@ -200,6 +257,8 @@ function render(ctx: Context): { result: PipelineResult; outDir: string; secrets
     throw new GenError("usage", [{ message: `--out - (standard output) is for render; ${String(ctx.args._[0])} needs an output folder` }], 2);
   }
   const a = ctx.args as Args & { params: string[]; set: string[]; out: string; "secrets-out"?: string; "inline-secrets": boolean; argocd: boolean; templates?: string; schema?: string };
+  const kubeVersion = /^v?(1\.\d+)(\.\d+)?$/.exec(String(ctx.args["kube-version"]))?.[1];
+  if (!kubeVersion) throw new GenError("usage", [{ message: `--kube-version ${String(ctx.args["kube-version"])}: expected a Kubernetes version such as 1.32` }], 2);
   const inputs = readInputs({ params: a.params, templatesDir: a.templates, schemaFile: a.schema });
   const outDir = a.out;
   const secretsDir = a["secrets-out"] ?? path.join(path.dirname(outDir), "secrets");
@@ -213,6 +272,7 @@ function render(ctx: Context): { result: PipelineResult; outDir: string; secrets
     secretsDir,
     inlineSecrets: a["inline-secrets"],
     argocd: a.argocd,
+    kubeVersion,
     cache: openCompileCache(PACKAGE_ROOT),
     secretValues: ctx.secretValues,
   });
@@ -242,7 +302,7 @@ function runRender(ctx: Context): number {
     }
     if (!json) {
       for (const c of changes) print.err(`${c.change}: ${c.file}`);
-      print.err(`${print.red("error:")} ${outDir}/ is stale: ${summarise(changes)}; run gen-manifests --params ${(args.params as string[]).join(" --params ")} to regenerate it`);
+      print.err(`${print.red("error:")} ${outDir}/ is stale: ${summarise(changes)}; run ${regenerateCommand(ctx.argv)} to regenerate it`);
     }
     return 1;
   }
@@ -272,6 +332,12 @@ function exitOnSignalAfterWriting(): void {
   process.once("SIGTERM", () => process.exit(143));
   // Signal handlers do not keep the process alive: one turn of the event loop after main takes a signal that came meanwhile.
   setImmediate(() => undefined);
+}
+
+/** The command line as typed, without --check: it writes what --check compared, and can be pasted. */
+function regenerateCommand(argv: string[]): string {
+  const quote = (a: string): string => (/^[A-Za-z0-9_./=:@%+,-]+$/.test(a) ? a : `'${a.replace(/'/g, "'\\''")}'`);
+  return ["gen-manifests", ...argv.filter((a) => a !== "--check" && !a.startsWith("--check=")).map(quote)].join(" ");
 }
 
 /** `--out -`: the objects as one YAML stream on standard output, as `helm template` and `kustomize build` print them. */
@@ -441,12 +507,18 @@ function dashAsValue(argv: string[]): string[] {
   return out;
 }
 
-function completeOnly(argv: string[]): number {
-  try {
-    parseArgs(argv).parseSync();
-  } catch {
-    // A half-typed command line is expected here.
-  }
+/** The words to offer for a half-typed command line: `--get-yargs-completions PROGRAM WORD...`, the last being completed. */
+function printCompletions(argv: string[], print: Printer): number {
+  const words = argv.slice(argv.indexOf("--get-yargs-completions") + 2);
+  for (const word of completeWords(words, completionSpecs())) print.out(word);
+  return 0;
+}
+
+/** `completion [shell]`: the script of the shell named, or of the user's login shell, else bash's. */
+function printCompletionScript(shell: string | undefined, print: Printer): number {
+  const login = path.basename(process.env.SHELL ?? "");
+  const chosen = (shell ?? (SHELLS as readonly string[]).find((s) => s === login) ?? "bash") as Shell;
+  print.out(completionScript(chosen).trimEnd());
   return 0;
 }
 
@@ -459,16 +531,12 @@ export function main(argv: string[], write: WriteLine = writeLine): number {
   let learn = (): void => undefined;
   try {
     // The shell asks for completions as the user types: yargs prints them; nothing is checked.
-    if (argv.includes("--get-yargs-completions")) return completeOnly(argv);
-    // Before parsing: yargs would first demand the default command's --params.
-    if (argv[0] === "completion" && argv.length === 1) {
-      parseArgs([]).showCompletionScript();
-      return 0;
-    }
+    if (argv.includes("--get-yargs-completions")) return printCompletions(argv, print);
     const args = parseArgs(dashAsValue(argv)).parseSync();
-    if (args.help || args.version || args._[0] === "completion") return 0;
+    if (args.help || args.version) return 0;
+    if (args._[0] === "completion") return printCompletionScript(args.shell as string | undefined, print);
     if (Array.isArray(args.params)) learn = () => learnSecrets(args.params as string[], args.schema as string | undefined, secretValues);
-    const ctx: Context = { args, print, secretValues, seconds: () => (Number(process.hrtime.bigint() - started) / 1e9).toFixed(2) };
+    const ctx: Context = { args, argv, print, secretValues, seconds: () => (Number(process.hrtime.bigint() - started) / 1e9).toFixed(2) };
     switch (args._[0]) {
       case "diff":
         return runDiff(ctx);

@@ -30,7 +30,9 @@ export class GenError extends Error {
   constructor(stage: Stage, problems: Problem[], exitCode: 1 | 2 = 1) {
     // The same problem found twice (a template rendered in a loop, a schema error from two
     // branches) is listed once.
-    const unique = [...new Map(problems.map((p) => [formatProblem(p), p])).values()];
+    // Sorted by file, then line and column, as a reader goes through them (a stable sort:
+    // problems without a line keep their order).
+    const unique = [...new Map(problems.map((p) => [formatProblem(p), p])).values()].sort(byPlace);
     super(unique.map(formatProblem).join("\n"));
     this.name = "GenError";
     this.stage = stage;
@@ -49,6 +51,14 @@ export function placingProblems<T>(run: () => T, place: (problems: Problem[]) =>
   } catch (e) {
     throw e instanceof GenError ? new GenError(e.stage, place(e.problems), e.exitCode) : e;
   }
+}
+
+/** File by file; in a file, by line and column, then the problems with no line. */
+function byPlace(a: Problem, b: Problem): number {
+  const fa = a.file ?? "";
+  const fb = b.file ?? "";
+  if (fa !== fb) return fa < fb ? -1 : 1;
+  return (a.line ?? Infinity) - (b.line ?? Infinity) || (a.column ?? 0) - (b.column ?? 0) || 0;
 }
 
 /** `file:line:col: message`, `file: /pointer: message` or just `message`. */

@@ -21,6 +21,8 @@ export interface GenerateOptions {
   schemaFile?: string;
   /** Working folder that relative paths are taken from. */
   cwd?: string;
+  /** The Kubernetes version the objects are for, `1.32` by default. */
+  kubeVersion?: string;
 }
 
 export interface GenerateResult {
@@ -47,6 +49,7 @@ export function generate(options: GenerateOptions): GenerateResult {
         secretsDir: path.join(cwd, "secrets"),
         inlineSecrets: false,
         secretValues,
+        kubeVersion: options.kubeVersion,
       }),
     // A program may print the error: it goes through the CLI's masking too.
     (problems) => problems.map((p) => ({ ...p, message: maskSecrets(p.message, secretValues) })),

@@ -26,6 +26,8 @@ export interface PipelineInput {
   argocd?: boolean;
   /** Generated code kept between runs; none by default. */
   cache?: CompileCache;
+  /** The Kubernetes version the objects are for (`1.32`); see check-manifests. */
+  kubeVersion?: string;
   /** Filled with every secret value as soon as it is known, so the printer can mask it. */
   secretValues?: Set<string>;
 }
@@ -50,7 +52,7 @@ export function runPipeline(input: PipelineInput): PipelineResult {
   const templateSet = compileTemplates({ files: input.templates, schema: input.schema, cache: input.cache });
   const templateCount = templateSet.templates.length;
   const objects = renderTemplates(templateSet, params, { once: true, cache: input.cache });
-  placingProblems(() => checkManifests(objects), (problems) => locateProblems(problems, templateSet, params));
+  placingProblems(() => checkManifests(objects, { kubeVersion: input.kubeVersion }), (problems) => locateProblems(problems, templateSet, params));
   const named = nameJobsBySpec(objects);
   const { manifests, plan } = orderManifests(input.argocd ? annotateForArgoCD(named) : named);
   const trees = buildOutput({ manifests, plan, outDir: input.outDir, secretsDir: input.secretsDir, inlineSecrets: input.inlineSecrets });

@@ -3,6 +3,7 @@ import { describe, it } from "node:test";
 import fs from "node:fs";
 import path from "node:path";
 import { generateKubeFields, tableText } from "../src/tools/generate-kube-fields";
+import { gatesNamed } from "../src/tools/generate-feature-gates";
 import { problemsOf, renderInMemory, REPO, SECRET_TEMPLATE, WEB_TEMPLATE } from "./helpers";
 
 const run = (templates: Record<string, string>) => renderInMemory({ templates, params: { name: "web", password: "p" } });
@@ -144,6 +145,66 @@ describe("check-manifests: each check fails on a broken template", () => {
 
   it("a custom resource (unknown group) is not schema-checked", () => {
     assert.equal(run({ "cr.yaml.hbs": "apiVersion: example.com/v1\nkind: Widget\nmetadata:\n  name: w\nspec:\n  anything: [1]\n" }).manifests.length, 1);
+  });
+});
+
+describe("check-manifests: a field behind a feature gate that is off by default in the target Kubernetes version", () => {
+  const pod = (spec: string, kind = "Pod"): string => `apiVersion: v1\nkind: ${kind}\nmetadata:\n  name: p\nspec:\n${spec}`;
+  const container = "  containers:\n    - name: c\n      image: nginx:1.27\n";
+  const cases: { name: string; template: string; kubeVersion?: string; error?: string }[] = [
+    {
+      name: "resources: indented under the pod instead of the container (PodLevelResources, alpha in 1.32)",
+      template: web("              containerPort: 80\n", "              containerPort: 80\n      resources:\n        limits:\n          memory: 1Gi\n"),
+      error: "tpl/web.yaml.hbs:32:7: Deployment web: spec.template.spec.resources: needs the PodLevelResources feature gate, off by default (alpha) in Kubernetes 1.32",
+    },
+    {
+      name: "resources: under the container, where it belongs",
+      template: web("              containerPort: 80\n", "              containerPort: 80\n          resources:\n            limits:\n              memory: 1Gi\n"),
+    },
+    {
+      name: "securityContext.supplementalGroupsPolicy (SupplementalGroupsPolicy, alpha in 1.32)",
+      template: pod(`${container}  securityContext:\n    supplementalGroupsPolicy: Strict\n`),
+      error: "tpl/a.yaml.hbs:10:5: Pod p: spec.securityContext.supplementalGroupsPolicy: needs the SupplementalGroupsPolicy feature gate, off by default (alpha) in Kubernetes 1.32",
+    },
+    { name: "the same in Kubernetes 1.33, where the gate is beta and on", template: pod(`${container}  securityContext:\n    supplementalGroupsPolicy: Strict\n`), kubeVersion: "1.33" },
+    {
+      name: "a claim's volumeAttributesClassName (VolumeAttributesClass, beta but off in 1.32)",
+      template: "apiVersion: v1\nkind: PersistentVolumeClaim\nmetadata:\n  name: data\nspec:\n  accessModes: [ReadWriteOnce]\n  volumeAttributesClassName: fast\n  resources:\n    requests:\n      storage: 1Gi\n",
+      error: "tpl/a.yaml.hbs:7:3: PersistentVolumeClaim data: spec.volumeAttributesClassName: needs the VolumeAttributesClass feature gate, off by default (beta) in Kubernetes 1.32",
+    },
+    {
+      name: "a Job's managedBy in Kubernetes 1.31 (JobManagedBy, alpha)",
+      template: `apiVersion: batch/v1\nkind: Job\nmetadata:\n  name: j\nspec:\n  managedBy: example.com/queue\n  template:\n    spec:\n      restartPolicy: Never\n${container.replace(/^/gm, "    ").trimEnd()}\n`,
+      kubeVersion: "1.31",
+      error: "tpl/a.yaml.hbs:6:3: Job j: spec.managedBy: needs the JobManagedBy feature gate, off by default (alpha) in Kubernetes 1.31",
+    },
+    {
+      name: "the same in Kubernetes 1.32, where the gate is beta and on",
+      template: `apiVersion: batch/v1\nkind: Job\nmetadata:\n  name: j\nspec:\n  managedBy: example.com/queue\n  template:\n    spec:\n      restartPolicy: Never\n${container.replace(/^/gm, "    ").trimEnd()}\n`,
+    },
+    {
+      name: "a field that came after the target version (HPAConfigurableTolerance, 1.33)",
+      template: "apiVersion: autoscaling/v2\nkind: HorizontalPodAutoscaler\nmetadata:\n  name: h\nspec:\n  scaleTargetRef: {apiVersion: apps/v1, kind: Deployment, name: web}\n  maxReplicas: 3\n  behavior:\n    scaleUp:\n      tolerance: \"0.05\"\n",
+      error: "tpl/a.yaml.hbs:10:7: HorizontalPodAutoscaler h: spec.behavior.scaleUp.tolerance: needs the HPAConfigurableTolerance feature gate, which Kubernetes 1.32 does not have (it came in 1.33, alpha)",
+    },
+  ];
+  for (const c of cases) {
+    it(`${c.name}: ${c.error ? "an error at its place, naming the field and the gate" : "allowed"}`, () => {
+      const templates: Record<string, string> = { [c.template.startsWith("apiVersion: v1\nkind: Service") ? "web.yaml.hbs" : "a.yaml.hbs"]: c.template };
+      const render = () => renderInMemory({ templates, params: { name: "web", password: "p" }, kubeVersion: c.kubeVersion });
+      if (!c.error) {
+        assert.ok(render().manifests.length > 0);
+        return;
+      }
+      const problems = problemsOf(render);
+      assert.equal(problems.length, 1, problems.join("\n"));
+      assert.ok(problems[0].startsWith(c.error), `${problems[0]}\ndoes not start with\n${c.error}`);
+    });
+  }
+
+  it("every gate a field names has its stages by version in src/feature-gates.json", () => {
+    const table = JSON.parse(fs.readFileSync(path.join(REPO, "src", "feature-gates.json"), "utf8")) as { gates: Record<string, unknown> };
+    assert.deepEqual(Object.keys(table.gates).sort(), gatesNamed());
   });
 });
 

@@ -38,14 +38,14 @@ describe("cli: rendering", () => {
     const r = render(cwd);
     assert.equal(r.status, 0, r.all);
     assert.match(r.stdout, /^rendered 3 objects from 2 templates → out\/ and secrets\/ \(8 added\) in \d+\.\d\d s\n$/);
-    assert.deepEqual(fs.readdirSync(path.join(cwd, "out")).sort(), [".gen-manifests", "50-service-web.yaml", "70-deployment-web.yaml", "apply.sh", "kustomization.yaml"]);
+    assert.deepEqual(fs.readdirSync(path.join(cwd, "out")).sort(), [".gen-manifests", "50-service-web.yaml", "70-deployment-web.yaml", "Kustomization", "apply.sh"]);
     assert.deepEqual(fs.readdirSync(path.join(cwd, "secrets")).sort(), [".gen-manifests", ".gitignore", "20-secret-web-secret.yaml"]);
     assert.equal(fs.statSync(path.join(cwd, "secrets")).mode & 0o777, 0o700);
     assert.equal(fs.statSync(path.join(cwd, "secrets", "20-secret-web-secret.yaml")).mode & 0o777, 0o600);
     assert.equal(fs.readFileSync(path.join(cwd, "secrets", ".gitignore"), "utf8").split("\n").filter((l) => l && !l.startsWith("#")).join(), "*");
     assert.equal(fs.statSync(path.join(cwd, "out", "apply.sh")).mode & 0o111, 0o111);
-    const kustomization = fs.readFileSync(path.join(cwd, "out", "kustomization.yaml"), "utf8");
-    assert.match(kustomization, /sortOptions:\n {2}order: fifo\nresources:\n {2}- 50-service-web\.yaml\n {2}- 70-deployment-web\.yaml\n$/);
+    const kustomization = fs.readFileSync(path.join(cwd, "out", "Kustomization"), "utf8");
+    assert.match(kustomization, /\nkind: Kustomization\nresources:\n {2}- 50-service-web\.yaml\n {2}- 70-deployment-web\.yaml\n$/);
   });
 
   it("never writes a secret value under out/ by default", () => {
@@ -60,7 +60,7 @@ describe("cli: rendering", () => {
     assert.equal(render(cwd, "--inline-secrets").status, 0);
     assert.ok(fs.existsSync(path.join(cwd, "out", "20-secret-web-secret.yaml")));
     assert.ok(!fs.existsSync(path.join(cwd, "secrets")));
-    assert.match(fs.readFileSync(path.join(cwd, "out", "kustomization.yaml"), "utf8"), /- 20-secret-web-secret\.yaml\n {2}- 50-service/);
+    assert.match(fs.readFileSync(path.join(cwd, "out", "Kustomization"), "utf8"), /- 20-secret-web-secret\.yaml\n {2}- 50-service/);
   });
 
   it("is deterministic: two runs, from different folders, give the same bytes", () => {
@@ -102,7 +102,7 @@ describe("cli: rendering", () => {
     const before = snapshot(path.join(cwd, "out"));
     fs.rmSync(path.join(cwd, "kubernetes-in", "cm.yaml.hbs"));
     const r = render(cwd);
-    // kustomization.yaml, apply.sh, and both folders' markers (they name the new out/).
+    // Kustomization, apply.sh, and both folders' markers (they name the new out/).
     assert.match(r.stdout, /\(4 changed, 1 removed\)/);
     const after = snapshot(path.join(cwd, "out"));
     assert.ok(!("30-configmap-extra.yaml" in after));
@@ -247,6 +247,53 @@ describe("cli: --check", () => {
     assert.equal(r.stderr.split("\n").filter((l) => /^(added|changed|removed): /.test(l)).join("\n"), ["changed: out/50-service-web.yaml", "added: out/70-deployment-web.yaml", "removed: out/99-stray.yaml"].join("\n"));
     assert.match(r.stderr, /out\/ is stale: 1 added, 1 changed, 1 removed/);
     assert.deepEqual(snapshot(path.join(cwd, "out")), before, "--check writes nothing");
+  });
+});
+
+describe("cli: --kube-version", () => {
+  it("a field whose gate is off in the default 1.32 renders when the target is a version where it is on", () => {
+    const pod = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\nspec:\n  containers:\n    - name: c\n      image: nginx:1.27\n  securityContext:\n    supplementalGroupsPolicy: Strict\n";
+    const cwd = chart({ "pod.yaml.hbs": pod });
+    const r = render(cwd);
+    assert.equal(r.status, 1, r.all);
+    assert.match(r.stderr, /pod\.yaml\.hbs:10:5: Pod p: spec\.securityContext\.supplementalGroupsPolicy: needs the SupplementalGroupsPolicy feature gate, off by default \(alpha\) in Kubernetes 1\.32/);
+    assert.equal(render(cwd, "--kube-version", "1.33").status, 0);
+    assert.equal(render(cwd, "--kube-version", "v1.33.2").status, 0, "as kubectl version prints it");
+  });
+});
+
+describe("cli: messages a user can act on", () => {
+  for (const args of [["dif", "--params", "params.json"], ["dif"], ["pla", "--params", "params.json"]]) {
+    it(`a mistyped command suggests the right one, exit 2: ${args.join(" ")}`, () => {
+      const r = runCli(args, { cwd: chart() });
+      assert.equal(r.status, 2, r.all);
+      const meant = args[0] === "dif" ? "diff" : "plan";
+      assert.match(r.stderr, new RegExp(`^error: unknown command "${args[0]}"; did you mean ${meant}\\? \\(commands: render, diff, plan, init-params, completion; see --help\\)$`, "m"));
+    });
+  }
+
+  it("--check on a stale folder prints the whole command to regenerate it, which can be pasted", () => {
+    const cwd = chart();
+    const typed = ["--params", "params.json", "--set", "replicas=3", "--set", "name=web two", "--out", "rendered", "--check"];
+    const r = runCli(typed, { cwd });
+    assert.equal(r.status, 1, r.all);
+    const hint = /run (gen-manifests .*) to regenerate it$/m.exec(r.stderr)?.[1];
+    assert.equal(hint, "gen-manifests --params params.json --set replicas=3 --set 'name=web two' --out rendered");
+    const bin = tmpDir("gm-bin-");
+    fs.writeFileSync(path.join(bin, "gen-manifests"), `#!/bin/sh\nexec "${process.execPath}" "${CLI}" "$@"\n`, { mode: 0o755 });
+    const pasted = spawnSync("sh", ["-c", hint!], { cwd, encoding: "utf8", env: { ...process.env, PATH: `${bin}:${process.env.PATH}` } });
+    assert.equal(pasted.status, 0, pasted.stderr);
+    assert.equal(runCli(typed, { cwd }).status, 0, "after the pasted command, --check passes");
+  });
+
+  it("problems are listed by file and line, whatever the check that found them", () => {
+    const configMap = (data: string) => `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\ndata: ${data}\n`;
+    // The duplicate (line 9) is found before the schema problem (line 5) of the first document.
+    const cwd = chart({ "b.yaml.hbs": `${configMap("5")}---\n${configMap("{}")}`, "a.yaml.hbs": "apiVersion: v1\nkind: Service\nmetadata:\n  name: s\nspec:\n  ports: 80\n" });
+    const r = render(cwd);
+    assert.equal(r.status, 1, r.all);
+    const places = r.stderr.split("\n").filter((l) => l.startsWith("error: ")).map((l) => /^error: ([^:]+:\d+)/.exec(l)?.[1]);
+    assert.deepEqual(places, ["kubernetes-in/a.yaml.hbs:6", "kubernetes-in/b.yaml.hbs:5", "kubernetes-in/b.yaml.hbs:10"]);
   });
 });
 
@@ -411,6 +458,8 @@ describe("cli: errors, exit codes, and no secret ever printed", () => {
     { name: "params nested 10,000 levels deep", setup: (c) => writeFiles(c, { "deep.json": '{"name":'.repeat(10000) + "1" + "}".repeat(10000) }), args: ["--params", "deep.json"], code: 1, message: /deep\.json:1:\d+: is nested more than 64 levels deep/ },
     { name: "YAML params nested 2,000 levels deep", setup: (c) => writeFiles(c, { "deep.yaml": Array.from({ length: 2000 }, (_, i) => `${" ".repeat(i)}a:`).join("\n") + " 1\n" }), args: ["--params", "deep.yaml"], code: 1, message: /deep\.yaml:258:\d+: is nested more than 64 levels deep/ },
     { name: "params that are not an object", setup: (c) => writeFiles(c, { "list.yaml": "- a\n- b\n" }), args: ["--params", "list.yaml"], code: 1, message: /list\.yaml: expected an object of parameter names and values, got a list/ },
+    { name: "a pod-level resources: (an indentation slip), behind a gate off in Kubernetes 1.32", setup: (c) => writeFiles(c, { "kubernetes-in/web.yaml.hbs": WEB_TEMPLATE.replace("              containerPort: 80\n", "              containerPort: 80\n      resources:\n        limits:\n          memory: 1Gi\n") }), args: ["--params", "params.json"], code: 1, message: /^error: kubernetes-in\/web\.yaml\.hbs:32:7: Deployment web: spec\.template\.spec\.resources: needs the PodLevelResources feature gate, off by default \(alpha\) in Kubernetes 1\.32/m },
+    { name: "a --kube-version that is not a version", args: ["--params", "params.json", "--kube-version", "latest"], code: 2, message: /--kube-version latest: expected a Kubernetes version such as 1\.32/ },
     { name: "--out inside the templates folder", args: ["--params", "params.json", "--out", "kubernetes-in/generated"], code: 1, message: /refusing to write into the templates folder/ },
   ];
   for (const c of cases) {

@@ -50,6 +50,7 @@ export interface MemoryRun {
   sets?: string[];
   inlineSecrets?: boolean;
   cache?: CompileCache;
+  kubeVersion?: string;
 }
 
 /** Runs the whole pipeline in memory. */
@@ -64,6 +65,7 @@ export function renderInMemory(run: MemoryRun): PipelineResult {
     secretsDir: "secrets",
     inlineSecrets: run.inlineSecrets ?? false,
     cache: run.cache,
+    kubeVersion: run.kubeVersion,
   });
 }
 

@@ -5,8 +5,10 @@ import fs from "node:fs";
 import path from "node:path";
 import { BUNDLED_KINDS } from "../bundled-kinds";
 import { closestName } from "../closest-name";
+import FEATURE_GATES from "../feature-gates.json";
 import KUBE_FIELDS from "../kube-fields.json";
 import type { FieldType } from "../tools/generate-kube-fields";
+import type { GateStage } from "../tools/generate-feature-gates";
 import { GenError } from "../errors";
 import { describeObject } from "../object-name";
 import type { KubeObject, RenderedObject } from "../types";
@@ -69,13 +71,22 @@ function objectProblem(r: RenderedObject, message: string, path?: Path, key = fa
   return { file: r.template, message: `${describeObject(r.object)}: ${where}${message}`, place: { object: r, path: path ?? [], key, detail: message } };
 }
 
+/** The Kubernetes version the rendered objects are for, unless told otherwise: kubectl 1.32's. */
+export const DEFAULT_KUBE_VERSION = "1.32";
+
+export interface CheckOptions {
+  /** `1.32`: fields behind a feature gate that is off by default in this version are errors. */
+  kubeVersion?: string;
+}
+
 /** Throws every problem at once; each names its object's field (see locate-problems for its line). */
-export function checkManifests(objects: RenderedObject[]): void {
+export function checkManifests(objects: RenderedObject[], options: CheckOptions = {}): void {
   const problems: ObjectProblem[] = [];
+  const version = options.kubeVersion ?? DEFAULT_KUBE_VERSION;
   checkDuplicates(objects, problems);
   for (const r of objects) {
     checkSchema(r, problems);
-    checkFields(r, problems);
+    checkFields(r, problems, version);
   }
   if (problems.length === 0) checkReferences(objects, problems);
   if (problems.length) throw new GenError("check-manifests", problems);
@@ -113,13 +124,32 @@ function checkSchema(r: RenderedObject, problems: ObjectProblem[]): void {
 
 const FIELD_TYPES: Record<string, Record<string, FieldType>> = KUBE_FIELDS.types;
 const KIND_TYPES: Record<string, string> = KUBE_FIELDS.kinds;
+const FIELD_GATES: Record<string, Record<string, string>> = KUBE_FIELDS.gates;
+const GATE_STAGES: Record<string, GateStage[]> = FEATURE_GATES.gates;
+
+const minor = (version: string): number => Number(version.split(".")[1]);
+
+/**
+ * Why a gated field cannot be used in a Kubernetes version, or undefined when its gate is on by
+ * default there. An API server whose gate is off drops the field without a word: the object is
+ * applied without it.
+ */
+export function gateOff(gate: string, version: string): string | undefined {
+  const stages = GATE_STAGES[gate];
+  if (!stages || stages.length === 0) return undefined; // graduated and removed long ago
+  const current = stages.filter((s) => minor(s.version) <= minor(version)).pop();
+  if (!current) return `which Kubernetes ${version} does not have (it came in ${stages[0].version}, ${stages[0].preRelease.toLowerCase()})`;
+  if (!current.default) return `off by default (${current.preRelease.toLowerCase()}) in Kubernetes ${version}`;
+  return undefined;
+}
 
 /**
  * Every field must be one the kind has: the API server's strict field validation (kubectl's
  * default) rejects unknown ones at apply time, and kubernetes-models' validators let them through.
+ * And none may need a feature gate that is off by default in the target version (src/feature-gates.json).
  * Checked for the bundled kinds, whose field names src/kube-fields.json lists.
  */
-function checkFields(r: RenderedObject, problems: ObjectProblem[]): void {
+function checkFields(r: RenderedObject, problems: ObjectProblem[], version: string): void {
   const root = KIND_TYPES[`${r.object.apiVersion}/${r.object.kind}`];
   if (!root) return;
   // `at` is one stack, pushed and popped: every object of every manifest passes here.
@@ -128,12 +158,18 @@ function checkFields(r: RenderedObject, problems: ObjectProblem[]): void {
     // Anything but a mapping is the schema check's to report.
     if (!value || typeof value !== "object" || Array.isArray(value)) return;
     const known = FIELD_TYPES[type];
+    const gated = FIELD_GATES[type];
     const node = value as Record<string, unknown>;
     for (const field of Object.keys(node)) {
       if (!Object.hasOwn(known, field)) {
         const near = closestName(field, Object.keys(known));
         problems.push(objectProblem(r, `unknown field${near ? `; did you mean ${near}?` : ""}`, [...at, field], true));
         continue;
+      }
+      const gate = gated?.[field];
+      const off = gate && gateOff(gate, version);
+      if (off) {
+        problems.push(objectProblem(r, `needs the ${gate} feature gate, ${off}: an API server without the gate drops the field silently. Is it indented where it belongs? (--kube-version sets the target version)`, [...at, field], true));
       }
       const t = known[field];
       if (t === null || t === "{}") continue;

@@ -9,6 +9,7 @@ import { closestName } from "../closest-name";
 import { type ByTemplateText, cacheKey, CompileCache, loadModuleCode, madeFrom, ModuleCode, NO_CACHE, placesIn, readByTemplateText } from "../compile-cache";
 import { GenError, Problem } from "../errors";
 import { Phase, phaseByName, PHASES } from "../phases";
+import { describeSyntaxError } from "../template-syntax";
 import { secretParamNames } from "./validate-params";
 import type { EmitSite, ParamSchema, ParamValue, ParamValues, TemplateFile } from "../types";
 
@@ -787,18 +788,21 @@ function parseTemplate(file: TemplateFile, problems: Problem[]): Program | undef
   try {
     return compiler().parse(file.text);
   } catch (e) {
-    problems.push(describeParseError(file, e as Error & { lineNumber?: number; column?: number }));
+    problems.push(...describeParseError(file, e as Error & { lineNumber?: number; column?: number }));
     return undefined;
   }
 }
 
-/** Handlebars' parse errors: either `msg - line:col`, or jison's `Parse error on line N:` with a caret. */
-export function describeParseError(file: TemplateFile, e: Error & { lineNumber?: number; column?: number }): Problem {
+/**
+ * Handlebars' parse errors: either `msg - line:col`, or jison's `Parse error on line N:` with a
+ * caret; put into words, at the tag to fix, by template-syntax.
+ */
+export function describeParseError(file: TemplateFile, e: Error & { lineNumber?: number; column?: number }): Problem[] {
   if (e.lineNumber !== undefined) {
-    return { file: file.path, line: e.lineNumber, column: (e.column ?? 0) + 1, message: `syntax error: ${e.message.replace(/ - \d+:\d+$/, "")}` };
+    return describeSyntaxError(file.path, file.text, { line: e.lineNumber, column: (e.column ?? 0) + 1 }, undefined, e.message.replace(/ - \d+:\d+$/, ""));
   }
   const m = /Parse error on line (\d+):\n(.*)\n(-*)\^\n(.*)/.exec(e.message);
-  if (!m) return { file: file.path, message: `syntax error: ${e.message.split("\n")[0]}` };
+  if (!m) return describeSyntaxError(file.path, file.text, {}, undefined, e.message.split("\n")[0]);
   const line = Number(m[1]);
   // jison shows up to 20 characters before the fault, newlines removed: find them on the line.
   const truncated = m[2].startsWith("...");
@@ -809,8 +813,7 @@ export function describeParseError(file: TemplateFile, e: Error & { lineNumber?:
   else {
     for (let k = Math.min(shown.length, lineText.length); k >= 0 && column === undefined; k--) if (shown.endsWith(lineText.slice(0, k))) column = k + 1;
   }
-  const expecting = m[4].replace(/^Expecting /, "expected ").replace(/'/g, "");
-  return { file: file.path, line, column, message: `syntax error: ${expecting.length > 120 ? `${expecting.slice(0, 117)}...` : expecting}` };
+  return describeSyntaxError(file.path, file.text, { line, column }, m[4]);
 }
 
 function at(file: TemplateFile, node: Node, message: string): Problem {

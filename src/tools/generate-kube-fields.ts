@@ -17,6 +17,29 @@ export interface KubeFieldTable {
   /** apiVersion/kind → the object type of the kind. */
   kinds: Record<string, string>;
   types: Record<string, Record<string, FieldType>>;
+  /**
+   * Type → field → the feature gate the field requires, as its OpenAPI description says ("This
+   * is an alpha field and requires enabling the PodLevelResources feature gate").
+   */
+  gates: Record<string, Record<string, string>>;
+}
+
+/** How the descriptions say that setting a field needs a gate; a gate on a value or a behaviour is not one. */
+const REQUIRES_GATE = [
+  /requires (?:enabling )?(?:the )?([A-Z][A-Za-z0-9]+) feature gate/,
+  /gated by the ([A-Z][A-Za-z0-9]+) feature gate/,
+  /accepts setting the field when the feature gate ([A-Z][A-Za-z0-9]+) is enabled/,
+];
+
+/** The gate a field's description says it requires, if any (the first named). */
+export function gateOf(description: string): string | undefined {
+  const text = description.replace(/\s+/g, " ");
+  let first: { at: number; gate: string } | undefined;
+  for (const pattern of REQUIRES_GATE) {
+    const m = pattern.exec(text);
+    if (m && (!first || m.index < first.at)) first = { at: m.index, gate: m[1] };
+  }
+  return first?.gate;
 }
 
 export const TABLE_FILE = path.join(__dirname, "..", "..", "..", "src", "kube-fields.json");
@@ -27,6 +50,7 @@ export function generateKubeFields(modelsRoot = path.dirname(require.resolve("ku
   const checker = program.getTypeChecker();
   const types: KubeFieldTable["types"] = {};
   const kinds: KubeFieldTable["kinds"] = {};
+  const gates: KubeFieldTable["gates"] = {};
 
   /** The name of an object type, after walking it into the table; null for a leaf. */
   const describe = (type: ts.Type, where: string): FieldType => {
@@ -48,6 +72,8 @@ export function generateKubeFields(modelsRoot = path.dirname(require.resolve("ku
       types[name] = {};
       for (const prop of type.getProperties()) {
         types[name][prop.getName()] = describe(checker.getTypeOfSymbol(prop), `${name}.${prop.getName()}`);
+        const gate = gateOf(ts.displayPartsToString(prop.getDocumentationComment(checker)));
+        if (gate) (gates[name] ??= {})[prop.getName()] = gate;
       }
     }
     return name;
@@ -63,7 +89,8 @@ export function generateKubeFields(modelsRoot = path.dirname(require.resolve("ku
   }
   const version = (JSON.parse(fs.readFileSync(path.join(modelsRoot, "package.json"), "utf8")) as { version: string }).version;
   const sorted = Object.fromEntries(Object.keys(types).sort().map((t) => [t, Object.fromEntries(Object.keys(types[t]).sort().map((f) => [f, types[t][f]]))]));
-  return { source: `kubernetes-models ${version}`, kinds, types: sorted };
+  const sortedGates = Object.fromEntries(Object.keys(gates).sort().map((t) => [t, Object.fromEntries(Object.keys(gates[t]).sort().map((f) => [f, gates[t][f]]))]));
+  return { source: `kubernetes-models ${version}`, kinds, types: sorted, gates: sortedGates };
 }
 
 export function tableText(table: KubeFieldTable): string {
