@@ -84,6 +84,22 @@ export const DIALECTS = {
     escape: (v) => v.replace(/%/g, "%%"),
     finish: (raw, escaped) => (endsInSpace(raw) ? { reason: "starts or ends with a blank, which ConfigParser strips" } : { text: escaped }),
   },
+  /**
+   * glance_store's swift reference file (glance-swift.conf): Python's ConfigParser with `%`
+   * interpolation, then one pair of quotes around a value taken off (a value that starts with a
+   * quote must end with it). Quotes keep blanks at either end.
+   */
+  "glance-swift": {
+    what: "glance_store's swift reference file",
+    kind: "ini",
+    delimiters: "=:",
+    refuse: refuseInLine,
+    escape: (v) => v.replace(/%/g, "%%"),
+    finish(raw, escaped) {
+      const quoted = raw.length > 0 && (raw[0] === '"' || raw[0] === "'");
+      return { text: endsInSpace(raw) || quoted ? `"${escaped}"` : escaped };
+    },
+  },
   /** uwsgi's ini: `%…`, `$(…)`, `@(…)` are magic; only plain words, numbers, paths and addresses pass. */
   uwsgi: {
     what: "a uwsgi ini file",

@@ -136,6 +136,15 @@ nicer.read(req["file"], encoding="utf-8")
 print(json.dumps([[plain.get("group", n) for n in req["names"]], [nicer.get("group", n) for n in req["names"]]]))
 `;
 
+const READ_GLANCE_SWIFT = `
+import json, sys
+from glance_store._drivers.swift.utils import SwiftConfigParser
+req = json.load(sys.stdin)
+c = SwiftConfigParser()
+c.read(req["file"], encoding="utf-8")
+print(json.dumps([c.get("group", n) for n in req["names"]]))
+`;
+
 describe("config files: hostile values read back exactly by the services' own parsers", () => {
   const dir = tmpDir();
   const names = HOSTILE.map((_, i) => `p${i}`);
@@ -162,6 +171,13 @@ describe("config files: hostile values read back exactly by the services' own pa
     const [plain, nicer] = python(READ_PASTE, { file, names: holdable.map((_, i) => `p${i}`) }) as string[][];
     assert.deepEqual(plain, holdable);
     assert.deepEqual(nicer, holdable);
+  });
+
+  it("glance_store's swift reference file reads every value as written (its quotes and ConfigParser's %)", () => {
+    const text = renderConfig("glance-swift", (i) => `p${i} = {{p${i}}}`, HOSTILE);
+    const file = path.join(dir, "glance-swift.conf");
+    fs.writeFileSync(file, text);
+    assert.deepEqual(python(READ_GLANCE_SWIFT, { file, names }), HOSTILE);
   });
 
   it("a value ConfigParser cannot hold (a blank at an end) is refused at its place, the value not shown", () => {
@@ -200,7 +216,7 @@ describe("config files: hostile values read back exactly by the services' own pa
   it("a {{#config}} block names a known format", () => {
     const template = 'apiVersion: v1\nkind: Secret\nmetadata:\n  name: s\nstringData:\n  a: |\n    {{#config "toml"}}\n    a = {{p0}}\n    {{/config}}\n';
     const problems = problemsOf(() => renderInMemory({ templates: { "s.yaml.hbs": template }, params: { p0: "x" }, schema: schemaOf(1) }));
-    assert.match(problems[0], /^tpl\/s\.yaml\.hbs:7:5: #config names the format of the text it writes: one of "oslo", "paste", "uwsgi", "rabbitmq", "json"$/);
+    assert.match(problems[0], /^tpl\/s\.yaml\.hbs:7:5: #config names the format of the text it writes: one of "oslo", "paste", "glance-swift", "uwsgi", "rabbitmq", "json"$/);
   });
 
   it("a value printed by a partial inside a {{#config}} block is written by the block's format", () => {
