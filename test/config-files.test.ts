@@ -22,7 +22,7 @@ const hostile = {
   admin_user_password: HOSTILE,
   glance_admin_password: HOSTILE,
   memcache_secret_key: HOSTILE_INNER,
-  swift_admin_password: HOSTILE_INNER,
+  swift_admin_password: HOSTILE,
   swift_password: HOSTILE,
   rabbitmq_password: HOSTILE,
   keystone_db_uri: DB_URI,
@@ -60,16 +60,26 @@ for file, group, name in json.load(sys.stdin):
 print(json.dumps(out))
 `;
 
+/** swift's authtoken filter as keystonemiddleware configures it from paste.deploy, and glance_store's reference file. */
 const READ_OTHERS = `
 import json, sys
 from paste.deploy.loadwsgi import NicerConfigParser
+from keystonemiddleware._common.config import Config
+from keystonemiddleware.auth_token import list_opts
+from keystoneauth1 import loading
 from glance_store._drivers.swift.utils import SwiftConfigParser
 req = json.load(sys.stdin)
 paste = NicerConfigParser(req["proxy"], defaults={"here": "/etc/swift", "__file__": req["proxy"]})
+paste.optionxform = str
 paste.read(req["proxy"], encoding="utf-8")
+local = {k: paste.get("filter:authtoken", k) for k in paste.options("filter:authtoken") if k not in ("here", "__file__")}
+local["oslo_config_file"] = req["authtoken"]
+conf = Config("auth_token", "keystone_authtoken", list_opts(), local)
+# As the middleware loads its auth plugin: the plugin's options, read through the same config.
+conf.oslo_conf_obj.register_opts(loading.get_auth_plugin_conf_options(conf.get("auth_type")), group="keystone_authtoken")
 store = SwiftConfigParser()
 store.read(req["store"], encoding="utf-8")
-print(json.dumps([paste.get("filter:authtoken", "password"), paste.get("filter:authtoken", "memcache_secret_key"), store.get("store", "key")]))
+print(json.dumps([conf.get("password"), conf.get("memcache_secret_key"), store.get("store", "key")]))
 `;
 
 describe("shipped config files: hostile secrets arrive exactly", () => {
@@ -84,10 +94,11 @@ describe("shipped config files: hostile secrets arrive exactly", () => {
     assert.deepEqual(got, [DB_URI, HOSTILE, HOSTILE_INNER]);
   });
 
-  it("swift's proxy-server.conf (paste.deploy) and glance's swift reference file (glance_store)", () => {
+  it("swift's authtoken filter (paste.deploy, then its oslo.config file) and glance's swift reference file (glance_store)", () => {
     const proxy = write("proxy-server.conf", secretData("swift-config")["proxy-server.conf"]);
+    const authtoken = write("authtoken.conf", secretData("swift-config")["authtoken.conf"]);
     const store = write("glance-swift.conf", secretData("glance-config")["glance-swift.conf"]);
-    assert.deepEqual(python(READ_OTHERS, { proxy, store }), [HOSTILE_INNER, HOSTILE_INNER, HOSTILE]);
+    assert.deepEqual(python(READ_OTHERS, { proxy, authtoken, store }), [HOSTILE, HOSTILE_INNER, HOSTILE]);
   });
 
   it("RabbitMQ's definitions file (JSON)", () => {
@@ -95,23 +106,24 @@ describe("shipped config files: hostile secrets arrive exactly", () => {
     assert.equal(definitions.users[0].password, HOSTILE);
   });
 
-  it("a secret ConfigParser cannot hold (a blank at an end) is refused where swift would lose it", () => {
+  it("a value ConfigParser cannot hold (a blank at an end) is refused where swift would lose it", () => {
     const r = (() => {
       try {
-        runPipeline({ ...inputs, paramsFiles: [{ path: "hostile.json", text: JSON.stringify({ ...hostile, swift_admin_password: HOSTILE }) }], sets: [], outDir: "out", secretsDir: "secrets", inlineSecrets: false });
+        runPipeline({ ...inputs, paramsFiles: [{ path: "hostile.json", text: JSON.stringify({ ...hostile, swift_hash_path_prefix: " prefix " }) }], sets: [], outDir: "out", secretsDir: "secrets", inlineSecrets: false });
         return "";
       } catch (e) {
         return String((e as Error).message);
       }
     })();
-    assert.match(r, /kubernetes-in\/swift\.yaml\.hbs:\d+:\d+: the value of \{\{swift_admin_password\}\} \(hostile\.json: \/swift_admin_password\) starts or ends with a blank/);
-    assert.ok(!r.includes(HOSTILE_INNER));
+    assert.match(r, /kubernetes-in\/swift\.yaml\.hbs:\d+:\d+: the value of \{\{swift_hash_path_prefix\}\} \(hostile\.json: \/swift_hash_path_prefix\) starts or ends with a blank/);
+    assert.ok(!r.includes(" prefix "));
   });
 });
 
 // Each oslo.config file of the set and the option namespaces of the service that reads it.
 // Groups named at run time (glance's backends) are checked against the store's options.
 const OSLO_FILES: Record<string, { secret: string; namespaces: string[]; dynamicGroups?: { groups: string[]; namespaces: string[] } }> = {
+  "authtoken.conf": { secret: "swift-config", namespaces: ["keystonemiddleware.auth_token"] },
   "keystone.conf": { secret: "keystone-config", namespaces: ["keystone", "oslo.cache", "oslo.log", "oslo.db", "oslo.policy", "oslo.messaging", "oslo.middleware", "osprofiler"] },
   "glance-api.conf": {
     secret: "glance-config",
