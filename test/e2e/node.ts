@@ -64,6 +64,8 @@ interface Pod {
   message?: string;
   containers: ContainerRun[];
   stopping: boolean;
+  /** A Job's pod: how many container restarts its backoffLimit still allows (OnFailure). */
+  restartLimit?: number;
   done: Promise<void>;
   resolveDone: () => void;
 }
@@ -96,6 +98,8 @@ export interface KubectlReply {
 }
 
 class NodeError extends Error {}
+/** A Secret, ConfigMap or key a pod needs is not there yet: the kubelet waits for it and retries. */
+class WaitingError extends NodeError {}
 
 function hash(value: unknown): string {
   return createHash("sha256").update(JSON.stringify(value)).digest("hex").slice(0, 10);
@@ -147,6 +151,7 @@ export class Node {
   private jobs = new Map<string, JobRun>();
   private workloads = new Map<string, WorkloadRun>();
   private procs = new Set<ChildProcess>();
+  private hostProcs = new Set<ChildProcess>();
   private nextPod = 0;
   private nextService = 0;
   private stopped = false;
@@ -537,7 +542,8 @@ export class Node {
     this.jobs.set(key, run);
     const attempt = (): void => {
       if (this.stopped || this.jobs.get(key) !== run) return;
-      const pod = this.createPod(obj.spec.template, obj.metadata.namespace, `${obj.metadata.name}-${run.failures}`, { kind: "Job", name: obj.metadata.name }, {});
+      const pod = this.createPod(obj.spec.template, obj.metadata.namespace, `${obj.metadata.name}-${run.pods.length}`, { kind: "Job", name: obj.metadata.name }, {});
+      pod.restartLimit = (obj.spec.backoffLimit ?? 6) - run.failures;
       run.pods.push(pod);
       void pod.done.then(() => {
         if (this.jobs.get(key) !== run || pod.stopping) return;
@@ -546,7 +552,7 @@ export class Node {
           this.event(`job ${key} complete`);
           return;
         }
-        run.failures++;
+        run.failures += 1 + pod.containers.reduce((n, c) => n + c.restarts, 0);
         const limit = obj.spec.backoffLimit ?? 6;
         if (run.failures > limit) {
           run.status = "Failed";
@@ -681,9 +687,21 @@ export class Node {
     fs.writeFileSync(path.join(pod.dir, "hostname"), `${pod.spec.hostname ?? pod.name}\n`);
     fs.writeFileSync(path.join(pod.dir, "resolv.conf"), "# no DNS in the e2e node: every name is in /etc/hosts\noptions ndots:1 attempts:1 timeout:1\n");
     this.writeHosts();
-    const volumes = this.materializeVolumes(pod, claims);
     const specs: [Obj, boolean][] = [...(pod.spec.initContainers ?? []).map((c: Obj): [Obj, boolean] => [c, true]), ...pod.spec.containers.map((c: Obj): [Obj, boolean] => [c, false])];
-    for (const [spec, init] of specs) pod.containers.push(this.prepareContainer(pod, spec, init));
+    let volumes: Map<string, { dir: string; readOnly: boolean }>;
+    for (;;) {
+      try {
+        volumes = this.materializeVolumes(pod, claims);
+        pod.containers = specs.map(([spec, init]) => this.prepareContainer(pod, spec, init));
+        break;
+      } catch (e) {
+        if (!(e instanceof WaitingError) || pod.stopping || this.stopped) throw e;
+        if (pod.message !== e.message) this.event(`pod ${pod.key} waits: ${e.message}`);
+        pod.message = e.message;
+        await sleep(1000);
+      }
+    }
+    pod.message = undefined;
     const policy: string = pod.spec.restartPolicy ?? "Always";
     pod.phase = "Running";
     for (const c of pod.containers.filter((x) => x.init)) {
@@ -691,7 +709,7 @@ export class Node {
         const code = await this.runContainer(pod, c, volumes);
         if (pod.stopping) return;
         if (code === 0) break;
-        if (policy === "Never") throw new NodeError(`init container ${c.name} exited with ${code}`);
+        if (policy === "Never" || (pod.restartLimit !== undefined && c.restarts >= pod.restartLimit)) throw new NodeError(`init container ${c.name} exited with ${code}`);
         await this.backOff(pod, c);
       }
     }
@@ -702,6 +720,7 @@ export class Node {
           const code = await this.runContainer(pod, c, volumes, true);
           if (pod.stopping) return code;
           if (policy === "Never" || (policy === "OnFailure" && code === 0)) return code;
+          if (pod.restartLimit !== undefined && c.restarts >= pod.restartLimit) return code;
           await this.backOff(pod, c);
           if (pod.stopping) return code;
         }
@@ -784,7 +803,7 @@ export class Node {
     const data = obj ? this.objectData(obj) : undefined;
     if (data && key in data) return data[key].toString("utf8");
     if (optional) return undefined;
-    throw new NodeError(`CreateContainerConfigError: ${obj ? `couldn't find key ${key} in ${kind} ${ns}/${name}` : `${kind.toLowerCase()} "${name}" not found`}`);
+    throw new WaitingError(`CreateContainerConfigError: ${obj ? `couldn't find key ${key} in ${kind} ${ns}/${name}` : `${kind.toLowerCase()} "${name}" not found`}`);
   }
 
   private objectData(obj: Obj): Record<string, Buffer> {
@@ -827,7 +846,7 @@ export class Node {
       const obj = this.objects.get(`${kind}/${pod.namespace}/${ref.name}`);
       if (!obj) {
         if (ref.optional) continue;
-        throw new NodeError(`CreateContainerConfigError: ${kind.toLowerCase()} "${ref.name}" not found`);
+        throw new WaitingError(`CreateContainerConfigError: ${kind.toLowerCase()} "${ref.name}" not found`);
       }
       for (const [k, v] of Object.entries(this.objectData(obj))) env[`${from.prefix ?? ""}${k}`] = v.toString("utf8");
     }
@@ -884,14 +903,14 @@ export class Node {
         const ref = v.secret ?? v.configMap;
         const refName = v.secret ? ref.secretName : ref.name;
         const obj = this.objects.get(`${kind}/${pod.namespace}/${refName}`);
-        if (!obj && !ref.optional) throw new NodeError(`MountVolume.SetUp failed for volume "${name}": ${kind.toLowerCase()} "${refName}" not found`);
+        if (!obj && !ref.optional) throw new WaitingError(`MountVolume.SetUp failed for volume "${name}": ${kind.toLowerCase()} "${refName}" not found`);
         fs.mkdirSync(dir, { recursive: true, mode: 0o755 });
         const data = obj ? this.objectData(obj) : {};
         const items: { key: string; path: string; mode?: number }[] = ref.items ?? Object.keys(data).map((k) => ({ key: k, path: k }));
         for (const item of items) {
           if (!(item.key in data)) {
             if (ref.optional) continue;
-            throw new NodeError(`MountVolume.SetUp failed for volume "${name}": configmap or secret references non-existent key ${item.key}`);
+            throw new WaitingError(`MountVolume.SetUp failed for volume "${name}": configmap or secret references non-existent key ${item.key}`);
           }
           const file = path.join(dir, item.path);
           fs.mkdirSync(path.dirname(file), { recursive: true });
@@ -923,7 +942,7 @@ export class Node {
           const sub = source.secret ?? source.configMap;
           if (!sub) throw new NodeError(`volume ${name}: projected source ${Object.keys(source)[0]} is not supported by the e2e node`);
           const obj = this.objects.get(`${source.secret ? "Secret" : "ConfigMap"}/${pod.namespace}/${sub.name}`);
-          if (!obj) throw new NodeError(`MountVolume.SetUp failed for volume "${name}": "${sub.name}" not found`);
+          if (!obj) throw new WaitingError(`MountVolume.SetUp failed for volume "${name}": "${sub.name}" not found`);
           const data = this.objectData(obj);
           for (const item of sub.items ?? Object.keys(data).map((k) => ({ key: k, path: k }))) {
             const file = path.join(dir, item.path);
@@ -1169,6 +1188,16 @@ export class Node {
     for (const j of this.jobs.values()) clearTimeout(j.timer);
     await Promise.all([...this.pods.values()].map((p) => this.stopPod(p)));
     for (const s of this.services.values()) for (const server of s.servers) server.close();
+    // Then the node's own processes (the database), each given time to stop cleanly.
+    const hosts = [...this.hostProcs].filter((p) => p.exitCode === null && p.signalCode === null);
+    for (const p of hosts) {
+      try {
+        process.kill(-p.pid!, "SIGTERM");
+      } catch {
+        // gone
+      }
+    }
+    await Promise.race([Promise.all(hosts.map((p) => new Promise((r) => (p.exitCode !== null || p.signalCode !== null ? r(0) : p.on("exit", r))))), sleep(30000)]);
     const left = this.livePids();
     for (const pid of left) {
       try {
@@ -1186,6 +1215,7 @@ export class Node {
     const proc = spawn(argv[0], argv.slice(1), { stdio: ["ignore", log, log], detached: true, env: { ...process.env, ...env } });
     fs.closeSync(log);
     this.procs.add(proc);
+    this.hostProcs.add(proc);
     proc.on("exit", (code) => {
       this.procs.delete(proc);
       this.event(`host process ${argv[0]} exited with ${code}`);
