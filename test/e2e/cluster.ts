@@ -101,7 +101,7 @@ export async function startNode(dir: string, env: Record<string, string> = {}): 
   const kubectlPath = path.join(dir, "kubectl");
   fs.writeFileSync(kubectlPath, `#!/bin/sh\nexec ${JSON.stringify(process.execPath)} ${JSON.stringify(path.join(__dirname, "kubectl.js"))} "$@"\n`, { mode: 0o755 });
   const proc = spawn("unshare", ["--net", "--mount", "--propagation", "private", "--", process.execPath, path.join(__dirname, "node.js"), dir, socket], {
-    stdio: ["ignore", "pipe", fs.openSync(path.join(dir, "node.stderr"), "a")],
+    stdio: ["pipe", "pipe", fs.openSync(path.join(dir, "node.stderr"), "a")],
     env: { ...process.env, ...env },
   });
   await new Promise<void>((resolve, reject) => {

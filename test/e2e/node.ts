@@ -1295,6 +1295,10 @@ async function main(): Promise<void> {
   };
   process.on("SIGTERM", stop);
   process.on("SIGINT", stop);
+  // The test holds our standard input open: if it dies, however it dies, everything stops.
+  process.stdin.on("end", stop);
+  process.stdin.on("close", stop);
+  process.stdin.resume();
   server.listen(socket, () => {
     fs.chmodSync(socket, 0o600);
     process.stdout.write("ready\n");
