@@ -36,9 +36,9 @@ test("the fixture's objects are applied, its Job completes and its workloads rol
   const applied = ok(node.kubectl(["apply", "-f", FIXTURE]), "apply");
   assert.match(applied, /deployment\.apps\/web created/);
   assert.match(ok(node.kubectl(["apply", "-f", FIXTURE]), "apply again"), /^(?!.*(created|configured)).*$/s, "a second apply changes nothing");
-  ok(node.kubectl(["rollout", "status", "--timeout=60s", "-n", "demo", "deployment/web"]), "rollout web");
-  ok(node.kubectl(["rollout", "status", "--timeout=60s", "-n", "demo", "statefulset/store"]), "rollout store");
-  ok(node.kubectl(["wait", "--for=condition=complete", "--timeout=90s", "-n", "demo", "job/fetch"]), "wait job");
+  ok(node.kubectl(["rollout", "status", "--timeout=180s", "-n", "demo", "deployment/web"]), "rollout web");
+  ok(node.kubectl(["rollout", "status", "--timeout=180s", "-n", "demo", "statefulset/store"]), "rollout store");
+  ok(node.kubectl(["wait", "--for=condition=complete", "--timeout=240s", "-n", "demo", "job/fetch"]), "wait job");
 });
 
 test("the Job reached both pods through the Service name, a StatefulSet pod by its name, with its Secret in its environment", { skip }, () => {
@@ -69,7 +69,7 @@ test("a claim of a StatefulSet keeps its data when its pods are replaced", { ski
   ok(node.kubectl(["exec", "-n", "demo", "pod/store-0", "--", "sh", "-c", "echo kept > /data/note"]), "write");
   ok(node.kubectl(["delete", "-n", "demo", "statefulset/store"]), "delete");
   ok(node.kubectl(["apply", "-f", FIXTURE]), "apply");
-  ok(node.kubectl(["rollout", "status", "--timeout=60s", "-n", "demo", "statefulset/store"]), "rollout store");
+  ok(node.kubectl(["rollout", "status", "--timeout=180s", "-n", "demo", "statefulset/store"]), "rollout store");
   assert.equal(ok(node.kubectl(["exec", "-n", "demo", "pod/store-0", "--", "cat", "/data/note"]), "read").trim(), "kept");
 });
 

@@ -173,6 +173,10 @@ export class Node {
   setUp(): void {
     for (const d of [this.runDir, this.logDir, this.volumesDir]) fs.mkdirSync(d, { recursive: true });
     execFileSync("mount", ["-t", "tmpfs", "-o", "mode=0755", "e2e-node", this.runDir]);
+    // The pods' named network namespaces live in /run/netns: a folder of this node's own (in its
+    // private mount namespace), so that two nodes, or anyone's `ip netns`, never share a name.
+    fs.mkdirSync("/run/netns", { recursive: true });
+    execFileSync("mount", ["-t", "tmpfs", "-o", "mode=0755", "e2e-netns", "/run/netns"]);
     this.ip("link", "set", "lo", "up");
     this.ip("link", "add", "br0", "type", "bridge");
     this.ip("addr", "add", `${NODE_IP}/${PREFIX_LEN}`, "dev", "br0");
