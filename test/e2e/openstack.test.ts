@@ -80,7 +80,7 @@ function inClient(script: string, stdin?: Buffer): RunResult {
 /** Renders the shipped set with a parameters file made as the README says: init-params, then filled in. */
 function renderSet(): void {
   const params = path.join(dir, "params.yaml");
-  ok(run(process.execPath, [CLI, "init-params", params, "--database-host", NODE_IP, "--swift-auth-url", "http://keystone:5000/v3", "--swift-user", "glance", "--swift-password", "unused", "--swift-siteurl", "http://swift-proxy:8080/v1/AUTH_service/glance"]), "init-params");
+  ok(run(process.execPath, [CLI, "init-params", params, "--database-host", NODE_IP, "--swift-auth-url", "http://keystone:5000/v3", "--swift-user", "registry", "--swift-password", "unused", "--swift-siteurl", "http://swift-proxy:6004/v1/AUTH_registry/registry"]), "init-params");
   const values = yaml.load(fs.readFileSync(params, "utf8")) as Record<string, unknown>;
   const schema = JSON.parse(fs.readFileSync(path.join(REPO, "params", "schema.json"), "utf8")) as { properties: Record<string, { writeOnly?: boolean }> };
   // The images as build.sh names them; the database administrator this test created.
