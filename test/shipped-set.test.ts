@@ -66,7 +66,7 @@ describe("shipped set: every object of the seed, carried to Zed", () => {
     ["keystone-db-sync", "jobs", ["keystone-manage", "--config-file=/etc/keystone/keystone.conf", "db_sync"]],
     ["keystone-bootstrap", "bootstrap", ["keystone-manage", "--config-file=/etc/keystone/keystone.conf", "bootstrap"]],
     ["glance-db-sync", "jobs", ["/usr/bin/glance-manage", "--config-file=/etc/glance/glance-api.conf", "db_sync"]],
-    ["catalog-setup", "service-setup", ["/bin/sh", "-c"]],
+    ["catalog-setup", "service-setup", ["/usr/bin/python3", "-c"]],
   ];
   for (const [name, phase, command] of jobs) {
     it(`Job ${name} runs in phase ${phase}, and cleans up after itself`, () => {
