@@ -52,15 +52,24 @@ fi
 
 # Phase 20 secrets: secrets
 "$KUBECTL" apply $apply_flags \
+  -f "$secrets"/'20-secret-catalog-setup.yaml' \
   -f "$secrets"/'20-secret-cinder.yaml' \
-  -f "$secrets"/'20-secret-client.yaml' \
   -f "$secrets"/'20-secret-docker-registry.yaml' \
-  -f "$secrets"/'20-secret-glance.yaml' \
-  -f "$secrets"/'20-secret-keystone.yaml' \
+  -f "$secrets"/'20-secret-glance-config.yaml' \
+  -f "$secrets"/'20-secret-keystone-bootstrap.yaml' \
+  -f "$secrets"/'20-secret-keystone-config.yaml' \
+  -f "$secrets"/'20-secret-keystone-credential-keys.yaml' \
+  -f "$secrets"/'20-secret-keystone-fernet-keys.yaml' \
   -f "$secrets"/'20-secret-neutron.yaml' \
   -f "$secrets"/'20-secret-nova.yaml' \
+  -f "$secrets"/'20-secret-rabbitmq-config.yaml' \
   -f "$secrets"/'20-secret-rabbitmq.yaml' \
-  -f "$secrets"/'20-secret-swift.yaml' \
+  -f "$secrets"/'20-secret-swift-config.yaml' \
+  "$@"
+
+# Phase 30 config: config maps
+"$KUBECTL" apply $apply_flags \
+  -f "$here"/'30-configmap-docker-registry-config.yaml' \
   "$@"
 
 # Phase 50 services: services
@@ -68,17 +77,16 @@ fi
   -f "$here"/'50-service-cinder-api.yaml' \
   -f "$here"/'50-service-docker-registry.yaml' \
   -f "$here"/'50-service-glance-api.yaml' \
-  -f "$here"/'50-service-glance-registry.yaml' \
   -f "$here"/'50-service-keystone.yaml' \
+  -f "$here"/'50-service-memcached.yaml' \
   -f "$here"/'50-service-neutron.yaml' \
   -f "$here"/'50-service-nova-api-ec2.yaml' \
   -f "$here"/'50-service-nova-api-metadata.yaml' \
   -f "$here"/'50-service-nova-api.yaml' \
   -f "$here"/'50-service-nova-novncproxy.yaml' \
   -f "$here"/'50-service-rabbitmq.yaml' \
-  -f "$here"/'50-service-swift-account.yaml' \
-  -f "$here"/'50-service-swift-container.yaml' \
   -f "$here"/'50-service-swift-proxy.yaml' \
+  -f "$here"/'50-service-swift-storage.yaml' \
   "$@"
 
 # Phase 60 jobs: one-shot jobs (waited for)
@@ -90,24 +98,33 @@ fi
   -f "$here"/'60-job-nova-db-sync.yaml' \
   "$@"
 if [ "$dry_run" -eq 0 ]; then
-  "$KUBECTL" wait --for=condition=complete --timeout="$WAIT_TIMEOUT" -n 'openstack' 'job/cinder-db-sync-73d99261' "$@" ||
-    fail 'Job openstack/cinder-db-sync-73d99261 did not complete within '"$WAIT_TIMEOUT"'; see: kubectl logs -n openstack job/cinder-db-sync-73d99261'
+  "$KUBECTL" wait --for=condition=complete --timeout="$WAIT_TIMEOUT" -n 'openstack' 'job/cinder-db-sync-6ae4e7fc' "$@" ||
+    fail 'Job openstack/cinder-db-sync-6ae4e7fc did not complete within '"$WAIT_TIMEOUT"'; see: kubectl logs -n openstack job/cinder-db-sync-6ae4e7fc'
 fi
 if [ "$dry_run" -eq 0 ]; then
-  "$KUBECTL" wait --for=condition=complete --timeout="$WAIT_TIMEOUT" -n 'openstack' 'job/glance-db-sync-50320556' "$@" ||
-    fail 'Job openstack/glance-db-sync-50320556 did not complete within '"$WAIT_TIMEOUT"'; see: kubectl logs -n openstack job/glance-db-sync-50320556'
+  "$KUBECTL" wait --for=condition=complete --timeout="$WAIT_TIMEOUT" -n 'openstack' 'job/glance-db-sync-b193c4a8' "$@" ||
+    fail 'Job openstack/glance-db-sync-b193c4a8 did not complete within '"$WAIT_TIMEOUT"'; see: kubectl logs -n openstack job/glance-db-sync-b193c4a8'
 fi
 if [ "$dry_run" -eq 0 ]; then
-  "$KUBECTL" wait --for=condition=complete --timeout="$WAIT_TIMEOUT" -n 'openstack' 'job/keystone-db-sync-8e062042' "$@" ||
-    fail 'Job openstack/keystone-db-sync-8e062042 did not complete within '"$WAIT_TIMEOUT"'; see: kubectl logs -n openstack job/keystone-db-sync-8e062042'
+  "$KUBECTL" wait --for=condition=complete --timeout="$WAIT_TIMEOUT" -n 'openstack' 'job/keystone-db-sync-ace28003' "$@" ||
+    fail 'Job openstack/keystone-db-sync-ace28003 did not complete within '"$WAIT_TIMEOUT"'; see: kubectl logs -n openstack job/keystone-db-sync-ace28003'
 fi
 if [ "$dry_run" -eq 0 ]; then
-  "$KUBECTL" wait --for=condition=complete --timeout="$WAIT_TIMEOUT" -n 'openstack' 'job/neutron-db-sync-643713ed' "$@" ||
-    fail 'Job openstack/neutron-db-sync-643713ed did not complete within '"$WAIT_TIMEOUT"'; see: kubectl logs -n openstack job/neutron-db-sync-643713ed'
+  "$KUBECTL" wait --for=condition=complete --timeout="$WAIT_TIMEOUT" -n 'openstack' 'job/neutron-db-sync-04c6d3fc' "$@" ||
+    fail 'Job openstack/neutron-db-sync-04c6d3fc did not complete within '"$WAIT_TIMEOUT"'; see: kubectl logs -n openstack job/neutron-db-sync-04c6d3fc'
 fi
 if [ "$dry_run" -eq 0 ]; then
-  "$KUBECTL" wait --for=condition=complete --timeout="$WAIT_TIMEOUT" -n 'openstack' 'job/nova-db-sync-50dbc1f4' "$@" ||
-    fail 'Job openstack/nova-db-sync-50dbc1f4 did not complete within '"$WAIT_TIMEOUT"'; see: kubectl logs -n openstack job/nova-db-sync-50dbc1f4'
+  "$KUBECTL" wait --for=condition=complete --timeout="$WAIT_TIMEOUT" -n 'openstack' 'job/nova-db-sync-6f842999' "$@" ||
+    fail 'Job openstack/nova-db-sync-6f842999 did not complete within '"$WAIT_TIMEOUT"'; see: kubectl logs -n openstack job/nova-db-sync-6f842999'
+fi
+
+# Phase 65 bootstrap: one-shot jobs after the database migrations: keystone's bootstrap (waited for)
+"$KUBECTL" apply $apply_flags \
+  -f "$here"/'65-job-keystone-bootstrap.yaml' \
+  "$@"
+if [ "$dry_run" -eq 0 ]; then
+  "$KUBECTL" wait --for=condition=complete --timeout="$WAIT_TIMEOUT" -n 'openstack' 'job/keystone-bootstrap-6e2167be' "$@" ||
+    fail 'Job openstack/keystone-bootstrap-6e2167be did not complete within '"$WAIT_TIMEOUT"'; see: kubectl logs -n openstack job/keystone-bootstrap-6e2167be'
 fi
 
 # Phase 70 workloads: long-running workloads (rollouts waited for at the end)
@@ -116,25 +133,31 @@ fi
   -f "$here"/'70-deployment-client.yaml' \
   -f "$here"/'70-deployment-docker-registry.yaml' \
   -f "$here"/'70-deployment-glance-api.yaml' \
-  -f "$here"/'70-deployment-glance-registry.yaml' \
   -f "$here"/'70-deployment-keystone.yaml' \
+  -f "$here"/'70-deployment-memcached.yaml' \
   -f "$here"/'70-deployment-neutron-server.yaml' \
   -f "$here"/'70-deployment-nova-api.yaml' \
   -f "$here"/'70-deployment-nova-conductor.yaml' \
   -f "$here"/'70-deployment-nova-consoleauth.yaml' \
   -f "$here"/'70-deployment-nova-novncproxy.yaml' \
   -f "$here"/'70-deployment-rabbitmq.yaml' \
-  -f "$here"/'70-deployment-swift-account-server.yaml' \
-  -f "$here"/'70-deployment-swift-container-server.yaml' \
-  -f "$here"/'70-deployment-swift-object-auditor.yaml' \
-  -f "$here"/'70-deployment-swift-object-server.yaml' \
   -f "$here"/'70-deployment-swift-proxy.yaml' \
+  -f "$here"/'70-statefulset-swift-storage.yaml' \
   "$@"
+
+# Phase 75 service-setup: one-shot jobs that need the APIs running: service users, catalog entries, endpoints (waited for)
+"$KUBECTL" apply $apply_flags \
+  -f "$here"/'75-job-catalog-setup.yaml' \
+  "$@"
+if [ "$dry_run" -eq 0 ]; then
+  "$KUBECTL" wait --for=condition=complete --timeout="$WAIT_TIMEOUT" -n 'openstack' 'job/catalog-setup-463b2607' "$@" ||
+    fail 'Job openstack/catalog-setup-463b2607 did not complete within '"$WAIT_TIMEOUT"'; see: kubectl logs -n openstack job/catalog-setup-463b2607'
+fi
 
 # Prune: delete what this deployment once applied and no longer renders, in the namespaces it
 # renders into. A listing that fails stops the script: nothing is deleted on a partial view.
 if [ "$prune" -eq 1 ]; then
-  keep='|Namespace//openstack|Secret/openstack/cinder|Secret/openstack/client|Secret/openstack/docker-registry|Secret/openstack/glance|Secret/openstack/keystone|Secret/openstack/neutron|Secret/openstack/nova|Secret/openstack/rabbitmq|Secret/openstack/swift|Service/openstack/cinder-api|Service/openstack/docker-registry|Service/openstack/glance-api|Service/openstack/glance-registry|Service/openstack/keystone|Service/openstack/neutron|Service/openstack/nova-api-ec2|Service/openstack/nova-api-metadata|Service/openstack/nova-api|Service/openstack/nova-novncproxy|Service/openstack/rabbitmq|Service/openstack/swift-account|Service/openstack/swift-container|Service/openstack/swift-proxy|Job/openstack/cinder-db-sync-73d99261|Job/openstack/glance-db-sync-50320556|Job/openstack/keystone-db-sync-8e062042|Job/openstack/neutron-db-sync-643713ed|Job/openstack/nova-db-sync-50dbc1f4|Deployment/openstack/cinder-api|Deployment/openstack/client|Deployment/openstack/docker-registry|Deployment/openstack/glance-api|Deployment/openstack/glance-registry|Deployment/openstack/keystone|Deployment/openstack/neutron-server|Deployment/openstack/nova-api|Deployment/openstack/nova-conductor|Deployment/openstack/nova-consoleauth|Deployment/openstack/nova-novncproxy|Deployment/openstack/rabbitmq|Deployment/openstack/swift-account-server|Deployment/openstack/swift-container-server|Deployment/openstack/swift-object-auditor|Deployment/openstack/swift-object-server|Deployment/openstack/swift-proxy|'
+  keep='|Namespace//openstack|Secret/openstack/catalog-setup|Secret/openstack/cinder|Secret/openstack/docker-registry|Secret/openstack/glance-config|Secret/openstack/keystone-bootstrap|Secret/openstack/keystone-config|Secret/openstack/keystone-credential-keys|Secret/openstack/keystone-fernet-keys|Secret/openstack/neutron|Secret/openstack/nova|Secret/openstack/rabbitmq-config|Secret/openstack/rabbitmq|Secret/openstack/swift-config|ConfigMap/openstack/docker-registry-config|Service/openstack/cinder-api|Service/openstack/docker-registry|Service/openstack/glance-api|Service/openstack/keystone|Service/openstack/memcached|Service/openstack/neutron|Service/openstack/nova-api-ec2|Service/openstack/nova-api-metadata|Service/openstack/nova-api|Service/openstack/nova-novncproxy|Service/openstack/rabbitmq|Service/openstack/swift-proxy|Service/openstack/swift-storage|Job/openstack/cinder-db-sync-6ae4e7fc|Job/openstack/glance-db-sync-b193c4a8|Job/openstack/keystone-db-sync-ace28003|Job/openstack/neutron-db-sync-04c6d3fc|Job/openstack/nova-db-sync-6f842999|Job/openstack/keystone-bootstrap-6e2167be|Deployment/openstack/cinder-api|Deployment/openstack/client|Deployment/openstack/docker-registry|Deployment/openstack/glance-api|Deployment/openstack/keystone|Deployment/openstack/memcached|Deployment/openstack/neutron-server|Deployment/openstack/nova-api|Deployment/openstack/nova-conductor|Deployment/openstack/nova-consoleauth|Deployment/openstack/nova-novncproxy|Deployment/openstack/rabbitmq|Deployment/openstack/swift-proxy|StatefulSet/openstack/swift-storage|Job/openstack/catalog-setup-463b2607|'
   live=$("$KUBECTL" get 'deployment.apps,statefulset.apps,daemonset.apps,job.batch,cronjob.batch,service,configmap,secret,serviceaccount,role.rbac.authorization.k8s.io,rolebinding.rbac.authorization.k8s.io,ingress.networking.k8s.io,networkpolicy.networking.k8s.io,persistentvolumeclaim,horizontalpodautoscaler.autoscaling,poddisruptionbudget.policy' -n 'openstack' -l app.kubernetes.io/managed-by=gen-manifests \
     -o 'jsonpath={range .items[*]}{.kind}/{.metadata.namespace}/{.metadata.name}{"\n"}{end}' "$@") ||
     fail 'could not list the managed objects in namespace openstack; nothing more was pruned'
@@ -156,10 +179,10 @@ if [ "$dry_run" -eq 0 ]; then
     fail 'Deployment openstack/docker-registry did not roll out within '"$WAIT_TIMEOUT"
   "$KUBECTL" rollout status --timeout="$WAIT_TIMEOUT" -n 'openstack' 'deployment/glance-api' "$@" ||
     fail 'Deployment openstack/glance-api did not roll out within '"$WAIT_TIMEOUT"
-  "$KUBECTL" rollout status --timeout="$WAIT_TIMEOUT" -n 'openstack' 'deployment/glance-registry' "$@" ||
-    fail 'Deployment openstack/glance-registry did not roll out within '"$WAIT_TIMEOUT"
   "$KUBECTL" rollout status --timeout="$WAIT_TIMEOUT" -n 'openstack' 'deployment/keystone' "$@" ||
     fail 'Deployment openstack/keystone did not roll out within '"$WAIT_TIMEOUT"
+  "$KUBECTL" rollout status --timeout="$WAIT_TIMEOUT" -n 'openstack' 'deployment/memcached' "$@" ||
+    fail 'Deployment openstack/memcached did not roll out within '"$WAIT_TIMEOUT"
   "$KUBECTL" rollout status --timeout="$WAIT_TIMEOUT" -n 'openstack' 'deployment/neutron-server' "$@" ||
     fail 'Deployment openstack/neutron-server did not roll out within '"$WAIT_TIMEOUT"
   "$KUBECTL" rollout status --timeout="$WAIT_TIMEOUT" -n 'openstack' 'deployment/nova-api' "$@" ||
@@ -172,15 +195,9 @@ if [ "$dry_run" -eq 0 ]; then
     fail 'Deployment openstack/nova-novncproxy did not roll out within '"$WAIT_TIMEOUT"
   "$KUBECTL" rollout status --timeout="$WAIT_TIMEOUT" -n 'openstack' 'deployment/rabbitmq' "$@" ||
     fail 'Deployment openstack/rabbitmq did not roll out within '"$WAIT_TIMEOUT"
-  "$KUBECTL" rollout status --timeout="$WAIT_TIMEOUT" -n 'openstack' 'deployment/swift-account-server' "$@" ||
-    fail 'Deployment openstack/swift-account-server did not roll out within '"$WAIT_TIMEOUT"
-  "$KUBECTL" rollout status --timeout="$WAIT_TIMEOUT" -n 'openstack' 'deployment/swift-container-server' "$@" ||
-    fail 'Deployment openstack/swift-container-server did not roll out within '"$WAIT_TIMEOUT"
-  "$KUBECTL" rollout status --timeout="$WAIT_TIMEOUT" -n 'openstack' 'deployment/swift-object-auditor' "$@" ||
-    fail 'Deployment openstack/swift-object-auditor did not roll out within '"$WAIT_TIMEOUT"
-  "$KUBECTL" rollout status --timeout="$WAIT_TIMEOUT" -n 'openstack' 'deployment/swift-object-server' "$@" ||
-    fail 'Deployment openstack/swift-object-server did not roll out within '"$WAIT_TIMEOUT"
   "$KUBECTL" rollout status --timeout="$WAIT_TIMEOUT" -n 'openstack' 'deployment/swift-proxy' "$@" ||
     fail 'Deployment openstack/swift-proxy did not roll out within '"$WAIT_TIMEOUT"
+  "$KUBECTL" rollout status --timeout="$WAIT_TIMEOUT" -n 'openstack' 'statefulset/swift-storage' "$@" ||
+    fail 'StatefulSet openstack/swift-storage did not roll out within '"$WAIT_TIMEOUT"
 fi
 echo "apply.sh: done"

@@ -15,7 +15,7 @@ import { secretMasker } from "./mask-secrets";
 import { secretParamNames, secretValuesOf, checkSchema } from "./stages/validate-params";
 import { diffTree, driftedModes, readingFolders, readTree, replaceTrees } from "./stages/write-output";
 import { DEFAULT_KUBE_VERSION } from "./stages/check-manifests";
-import type { FileChange, PlacedManifest } from "./types";
+import type { FileChange, ParamSchema, PlacedManifest } from "./types";
 import { MARKER_FILE } from "./output-marker";
 
 interface Printer {
@@ -79,7 +79,7 @@ function makePrinter(secretValues: Set<string>, write: WriteLine): Printer {
 }
 
 const RENDER_OPTIONS = ["params", "set", "out", "secrets-out", "inline-secrets", "templates", "schema", "argocd", "kube-version", "output", "quiet"];
-const INIT_OPTIONS = ["database-host", "swift-auth-url", "swift-user", "swift-password", "swift-siteurl", "swift-region-name", "schema"];
+const INIT_OPTIONS = ["upgrade", "database-host", "swift-auth-url", "swift-user", "swift-password", "swift-siteurl", "swift-region-name", "schema"];
 const OPTION_NAMES = [...RENDER_OPTIONS, "check", "watch", ...INIT_OPTIONS, "help", "version"];
 const KNOWN_FLAGS = new Set([...OPTION_NAMES, "p", "o", "q", "h", "w", ...OPTION_NAMES.map((o) => `no-${o}`)]);
 
@@ -111,7 +111,8 @@ function renderCommandOptions(y: Argv) {
 
 function initParamsOptions(y: Argv) {
   return y
-    .option("database-host", { type: "string", demandOption: true, describe: "database server host name (the database URIs point at it)" })
+    .option("upgrade", { type: "boolean", describe: "add to an existing parameters file the secrets a newer schema requires, keeping every value it has" })
+    .option("database-host", { type: "string", describe: "database server host name (the database URIs point at it); required unless --upgrade" })
     .option("swift-auth-url", { type: "string", describe: "object store Keystone URL" })
     .option("swift-user", { type: "string", describe: "object store user" })
     .option("swift-password", { type: "string", describe: "object store password" })
@@ -170,10 +171,11 @@ function parseArgs(argv: string[]) {
     .command("plan", "show the ordered rollout apply.sh will perform", (y) =>
       renderOptions(y).example("$0 plan --params mystack.json --output json", "the rollout, for a script"),
     )
-    .command("init-params <file>", "write a new parameters file with freshly generated secrets", (y) =>
+    .command("init-params <file>", "write a new parameters file with freshly generated secrets, or --upgrade one", (y) =>
       initParamsOptions(y)
-        .positional("file", { type: "string", describe: "file to create (.json for JSON, else YAML); never overwritten" })
-        .example("$0 init-params mystack.yaml --database-host db.example.com --swift-user me", "create the parameters without Heat"),
+        .positional("file", { type: "string", describe: "file to create (.json for JSON, else YAML); never overwritten (but see --upgrade)" })
+        .example("$0 init-params mystack.yaml --database-host db.example.com --swift-user me", "create the parameters without Heat")
+        .example("$0 init-params --upgrade mystack.yaml", "add the parameters a newer gen-manifests requires"),
     )
     .command("completion [shell]", "print the tab completion script of a shell (default: $SHELL's): gen-manifests completion bash >> ~/.bashrc", (y) =>
       completionOptions(y)
@@ -477,8 +479,10 @@ function runInitParams(ctx: Context): number {
     throw new GenError("usage", [{ file: schemaFile, message: "no such schema file (set --schema)" }], 2);
   }
   const schema = checkSchema(JSON.parse(schemaText), schemaFile);
+  if (a.upgrade) return runUpgradeParams(ctx, schema, a.file);
+  if (typeof a["database-host"] !== "string") throw new GenError("usage", [{ message: "init-params needs --database-host (or --upgrade FILE)" }], 2);
   const supplied: Record<string, string> = {};
-  for (const flag of INIT_OPTIONS.filter((o) => o !== "schema")) if (typeof a[flag] === "string") supplied[flag.replace(/-/g, "_")] = a[flag] as string;
+  for (const flag of INIT_OPTIONS.filter((o) => o !== "schema" && o !== "upgrade")) if (typeof a[flag] === "string") supplied[flag.replace(/-/g, "_")] = a[flag] as string;
   const { formatParamsFile, initParams } = require("./stages/init-params") as typeof import("./stages/init-params");
   const result = initParams({ schema, supplied });
   try {
@@ -492,6 +496,32 @@ function runInitParams(ctx: Context): number {
   const secrets = Object.keys(result.values).filter((k) => secretNames.has(k) && !(k in supplied)).length;
   ctx.print.out(`wrote ${a.file} (mode 0600): ${Object.keys(result.values).length} parameters, ${secrets} secrets generated`);
   if (result.placeholders.length) ctx.print.out(`fill in before use: ${result.placeholders.join(", ")}`);
+  return 0;
+}
+
+/** `init-params --upgrade FILE`: the file rewritten in place (a new file renamed over it), mode 0600. */
+function runUpgradeParams(ctx: Context, schema: ParamSchema, file: string): number {
+  const { upgradeParams } = require("./stages/init-params") as typeof import("./stages/init-params");
+  let text: string;
+  try {
+    text = fs.readFileSync(file, "utf8");
+  } catch (e) {
+    throw new GenError("usage", [{ file, message: `cannot be read (${(e as NodeJS.ErrnoException).code})` }], 2);
+  }
+  const result = upgradeParams({ schema, file: { path: file, text } });
+  if (result.added.length || result.rewritten.length) {
+    const temporary = `${file}.gen-manifests-${process.pid}`;
+    try {
+      fs.writeFileSync(temporary, result.text, { mode: 0o600, flag: "wx" });
+      fs.renameSync(temporary, file);
+    } catch (e) {
+      fs.rmSync(temporary, { force: true });
+      throw new GenError("write-output", [{ file, message: `could not be written (${(e as NodeJS.ErrnoException).code})` }]);
+    }
+  }
+  ctx.print.out(result.added.length ? `added to ${file}: ${result.added.join(", ")} (secrets generated)` : `${file}: no parameter to add`);
+  if (result.rewritten.length) ctx.print.out(`moved to the PyMySQL driver (mysql+pymysql://): ${result.rewritten.join(", ")}`);
+  if (result.missing.length) ctx.print.out(`still to add by hand: ${result.missing.join(", ")}`);
   return 0;
 }
 

@@ -32,13 +32,16 @@ export const PHASES: readonly Phase[] = [
     description: "storage",
   },
   { name: "services", rank: "50", kinds: ["Service", "Endpoints", "EndpointSlice"], description: "services" },
+  { name: "databases", rank: "55", kinds: [], description: "databases and their users created (waited for)" },
   { name: "jobs", rank: "60", kinds: ["Job"], description: "one-shot jobs (waited for)" },
+  { name: "bootstrap", rank: "65", kinds: [], description: "one-shot jobs after the database migrations: keystone's bootstrap (waited for)" },
   {
     name: "workloads",
     rank: "70",
     kinds: ["Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "ReplicationController", "Pod", "CronJob"],
     description: "long-running workloads (rollouts waited for at the end)",
   },
+  { name: "service-setup", rank: "75", kinds: [], description: "one-shot jobs that need the APIs running: service users, catalog entries, endpoints (waited for)" },
   {
     name: "policies",
     rank: "80",

@@ -1,5 +1,6 @@
 // Calls the stages in order. Everything is rendered and checked in memory; nothing is written here.
 import { annotateForArgoCD } from "./stages/annotate-argocd";
+import { annotateConfigChecksums } from "./stages/annotate-checksums";
 import { placingProblems } from "./errors";
 import { checkManifests } from "./stages/check-manifests";
 import { locateProblems } from "./stages/locate-problems";
@@ -40,6 +41,11 @@ export interface PipelineResult {
   templateCount: number;
 }
 
+/** What keys the config checksums: every secret parameter's value, by name (see annotate-checksums.ts). */
+function checksumKey(params: Params): string {
+  return JSON.stringify([...params.secretNames].sort().map((n) => [n, params.values[n] ?? null]));
+}
+
 export function runPipeline(input: PipelineInput): PipelineResult {
   const layers = input.paramsFiles.map(parseParamsFile);
   if (input.sets.length) layers.push(parseSetFlags(input.sets, input.schema));
@@ -53,7 +59,7 @@ export function runPipeline(input: PipelineInput): PipelineResult {
   const templateCount = templateSet.templates.length;
   const objects = renderTemplates(templateSet, params, { once: true, cache: input.cache });
   placingProblems(() => checkManifests(objects, { kubeVersion: input.kubeVersion }), (problems) => locateProblems(problems, templateSet, params));
-  const named = nameJobsBySpec(objects);
+  const named = nameJobsBySpec(annotateConfigChecksums(objects, checksumKey(params)));
   const { manifests, plan } = orderManifests(input.argocd ? annotateForArgoCD(named) : named);
   const trees = buildOutput({ manifests, plan, outDir: input.outDir, secretsDir: input.secretsDir, inlineSecrets: input.inlineSecrets });
   return { params, manifests, plan, trees, templateCount };

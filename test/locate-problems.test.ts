@@ -111,7 +111,8 @@ describe("locate-problems: a problem in a rendered object names the template lin
 
 describe("locate-problems: tracing the shipped OpenStack set", () => {
   const files = discoverTemplates(path.join(REPO, "kubernetes-in"), "kubernetes-in");
-  const layer = parseParamsFile({ path: "example.json", text: JSON.stringify(EXAMPLE_PARAMS) });
+  // With a database administrator's password, so that the database-create job renders too.
+  const layer = parseParamsFile({ path: "example.json", text: JSON.stringify({ ...EXAMPLE_PARAMS, database_admin_password: "example-db-admin" }) });
   const params = validateParams({ ...mergeParamLayers([layer]), schema: SHIPPED_SCHEMA, schemaFile: "schema.json", sources: ["example.json"] });
   const set = compileTemplates({ files, schema: SHIPPED_SCHEMA });
   const byPath = new Map(files.map((f) => [f.path, f.text.split("\n")]));

@@ -19,9 +19,9 @@ describe("validate-params: the shipped schema", () => {
     const params = validate(EXAMPLE_PARAMS);
     assert.equal(params.values.namespace, "openstack");
     assert.equal(params.values.keystone_replicas, 3);
-    assert.equal(params.values.swift_object_server_replicas, 5);
-    assert.equal(params.values.swift_object_auditor_replicas, 1);
-    assert.equal(params.values.image_tag, "2014.2");
+    assert.equal(params.values.swift_storage_replicas, 3);
+    assert.equal(params.values.rabbitmq_user, "openstack");
+    assert.equal(params.values.image_tag, "zed-1");
     assert.equal(params.origin.namespace, "default");
   });
 
@@ -65,7 +65,7 @@ describe("validate-params: the shipped schema", () => {
     const problems = problemsOf(() => validate(values, origin));
     assert.deepEqual(problems.sort(), [
       "--set: /nova_db_uri: must match format \"uri\"",
-      "--set: /nova_db_uri: must match pattern \"^mysql(\\+[a-z]+)?://\"",
+      "--set: /nova_db_uri: must match pattern \"^mysql\\+pymysql://\"",
       "params/base.yaml: /glance_metadata_encryption_key: must match pattern \"^(.{16}|.{24}|.{32})$\"",
       "params/prod.json: /keystone_replicas: must be an integer",
       "params/prod.json: /swift_password: required parameter is missing",
@@ -163,8 +163,8 @@ describe("the uri format", () => {
   });
 
   it("still refuses a bad percent-escape in a parameter, and accepts a good one", () => {
-    const problems = problemsOf(() => validate({ ...EXAMPLE_PARAMS, keystone_db_uri: "mysql://db%zz:3306/k" }));
+    const problems = problemsOf(() => validate({ ...EXAMPLE_PARAMS, keystone_db_uri: "mysql+pymysql://db%zz:3306/k" }));
     assert.ok(problems.some((p) => p.includes("/keystone_db_uri: must match format \"uri\"")), problems.join("\n"));
-    validate({ ...EXAMPLE_PARAMS, keystone_db_uri: "mysql://db%41:3306/k" });
+    validate({ ...EXAMPLE_PARAMS, keystone_db_uri: "mysql+pymysql://db%41:3306/k" });
   });
 });

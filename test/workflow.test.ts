@@ -24,7 +24,7 @@ describe("init-params", () => {
     assert.match(values.swift_hash_path_prefix, /^[A-Za-z0-9]{16}$/);
     assert.match(values.swift_hash_path_suffix, /^[A-Za-z0-9]{16}$/);
     assert.match(values.glance_metadata_encryption_key, /^[A-Za-z0-9]{32}$/);
-    assert.match(values.nova_db_uri, /^mysql\+mysqlconnector:\/\/nova_admin:[A-Za-z0-9]{32}@db\.internal\/nova\?charset=utf8$/);
+    assert.match(values.nova_db_uri, /^mysql\+pymysql:\/\/nova_admin:[A-Za-z0-9]{32}@db\.internal\/nova\?charset=utf8$/);
     assert.equal(values.swift_user, "u");
     assert.equal(values.namespace, "openstack");
     const rendered = shipped(cwd, "--params", "mystack.yaml");
@@ -183,7 +183,7 @@ describe("apply, and apply again", () => {
     assert.equal(shipped(cwd, "--params", path.join(REPO, "params/example.json"), "--argocd", "--inline-secrets", "--quiet").status, 0);
     const read = (f: string) => yaml.load(fs.readFileSync(path.join(cwd, "out", f), "utf8")) as Record<string, any>;
     assert.equal(read("00-namespace-openstack.yaml").metadata.annotations["argocd.argoproj.io/sync-wave"], "0");
-    assert.equal(read("20-secret-keystone.yaml").metadata.annotations["argocd.argoproj.io/sync-wave"], "20");
+    assert.equal(read("20-secret-keystone-config.yaml").metadata.annotations["argocd.argoproj.io/sync-wave"], "20");
     assert.equal(read("50-service-keystone.yaml").metadata.annotations["argocd.argoproj.io/sync-wave"], "50");
     assert.deepEqual(read("60-job-keystone-db-sync.yaml").metadata.annotations, {
       "argocd.argoproj.io/sync-wave": "60",
@@ -191,13 +191,16 @@ describe("apply, and apply again", () => {
       "argocd.argoproj.io/hook-delete-policy": "BeforeHookCreation",
     });
     assert.equal(read("70-deployment-keystone.yaml").metadata.annotations["argocd.argoproj.io/sync-wave"], "70");
+    // The jobs that need keystone running come after the workloads, those that make databases before the migrations.
+    assert.equal(read("65-job-keystone-bootstrap.yaml").metadata.annotations["argocd.argoproj.io/sync-wave"], "65");
+    assert.equal(read("75-job-catalog-setup.yaml").metadata.annotations["argocd.argoproj.io/sync-wave"], "75");
   });
 });
 
 describe("out/ holds Kubernetes objects and their Kustomization, nothing else in YAML", () => {
   it("every .yaml, .yml or .json file (what kubectl apply -f reads) is one object with apiVersion, kind and name", () => {
     const read = fs.readdirSync(path.join(REPO, "out")).filter((f) => /\.(ya?ml|json)$/.test(f));
-    assert.equal(read.length, 37);
+    assert.equal(read.length, 36);
     for (const f of read) {
       const docs = yaml.loadAll(fs.readFileSync(path.join(REPO, "out", f), "utf8")) as { apiVersion?: string; kind?: string; metadata?: { name?: string } }[];
       assert.equal(docs.length, 1, f);
@@ -258,7 +261,7 @@ describe("for people and for programs", () => {
     const cwd = tmpDir();
     fs.writeFileSync(path.join(cwd, "p.json"), JSON.stringify(EXAMPLE_PARAMS));
     const result = generate({ params: path.join(cwd, "p.json"), templatesDir: path.join(REPO, "kubernetes-in"), cwd });
-    assert.equal(result.objects.length, 46);
+    assert.equal(result.objects.length, 49);
     assert.equal(result.plan.steps[0].phase.name, "namespaces");
     assert.ok(result.files.out["Kustomization"]);
     assert.deepEqual(fs.readdirSync(cwd), ["p.json"]);

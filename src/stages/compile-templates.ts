@@ -6,6 +6,7 @@
 // value into the parsed tree afterwards, so no value ever passes through the YAML parser.
 import HandlebarsRuntime from "handlebars/runtime";
 import { closestName } from "../closest-name";
+import { DIALECT_NAMES, type DialectName, isDialectName } from "../config-dialects";
 import { type ByTemplateText, cacheKey, CompileCache, loadModuleCode, madeFrom, ModuleCode, NO_CACHE, placesIn, readByTemplateText } from "../compile-cache";
 import { GenError, Problem } from "../errors";
 import { Phase, phaseByName, PHASES } from "../phases";
@@ -98,6 +99,8 @@ export interface Emitted {
   value: unknown;
   secrets: string[];
   site: EmitSite;
+  /** The format of the `{{#config}}` block it was printed in, if any (see config-dialects.ts). */
+  dialect?: DialectName;
 }
 
 export interface RenderedText {
@@ -163,14 +166,14 @@ const HELPERS: Record<string, CustomHelper> = {
     },
   },
 };
-const BLOCK_HELPERS = new Set(["if", "unless", "each", "with"]);
+const BLOCK_HELPERS = new Set(["if", "unless", "each", "with", "config"]);
 /** The helper of that name: its own entry in the table, never a name every object inherits (`constructor`). */
 const helperNamed = (name: string): CustomHelper | undefined => (Object.hasOwn(HELPERS, name) ? HELPERS[name] : undefined);
 const COMPILE_OPTIONS = {
   strict: true,
   noEscape: true,
   knownHelpersOnly: true,
-  knownHelpers: Object.fromEntries([...Object.keys(HELPERS), "__emit"].map((n) => [n, true])),
+  knownHelpers: Object.fromEntries([...Object.keys(HELPERS), "__emit", "config"].map((n) => [n, true])),
 };
 /** Part of every cache key. Taken once: Handlebars adds to the options it is given. */
 const COMPILE_OPTIONS_JSON = JSON.stringify(COMPILE_OPTIONS);
@@ -339,7 +342,7 @@ const checkContextOf = (declared: Set<string>, secrets: Set<string>, partialName
 /** The checks' own code and rules: another version of gen-manifests never takes an earlier one's results. */
 let checker: string | undefined;
 const checkerId = (): string =>
-  (checker ??= cacheKey(analyseTemplate.toString(), JSON.stringify(Object.entries(HELPERS).map(([name, h]) => [name, h.reads])), [...BLOCK_HELPERS].join(","), [...INHERITED_NAMES].join(","), DIRECTIVE.source, PHASES.map((p) => p.name).join(",")));
+  (checker ??= cacheKey(analyseTemplate.toString(), checkConfigBlock.toString(), JSON.stringify(Object.entries(HELPERS).map(([name, h]) => [name, h.reads])), [...BLOCK_HELPERS].join(","), [...INHERITED_NAMES].join(","), DIRECTIVE.source, PHASES.map((p) => p.name).join(",")));
 
 /** A template that passed its checks: its analysis, and what it prints where (with its code, once compiled). */
 interface Checked {
@@ -528,8 +531,15 @@ function instantiate(units: CompiledUnit[], cache: CompileCache, compile?: () =>
     if (typeof value === "function") throw new RenderFault(site, `${site.expression} is not a value`);
     const { value: raw, secrets } = unwrap(value);
     const emitted = (options.data as { gmEmitted: Emitted[] }).gmEmitted;
-    emitted.push({ value: raw, secrets, site });
+    const dialect = (options.data as { gmDialect?: DialectName }).gmDialect;
+    emitted.push(dialect ? { value: raw, secrets, site, dialect } : { value: raw, secrets, site });
     return tokenFor(emitted.length - 1);
+  });
+  // Every value printed inside is written by the block's config format (fill-config-text.ts).
+  hb.registerHelper("config", function (this: unknown, dialect: string, options: HelperOptions) {
+    const data = hb.createFrame(options.data) as { gmDialect?: string };
+    data.gmDialect = dialect;
+    return options.fn(this, { data });
   });
   for (const [name, helper] of Object.entries(HELPERS)) {
     hb.registerHelper(name, function (...args: unknown[]) {
@@ -929,6 +939,7 @@ function analyseTemplate(file: TemplateFile, ast: Program, declared: Set<string>
           return;
         }
         if (block.params.length !== 1) problems.push(at(file, block, `#${name} takes exactly one argument`));
+        else if (name === "config") checkConfigBlock(file, block, problems);
         const shapes = block.params.map((p) => expression(p, scope));
         if (name === "each" && shapes[0] === "secret") problems.push(at(file, block, `#each cannot go through a secret parameter: a secret is one value, used whole, and only in a Secret's data or stringData`));
         // Inside #with, the context is what it was given; inside #each, one item of it (any parameter, in @root's).
@@ -971,6 +982,17 @@ function analyseTemplate(file: TemplateFile, ast: Program, declared: Set<string>
 
   program(ast, { contexts: ["params"], blockParams: new Map() });
   return analysis;
+}
+
+/** `{{#config "oslo"}}`: a known format, named as written, not nested, with no `{{else}}`. */
+function checkConfigBlock(file: TemplateFile, block: hbs.AST.BlockStatement, problems: Problem[]): void {
+  const [arg] = block.params;
+  const named = arg.type === "StringLiteral" ? (arg as hbs.AST.StringLiteral).value : undefined;
+  if (!isDialectName(named)) problems.push(at(file, block, `#config names the format of the text it writes: one of ${DIALECT_NAMES.map((d) => `"${d}"`).join(", ")}`));
+  if (block.inverse) problems.push(at(file, block, "#config takes no {{else}}"));
+  const nested = (prog: Program | undefined): boolean =>
+    !!prog?.body.some((s) => s.type === "BlockStatement" && ((s as hbs.AST.BlockStatement).path as PathExpression).original === "config" ? true : s.type === "BlockStatement" && (nested((s as hbs.AST.BlockStatement).program) || nested((s as hbs.AST.BlockStatement).inverse)));
+  if (nested(block.program)) problems.push(at(file, block, "#config blocks do not nest: one text, one format"));
 }
 
 function checkPartialCalls(analyses: FileAnalysis[], declared: Set<string>, problems: Problem[]): void {

@@ -7,6 +7,7 @@ import { InexactInteger, KUBE_LOAD_ID, loadKubeDocuments } from "../kube-yaml";
 import type { KubeObject, Params, RenderedObject } from "../types";
 import { cacheKey, madeFrom, NO_CACHE, placesIn, readByTemplateText, type CompileCache } from "../compile-cache";
 import type { CompiledTemplate, Emitted, RenderedText, SourcePlace, TemplateSet } from "./compile-templates";
+import { fillConfigText, type ParamPlaces } from "./fill-config-text";
 import { documentPlace, withPlace } from "./locate-problems";
 import { chunksOf, RenderFault, TOKEN_PATTERN, TOKEN_PREFIX, tokenFor, unitName } from "./compile-templates";
 
@@ -105,6 +106,7 @@ interface Substitution {
   reached: Set<number>;
   placements: Placement[];
   problems: Problem[];
+  params?: ParamPlaces;
 }
 
 /** A text's YAML documents, or undefined (with a problem) where it is not YAML. */
@@ -122,7 +124,7 @@ function parseDocuments(template: CompiledTemplate, params: Params, rendered: Re
 function objectsOf(template: CompiledTemplate, params: Params, { text, emitted }: RenderedText, docs: unknown[], problems: Problem[]): RenderedObject[] {
   const file = template.file.path;
   const before = problems.length;
-  const sub: Substitution = { emitted, aliases: [], quoted: quotedTokens(text), reached: new Set(), placements: [], problems };
+  const sub: Substitution = { emitted, aliases: [], quoted: quotedTokens(text), reached: new Set(), placements: [], problems, params };
   // Without a `*` there is no alias, and nothing to expand.
   const mayAlias = text.includes("*");
   const objects: RenderedObject[] = [];
@@ -273,7 +275,9 @@ function substituteString(s: string, path: (string | number)[], sub: Substitutio
     sub.reached.add(i);
     sub.placements.push({ path: [...path], emitted: sub.emitted[i] });
   }
-  if (indexes.length === 1 && s === tokenFor(indexes[0]) && !sub.quoted.has(indexes[0])) return sub.emitted[indexes[0]].value;
+  if (indexes.length === 1 && s === tokenFor(indexes[0]) && !sub.quoted.has(indexes[0]) && !sub.emitted[indexes[0]].dialect) return sub.emitted[indexes[0]].value;
+  const config = fillConfigText(s, path, sub.emitted, sub.problems, sub.params);
+  if (config !== undefined) return config;
   return s.replace(TOKEN_PATTERN, (_, i) => asText(sub.emitted[Number(i)], sub.problems));
 }
 

@@ -207,9 +207,27 @@ export function validateParams(input: ValidateParamsInput): Params {
   if (!valid) {
     const sources = input.sources.length ? input.sources.join(", ") : "parameters";
     const problems = (validate.errors ?? []).map((e) => describeSchemaError(e, origin, sources, values));
-    throw new GenError("validate-params", problems);
+    throw new GenError("validate-params", listMissing(problems, sources));
   }
   return { values, origin, secretNames: secretParamNames(input.schema) };
+}
+
+const MISSING = "required parameter is missing";
+
+/**
+ * Two or more parameters missing (a file made before a newer schema): one problem that lists them
+ * all, and says how to add them. A derived parameter's own message stays as it is.
+ */
+function listMissing(problems: Problem[], sources: string): Problem[] {
+  const missing = problems.filter((p) => p.message === MISSING && p.pointer?.split("/").length === 2);
+  if (missing.length < 2) return problems;
+  const names = missing.map((p) => p.pointer!.slice(1));
+  const files = [...new Set(missing.map((p) => p.file ?? sources))].join(", ");
+  const listed: Problem = {
+    file: files,
+    message: `${names.length} required parameters are missing: ${names.join(", ")}. Add them; \`gen-manifests init-params --upgrade FILE\` adds those it can generate (new secrets), keeping every value FILE has`,
+  };
+  return [listed, ...problems.filter((p) => !missing.includes(p))];
 }
 
 function describeSchemaError(e: ErrorObject, origin: Record<string, string>, sources: string, values: ParamValues): Problem {
@@ -217,7 +235,7 @@ function describeSchemaError(e: ErrorObject, origin: Record<string, string>, sou
   let message = e.message ?? "is invalid";
   if (e.keyword === "required") {
     pointer += `/${pointerSegment(e.params.missingProperty)}`;
-    message = "required parameter is missing";
+    message = MISSING;
     // A derived parameter is missing because its source did not have the shape it is derived from.
     const derivation = pointer.split("/").length === 2 ? DERIVATIONS.find((d) => d.name === e.params.missingProperty) : undefined;
     if (derivation && typeof values[derivation.from] === "string") {
@@ -227,6 +245,8 @@ function describeSchemaError(e: ErrorObject, origin: Record<string, string>, sou
     message = `must be ${e.params.type === "integer" ? "an integer" : `of type ${e.params.type}`}`;
   } else if (e.keyword === "not" && e.schemaPath.startsWith("#/patternProperties")) {
     message = "is still a placeholder from init-params; fill it in";
+  } else if (e.keyword === "pattern" && /^\/[a-z]+_db_uri$/.test(pointer) && /^mysql\+mysqlconnector:/.test(String(values[pointer.slice(1)]))) {
+    message = "uses the seed's mysql+mysqlconnector:// driver, which the images do not hold: write mysql+pymysql:// (`gen-manifests init-params --upgrade FILE` rewrites it, keeping the rest)";
   } else if (e.keyword === "enum") {
     message = `must be one of ${(e.params.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(", ")}`;
   }
