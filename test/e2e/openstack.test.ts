@@ -10,7 +10,7 @@ import os from "node:os";
 import path from "node:path";
 import { after, before, test } from "node:test";
 import yaml from "js-yaml";
-import { missingPrerequisite, NodeHandle, processesIn, RunResult, startNode } from "./cluster";
+import { missingPrerequisite, NodeHandle, RunResult, startNode } from "./cluster";
 import { Database, ensureImageUsers, ensurePackages, startDatabase } from "./external";
 import { REPO } from "./images";
 
