@@ -10,7 +10,7 @@ import os from "node:os";
 import path from "node:path";
 import { after, before, test } from "node:test";
 import yaml from "js-yaml";
-import { missingPrerequisite, NodeHandle, processesIn, RunResult, startNode } from "./cluster";
+import { missingPrerequisite, NodeHandle, RunResult, startNode } from "./cluster";
 import { Database, ensureImageUsers, ensurePackages, startDatabase } from "./external";
 import { REPO } from "./images";
 
@@ -63,9 +63,13 @@ function diagnose(): string {
   return `\npods:\n${pods}\n${logs.join("\n")}\n(logs in ${node.logDir})`;
 }
 
-function ok(r: RunResult, what: string): string {
+function okBytes(r: RunResult, what: string): Buffer {
   assert.equal(r.code, 0, `${what}: exit ${r.code}\n${r.stdout.toString().slice(-4000)}\n${r.stderr.slice(-4000)}${r.code ? diagnose() : ""}`);
-  return r.stdout.toString();
+  return r.stdout;
+}
+
+function ok(r: RunResult, what: string): string {
+  return okBytes(r, what).toString();
 }
 
 /** The client pod's own command line, with its own credentials, as `kubectl exec` gives it. */
@@ -114,17 +118,22 @@ function applySet(): string {
   );
 }
 
-/** Resident memory of everything running in the node's network (pods, database, node). */
+/** Resident memory of the node and everything it started (pods, database). */
 function memoryInUse(): number {
-  let kb = 0;
-  for (const pid of processesIn(node!.netns)) {
+  const parent = new Map<number, number>();
+  const rss = new Map<number, number>();
+  for (const entry of fs.readdirSync("/proc").filter((e) => /^\d+$/.test(e))) {
     try {
-      kb += Number(/VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? 0);
+      const status = fs.readFileSync(`/proc/${entry}/status`, "utf8");
+      parent.set(Number(entry), Number(/PPid:\s+(\d+)/.exec(status)?.[1] ?? 0));
+      rss.set(Number(entry), Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) * 1024);
     } catch {
       // exited
     }
   }
-  return kb * 1024;
+  const root = node!.proc.pid!;
+  const under = (pid: number): boolean => (pid === root ? true : pid <= 1 || !parent.has(pid) ? false : under(parent.get(pid)!));
+  return [...rss].filter(([pid]) => under(pid)).reduce((n, [, bytes]) => n + bytes, 0);
 }
 
 before(async () => {
@@ -179,7 +188,7 @@ test("an object store container: create, upload, download byte-identical", { ski
   const data = randomBytes(300000);
   ok(openstack(["container", "create", "e2e"]), "container create");
   ok(inClient("cd /tmp && cat > e2e-object && openstack object create e2e e2e-object", data), "object create");
-  const back = ok(inClient("cd /tmp && rm -f e2e-object && openstack object save e2e e2e-object --file e2e-copy && cat e2e-copy"), "object save");
+  const back = okBytes(inClient("cd /tmp && rm -f e2e-object && openstack object save e2e e2e-object --file e2e-copy && cat e2e-copy"), "object save");
   assert.equal(createHash("sha256").update(back).digest("hex"), createHash("sha256").update(data).digest("hex"));
   assert.match(ok(openstack(["object", "list", "e2e", "-f", "value"]), "object list"), /e2e-object/);
 });
@@ -190,7 +199,7 @@ test("an image: create, upload, download byte-identical, stored in swift", { ski
   const shown = JSON.parse(ok(openstack(["image", "show", "e2e-image", "-f", "json"]), "image show")) as { status: string; size: number };
   assert.equal(shown.status, "active");
   assert.equal(shown.size, data.length);
-  const back = ok(inClient("rm -f /tmp/e2e.img && openstack image save --file /tmp/e2e.copy e2e-image && cat /tmp/e2e.copy"), "image save");
+  const back = okBytes(inClient("rm -f /tmp/e2e.img && openstack image save --file /tmp/e2e.copy e2e-image && cat /tmp/e2e.copy"), "image save");
   assert.equal(createHash("sha256").update(back).digest("hex"), createHash("sha256").update(data).digest("hex"), "the image comes back byte for byte");
   // Through swift: glance's store holds it as an object of its container in the service project.
   const stores = ok(node!.kubectl(["exec", "-n", namespace, "deployment/glance-api", "--", "sh", "-c", "grep -h -E '^(default_backend|enabled_backends|default_store)' /etc/glance/glance-api.conf"]), "glance store");
