@@ -235,6 +235,13 @@ function writeIni(dialect: Dialect, pieces: Piece[], valueOf: (token: number) =>
   return { text: out.join("\n"), faults };
 }
 
+/**
+ * JSON's escapes for the characters that JSON leaves raw but YAML does not read as written (DEL, C1
+ * controls, U+2028/U+2029 line breaks): the same JSON, and also a YAML file's text (the registry's
+ * config.yml is JSON read by a YAML parser).
+ */
+const yamlSafe = (s: string): string => s.replace(/[\u007f-\u009f\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
+
 function writeJson(dialect: Dialect, pieces: Piece[], valueOf: (token: number) => unknown): { text: string; faults: ValueFault[] } {
   const faults: ValueFault[] = [];
   let text = "";
@@ -257,7 +264,7 @@ function writeJson(dialect: Dialect, pieces: Piece[], valueOf: (token: number) =
       faults.push({ token: p.token, reason: `${reason}, which ${dialect.what} cannot hold` });
       continue;
     }
-    text += inString ? JSON.stringify(asString).slice(1, -1) : JSON.stringify(v);
+    text += yamlSafe(inString ? JSON.stringify(asString).slice(1, -1) : JSON.stringify(v));
   }
   if (faults.length === 0) {
     try {

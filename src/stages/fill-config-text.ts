@@ -14,7 +14,7 @@ export interface ParamPlaces {
 }
 
 /** A key that names a config file (`keystone.conf`, `definitions.json`), or text with an INI section header. */
-const CONFIG_KEY = /\.(conf|ini|cfg|cnf|json|config)$/;
+const CONFIG_KEY = /\.(conf|ini|cfg|cnf|json|ya?ml|config)$/;
 const SECTION_HEADER = /^[ \t]*\[[^\]\n]+\][ \t]*$/m;
 
 /**
