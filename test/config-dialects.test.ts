@@ -46,6 +46,8 @@ describe("config-dialects: how each format writes a value", () => {
     { name: "rabbitmq: # refused", dialect: "rabbitmq", text: "a = {0}", values: ["x#y"], fault: /cuttlefish/ },
     { name: "json: inside a string, escaped", dialect: "json", text: '{"p": "{0}"}', values: ['a"\\\n'], expected: '{"p": "a\\"\\\\\\n"}' },
     { name: "json: outside a string, a JSON value", dialect: "json", text: '{"n": {0}, "s": {1}}', values: [3, 'x"'], expected: '{"n": 3, "s": "x\\""}' },
+    // JSON leaves these raw, a YAML reader does not read them as written (the registry's config.yml is JSON read as YAML).
+    { name: "json: DEL, C1 controls and U+2028/U+2029 escaped", dialect: "json", text: '{"p": "{0}"}', values: ["a\u007fb\u0085c\u2028d\u2029e"], expected: '{"p": "a\\u007fb\\u0085c\\u2028d\\u2029e"}' },
   ];
   for (const c of cases) {
     it(c.name, () => {

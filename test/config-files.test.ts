@@ -106,6 +106,12 @@ describe("shipped config files: hostile secrets arrive exactly", () => {
     assert.equal(definitions.users[0].password, HOSTILE);
   });
 
+  it("the registry's config.yml (JSON, read by a YAML parser as distribution reads it)", () => {
+    const file = write("config.yml", secretData("docker-registry")["config.yml"]);
+    const got = python("import json, sys, yaml\nprint(json.dumps(yaml.safe_load(open(json.load(sys.stdin)))['storage']['swift']['password']))", file);
+    assert.equal(got, HOSTILE);
+  });
+
   it("a value ConfigParser cannot hold (a blank at an end) is refused where swift would lose it", () => {
     const r = (() => {
       try {

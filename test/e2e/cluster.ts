@@ -26,9 +26,11 @@ export class NodeHandle {
     return path.join(this.dir, "logs");
   }
 
+  // A connection of its own per request (agent: false): a kept-alive one can be closed by the node
+  // while idle, and a request written on it fails with EPIPE.
   private post<T>(route: string, body: unknown): Promise<T> {
     return new Promise((resolve, reject) => {
-      const req = http.request({ socketPath: this.socket, path: route, method: "POST" }, (res) => {
+      const req = http.request({ socketPath: this.socket, path: route, method: "POST", agent: false }, (res) => {
         const chunks: Buffer[] = [];
         res.on("data", (d: Buffer) => chunks.push(d));
         res.on("end", () => {

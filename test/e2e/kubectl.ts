@@ -4,7 +4,7 @@ import http from "node:http";
 
 function request(socket: string, body: unknown): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const req = http.request({ socketPath: socket, path: "/kubectl", method: "POST" }, (res) => {
+    const req = http.request({ socketPath: socket, path: "/kubectl", method: "POST", agent: false }, (res) => {
       const chunks: Buffer[] = [];
       res.on("data", (d: Buffer) => chunks.push(d));
       res.on("end", () => {
