@@ -1133,16 +1133,21 @@ export class Node {
     const args = ["-t", String(c.sandboxPid), "-m", "-u", "-i", "-n", "-p", "-r", "-w"];
     if (c.user.uid !== 0 || c.user.gid !== 0) args.push("setpriv", ...this.setprivArgs(c), "--");
     args.push(...command);
+    return this.runToEnd(spawn("nsenter", args, { env: c.env, stdio: ["pipe", "pipe", "pipe"] }), stdin, timeout);
+  }
+
+  /** A started process fed its input and waited for, its output collected; killed after `timeout` ms if one is given. */
+  private runToEnd(proc: ChildProcess, input: Buffer | undefined, timeout?: number): Promise<{ code: number; stdout: Buffer; stderr: Buffer }> {
     return new Promise((resolve) => {
-      const proc = spawn("nsenter", args, { env: c.env, stdio: ["pipe", "pipe", "pipe"] });
       this.procs.add(proc);
       const out: Buffer[] = [];
       const err: Buffer[] = [];
       proc.stdout!.on("data", (d: Buffer) => out.push(d));
       proc.stderr!.on("data", (d: Buffer) => err.push(d));
       proc.stdin!.on("error", () => undefined);
-      proc.stdin!.end(stdin ?? Buffer.alloc(0));
-      const timer = setTimeout(() => proc.kill("SIGKILL"), timeout);
+      proc.stdin!.end(input ?? Buffer.alloc(0));
+      proc.on("error", (e) => err.push(Buffer.from(e.message)));
+      const timer = timeout === undefined ? undefined : setTimeout(() => proc.kill("SIGKILL"), timeout);
       proc.on("close", (code) => {
         clearTimeout(timer);
         this.procs.delete(proc);
@@ -1230,21 +1235,7 @@ export class Node {
 
   /** Runs a command on the node to its end (set-up of the external database, checks). */
   runOnHost(argv: string[], input?: Buffer): Promise<{ code: number; stdout: Buffer; stderr: Buffer }> {
-    return new Promise((resolve) => {
-      const proc = spawn(argv[0], argv.slice(1), { stdio: ["pipe", "pipe", "pipe"] });
-      this.procs.add(proc);
-      const out: Buffer[] = [];
-      const err: Buffer[] = [];
-      proc.stdout!.on("data", (d: Buffer) => out.push(d));
-      proc.stderr!.on("data", (d: Buffer) => err.push(d));
-      proc.stdin!.on("error", () => undefined);
-      proc.stdin!.end(input ?? Buffer.alloc(0));
-      proc.on("error", (e) => err.push(Buffer.from(e.message)));
-      proc.on("close", (code) => {
-        this.procs.delete(proc);
-        resolve({ code: code ?? 137, stdout: Buffer.concat(out), stderr: Buffer.concat(err) });
-      });
-    });
+    return this.runToEnd(spawn(argv[0], argv.slice(1), { stdio: ["pipe", "pipe", "pipe"] }), input);
   }
 }
 
