@@ -42,6 +42,10 @@ fail() { echo "apply.sh: $*" >&2; exit 1; }
 run_of() { sed -n 's/^run: //p' "$1"/.gen-manifests 2>/dev/null || :; }
 run=$(run_of "$here")
 if [ -z "$run" ] || [ "$(run_of "$secrets")" != "$run" ]; then
+  owner=$(sed -n 's/^out: //p' "$secrets"/.gen-manifests 2>/dev/null || :)
+  if [ -n "$owner" ] && owner=$(CDPATH="" cd -- "$secrets" && CDPATH="" cd -- "$owner" 2>/dev/null && pwd) && [ "$owner" != "$here" ]; then
+    fail "$secrets holds the Secrets of $owner, another output folder: render this one again, or set GEN_MANIFESTS_SECRETS_DIR to its own secrets folder; nothing was applied"
+  fi
   fail "$secrets was not written with this folder (another run of gen-manifests, or restored apart from it): run gen-manifests again; nothing was applied"
 fi
 

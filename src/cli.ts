@@ -16,7 +16,7 @@ import { secretParamNames, secretValuesOf, checkSchema } from "./stages/validate
 import { diffTree, driftedModes, readingFolders, readTree, replaceTrees } from "./stages/write-output";
 import { DEFAULT_KUBE_VERSION } from "./stages/check-manifests";
 import type { FileChange, ParamSchema, PlacedManifest } from "./types";
-import { MARKER_FILE } from "./output-marker";
+import { defaultSecretsDir, MARKER_FILE } from "./output-marker";
 
 interface Printer {
   out(line: string): void;
@@ -93,7 +93,7 @@ function renderOptions(y: Argv) {
     })
     .option("set", { type: "string", array: true, default: [] as string[], describe: "override one parameter: name=value, typed by the schema (repeatable)" })
     .option("out", { alias: "o", type: "string", default: "out", describe: "output folder (replaced whole on success); - prints the objects as one YAML stream instead, in apply order (render only)" })
-    .option("secrets-out", { type: "string", describe: "folder for Secret manifests (default: secrets/ beside the output folder)" })
+    .option("secrets-out", { type: "string", describe: "folder for Secret manifests (default: beside the output folder, secrets/ for out/, NAME-secrets/ for NAME/)" })
     .option("inline-secrets", { type: "boolean", default: false, describe: "write Secrets into the output folder (for encrypted repositories)" })
     .option("templates", { type: "string", describe: "templates folder (default: ./kubernetes-in, else the shipped OpenStack set)" })
     .option("schema", { type: "string", describe: "parameters schema (default: params/schema.json beside the templates folder)" })
@@ -263,7 +263,7 @@ function render(ctx: Context): { result: PipelineResult; outDir: string; secrets
   if (!kubeVersion) throw new GenError("usage", [{ message: `--kube-version ${String(ctx.args["kube-version"])}: expected a Kubernetes version such as 1.32` }], 2);
   const inputs = readInputs({ params: a.params, templatesDir: a.templates, schemaFile: a.schema });
   const outDir = a.out;
-  const secretsDir = a["secrets-out"] ?? path.join(path.dirname(outDir), "secrets");
+  const secretsDir = a["secrets-out"] ?? defaultSecretsDir(outDir);
   const result = runPipeline({
     paramsFiles: inputs.paramsFiles,
     sets: a.set.map(String),

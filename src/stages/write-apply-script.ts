@@ -1,7 +1,7 @@
 // Writes apply.sh: the seed's kubecfg-create.sh for today's kubectl. POSIX sh, phase by phase,
 // waiting for one-shot jobs after their phase and for rollouts at the end. Pure: returns text.
 import type { PlacedManifest, Plan } from "../types";
-import { MARKER_FILE, RUN_PREFIX } from "../output-marker";
+import { MARKER_FILE, OUT_PREFIX, RUN_PREFIX } from "../output-marker";
 
 export interface ApplyScriptInput {
   plan: Plan;
@@ -85,6 +85,11 @@ export function writeApplyScript(input: ApplyScriptInput): string {
     out(`run_of() { sed -n 's/^${RUN_PREFIX}//p' "$1"/${MARKER_FILE} 2>/dev/null || :; }`);
     out('run=$(run_of "$here")');
     out('if [ -z "$run" ] || [ "$(run_of "$secrets")" != "$run" ]; then');
+    // The secrets marker also names its output folder: say so when it is another one.
+    out(`  owner=$(sed -n 's/^${OUT_PREFIX}//p' "$secrets"/${MARKER_FILE} 2>/dev/null || :)`);
+    out('  if [ -n "$owner" ] && owner=$(CDPATH="" cd -- "$secrets" && CDPATH="" cd -- "$owner" 2>/dev/null && pwd) && [ "$owner" != "$here" ]; then');
+    out('    fail "$secrets holds the Secrets of $owner, another output folder: render this one again, or set GEN_MANIFESTS_SECRETS_DIR to its own secrets folder; nothing was applied"');
+    out("  fi");
     out('  fail "$secrets was not written with this folder (another run of gen-manifests, or restored apart from it): run gen-manifests again; nothing was applied"');
     out("fi");
     out();
