@@ -78,7 +78,7 @@ function makePrinter(secretValues: Set<string>, write: WriteLine): Printer {
   };
 }
 
-const RENDER_OPTIONS = ["params", "set", "out", "secrets-out", "inline-secrets", "templates", "schema", "argocd", "kube-version", "output", "quiet"];
+const RENDER_OPTIONS = ["params", "set", "out", "secrets-out", "inline-secrets", "templates", "schema", "argocd", "kube-version", "output", "quiet", "verbose"];
 const INIT_OPTIONS = ["upgrade", "database-host", "swift-auth-url", "swift-user", "swift-password", "swift-siteurl", "swift-region-name", "schema"];
 const OPTION_NAMES = [...RENDER_OPTIONS, "check", "watch", ...INIT_OPTIONS, "help", "version"];
 const KNOWN_FLAGS = new Set([...OPTION_NAMES, "p", "o", "q", "h", "w", ...OPTION_NAMES.map((o) => `no-${o}`)]);
@@ -100,7 +100,8 @@ function renderOptions(y: Argv) {
     .option("argocd", { type: "boolean", default: false, describe: "annotate Argo CD sync waves by phase, and make jobs Sync hooks" })
     .option("kube-version", { type: "string", default: DEFAULT_KUBE_VERSION, describe: "Kubernetes version the objects are for: fields behind a feature gate off by default there are errors" })
     .option("output", { type: "string", choices: ["text", "json"], default: "text", describe: "what to print: text for people, json for scripts" })
-    .option("quiet", { alias: "q", type: "boolean", default: false, describe: "print nothing on success" });
+    .option("quiet", { alias: "q", type: "boolean", default: false, describe: "print nothing on success" })
+    .option("verbose", { type: "boolean", default: false, describe: "also list the names in parameters files that are not declared parameters (ignored)" });
 }
 
 function renderCommandOptions(y: Argv) {
@@ -278,7 +279,16 @@ function render(ctx: Context): { result: PipelineResult; outDir: string; secrets
     cache: openCompileCache(PACKAGE_ROOT),
     secretValues: ctx.secretValues,
   });
+  if (ctx.args.verbose) listIgnored(ctx.print, result.params.ignored ?? []);
   return { result, outDir, secretsDir, templatesDir: inputs.templatesDir };
+}
+
+/** --verbose: the undeclared names a Heat stack (or any file) carried, once, by file. */
+function listIgnored(print: Printer, ignored: { name: string; file: string }[]): void {
+  for (const file of [...new Set(ignored.map((i) => i.file))]) {
+    const names = ignored.filter((i) => i.file === file).map((i) => i.name);
+    print.err(`note: ${file}: ignored, not declared parameters: ${names.join(", ")}`);
+  }
 }
 
 function fileOf(result: PipelineResult, outDir: string, secretsDir: string): (m: PlacedManifest) => string {

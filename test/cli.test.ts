@@ -233,6 +233,26 @@ describe("cli: --watch", () => {
   }
 });
 
+describe("cli: names in a parameters file that are not declared", () => {
+  const stack = JSON.stringify({ stack_status: "CREATE_COMPLETE", outputs: [["name", "web"], ["password", "p"], ["floating_network_id", "x"], ["server_ip", "y"]].map(([k, v]) => ({ output_key: k, output_value: v })) });
+  it("a stack's own outputs are ignored quietly, and listed once with --verbose", () => {
+    const cwd = chart();
+    fs.writeFileSync(path.join(cwd, "stack.json"), stack);
+    const quiet = runCli(["--params", "stack.json"], { cwd });
+    assert.equal(quiet.status, 0, quiet.all);
+    assert.equal(quiet.stderr, "");
+    const verbose = runCli(["--params", "stack.json", "--verbose"], { cwd });
+    assert.equal(verbose.status, 0, verbose.all);
+    assert.equal(verbose.stderr, "note: stack.json: ignored, not declared parameters: floating_network_id, server_ip\n");
+  });
+  it("a name near a declared one is an error at its place, where --set is too", () => {
+    const cwd = chart(undefined, { ...PARAMS, replica: 9 });
+    const r = render(cwd);
+    assert.equal(r.status, 1, r.all);
+    assert.match(r.stderr, /^error: params\.json:1:\d+: \/replica: is not a declared parameter \(did you mean replicas\?\)$/m);
+  });
+});
+
 describe("cli: --check", () => {
   it("exits 0 when out/ is current, 1 listing each added, changed and removed file otherwise", () => {
     const cwd = chart();
