@@ -59,7 +59,7 @@ export function runPipeline(input: PipelineInput): PipelineResult {
   const templateCount = templateSet.templates.length;
   const objects = renderTemplates(templateSet, params, { once: true, cache: input.cache });
   placingProblems(() => checkManifests(objects, { kubeVersion: input.kubeVersion }), (problems) => locateProblems(problems, templateSet, params));
-  const named = nameJobsBySpec(annotateConfigChecksums(objects, checksumKey(params)));
+  const named = nameJobsBySpec(annotateConfigChecksums(objects, checksumKey(params)), { hooks: input.argocd });
   const { manifests, plan } = orderManifests(input.argocd ? annotateForArgoCD(named) : named);
   const trees = buildOutput({ manifests, plan, outDir: input.outDir, secretsDir: input.secretsDir, inlineSecrets: input.inlineSecrets });
   return { params, manifests, plan, trees, templateCount };

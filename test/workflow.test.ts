@@ -178,6 +178,40 @@ describe("apply, and apply again", () => {
     assert.notEqual(waits[0], waits[1], "the second rollout waits for a new job, not the finished one");
   });
 
+  describe("a finished Job is never created again by the next apply or reconcile", () => {
+    const JOB = "apiVersion: batch/v1\nkind: Job\nmetadata:\n  name: migrate\n  namespace: apps\nspec:\n  ttlSecondsAfterFinished: {{replicas}}\n  template:\n    spec:\n      restartPolicy: OnFailure\n      containers:\n        - name: m\n          image: example/app:{{name}}\n";
+    const jobOf = (cwd: string, ...extra: string[]) => {
+      assert.equal(runCli(["--params", "params.json", "--quiet", ...extra], { cwd }).status, 0);
+      const file = fs.readdirSync(path.join(cwd, "out")).find((f) => f.includes("-job-"))!;
+      return yaml.load(fs.readFileSync(path.join(cwd, "out", file), "utf8")) as Record<string, any>;
+    };
+    it("for apply.sh, kubectl apply -k and Flux, Jobs have no TTL, whatever the template says: the cluster keeps them, so applying again changes nothing", () => {
+      const cwd = makeChart({ "job.yaml.hbs": JOB }, { name: "v1", password: "p", replicas: 600 });
+      const job = jobOf(cwd);
+      assert.equal(job.spec.ttlSecondsAfterFinished, undefined);
+      assert.equal(jobOf(cwd, "--set", "replicas=60").metadata.name, job.metadata.name, "the TTL (mutable) is not part of the name");
+    });
+    it("for Argo CD (--argocd) they are Sync hooks, which Argo CD does not compare: they keep their TTL, and the same name", () => {
+      const cwd = makeChart({ "job.yaml.hbs": JOB }, { name: "v1", password: "p", replicas: 600 });
+      const plain = jobOf(cwd);
+      const hook = jobOf(cwd, "--argocd");
+      assert.equal(hook.spec.ttlSecondsAfterFinished, 600);
+      assert.equal(hook.metadata.annotations["argocd.argoproj.io/hook"], "Sync");
+      assert.equal(hook.metadata.name, plain.metadata.name);
+    });
+    it("the shipped set: no Job in out/ expires; with --argocd each expires after job_ttl_seconds", () => {
+      const cwd = tmpDir();
+      const jobs = (...extra: string[]) => {
+        assert.equal(shipped(cwd, "--params", path.join(REPO, "params/example.json"), "--quiet", ...extra).status, 0);
+        return fs.readdirSync(path.join(cwd, "out")).filter((f) => /^\d\d-job-/.test(f)).map((f) => yaml.load(fs.readFileSync(path.join(cwd, "out", f), "utf8")) as Record<string, any>);
+      };
+      const plain = jobs();
+      assert.ok(plain.length >= 4);
+      assert.deepEqual(plain.map((j) => j.spec.ttlSecondsAfterFinished), plain.map(() => undefined));
+      assert.deepEqual(jobs("--argocd", "--set", "job_ttl_seconds=120").map((j) => j.spec.ttlSecondsAfterFinished), plain.map(() => 120));
+    });
+  });
+
   it("--argocd annotates each object with its phase's sync wave, and makes jobs Sync hooks", () => {
     const cwd = tmpDir();
     assert.equal(shipped(cwd, "--params", path.join(REPO, "params/example.json"), "--argocd", "--inline-secrets", "--quiet").status, 0);
