@@ -82,6 +82,41 @@ describe("apply.sh", () => {
     ]);
   });
 
+  it("--help prints its own help, and calls no kubectl", () => {
+    const cwd = renderedChart();
+    for (const flag of ["--help", "-h"]) {
+      const r = applyScript(cwd, ["--context", "prod", flag]);
+      assert.equal(r.status, 0, r.stderr);
+      assert.match(r.stdout, /^Usage: apply\.sh \[--dry-run\] \[--prune\] \[kubectl options\] \[-- kubectl arguments\]\n/);
+      assert.match(r.stdout, /--prune {9}delete objects/);
+      assert.ok(r.stdout.split("\n").length < 30, "a screen, not kubectl's help");
+      assert.deepEqual(r.calls, []);
+    }
+  });
+
+  const usageCases: { args: string[]; error: string }[] = [
+    { args: ["--prun"], error: "unknown option --prun" },
+    { args: ["--dry-run", "-f", "x.yaml"], error: "unknown option -f" },
+    { args: ["--namespace", "other"], error: "unknown option --namespace" },
+    { args: ["--context"], error: "--context needs a value" },
+    { args: ["prod"], error: "unexpected argument prod (apply.sh applies the folder it is in)" },
+  ];
+  for (const c of usageCases) {
+    it(`a usage mistake is exit 2 before anything is applied: ${c.args.join(" ")}`, () => {
+      const r = applyScript(renderedChart(), c.args);
+      assert.equal(r.status, 2, r.stderr);
+      assert.equal(r.stderr, `apply.sh: ${c.error}; see apply.sh --help\n`);
+      assert.deepEqual(r.calls, []);
+    });
+  }
+
+  it("passes kubectl's global options, in both spellings, and anything after --, to every call", () => {
+    const r = applyScript(renderedChart(), ["--dry-run", "--kubeconfig", "/k", "--context=prod", "-v=2", "--insecure-skip-tls-verify", "--", "--field-manager", "ops"]);
+    assert.equal(r.status, 0, r.stderr);
+    assert.ok(r.calls.length > 0);
+    for (const c of r.calls) assert.ok(c.endsWith(" --kubeconfig /k --context=prod -v=2 --insecure-skip-tls-verify --field-manager ops"), c);
+  });
+
   it("honours KUBECTL and WAIT_TIMEOUT", () => {
     const kubectl = fakeKubectl();
     const r = applyScript(renderedChart(), [], { KUBECTL: path.join(kubectl.bin, "kubectl"), PATH: "/usr/bin:/bin", WAIT_TIMEOUT: "30s" });
