@@ -116,6 +116,30 @@ describe("cli: rendering", () => {
     assert.equal(r.status, 0, `${r.error ?? ""}${r.stderr}`);
   });
 
+  describe("installing the command, with no registry reachable", () => {
+    // A registry that refuses every connection, and offline mode: any request to it fails the command.
+    const NO_REGISTRY = { npm_config_registry: "http://127.0.0.1:9/", npm_config_offline: "true", npm_config_update_notifier: "false", NO_COLOR: "1" };
+    const version = (JSON.parse(fs.readFileSync(path.join(REPO, "package.json"), "utf8")) as { version: string }).version;
+
+    for (const where of [".", "kubernetes-in"]) {
+      it(`npx gen-manifests in the project folder (${where}) runs the project's own bin, never the registry's`, () => {
+        const r = spawnSync("npx", ["gen-manifests", "--version"], { cwd: path.join(REPO, where), encoding: "utf8", env: { ...process.env, ...NO_REGISTRY }, timeout: 60_000 });
+        assert.equal(r.status, 0, `${r.error ?? ""}${r.stderr}`);
+        assert.equal(r.stdout, `${version}\n`);
+      });
+    }
+
+    it("npm install -g from a clone puts gen-manifests on PATH; run in a GitOps repository, it renders that repository's kubernetes-in/ and params/", () => {
+      const prefix = tmpDir("gm-prefix-");
+      const install = spawnSync("npm", ["install", "-g", "--prefix", prefix, REPO], { encoding: "utf8", env: { ...process.env, ...NO_REGISTRY }, timeout: 120_000 });
+      assert.equal(install.status, 0, `${install.error ?? ""}${install.stderr}`);
+      const gitops = chart();
+      const r = spawnSync("gen-manifests", ["--params", "params.json"], { cwd: gitops, encoding: "utf8", env: { ...process.env, PATH: `${path.join(prefix, "bin")}:${process.env.PATH}`, NO_COLOR: "1" } });
+      assert.equal(r.status, 0, `${r.error ?? ""}${r.stderr}`);
+      assert.deepEqual(fs.readdirSync(path.join(gitops, "out")).filter((f) => f.endsWith(".yaml")).sort(), ["50-service-web.yaml", "70-deployment-web.yaml"]);
+    });
+  });
+
   it("the committed out/ is what params/example.json renders today", () => {
     const r = runCli(["--params", "params/example.json", "--check"]);
     assert.equal(r.status, 0, r.all);
