@@ -200,7 +200,7 @@ describe("load-params: a parameter's problem names its line in the file that sup
       { name: "a URL without /TENANT/CONTAINER", text: "name: n\npassword: p\nswift_siteurl: https://example.com\n", error: "p.yaml:3:16: /swift_siteurl: is not a URL whose path ends in /TENANT/CONTAINER, and swift_container and swift_tenant_name are derived from it; correct it, or set them" },
       { name: "missing", text: "name: n\npassword: p\n", error: "p.yaml: /swift_siteurl: required parameter is missing (swift_container and swift_tenant_name are derived from it)" },
       { name: "its name mistyped", text: "name: n\npassword: p\nswift_siteur: https://example.com/v1/t/c\n", error: "p.yaml:3:15: /swift_siteur: is not a declared parameter (did you mean swift_siteurl?)" },
-      { name: "not a string", text: "name: n\npassword: p\nswift_siteurl: 3\n", error: "p.yaml:3:16: /swift_siteurl: must be of type string (swift_container and swift_tenant_name are derived from it)" },
+      { name: "not a string", text: "name: n\npassword: p\nswift_siteurl: 3\n", error: "p.yaml:3:16: /swift_siteurl: must be of type string, and was read as a number: put it in quotes to keep it as written (unquoted, 2014.10 reads as 2014.1) (swift_container and swift_tenant_name are derived from it)" },
     ];
     for (const c of cases) it(c.name, () => assert.deepEqual(run(c.text), [c.error]));
     it("set explicitly, the derived ones need nothing from it", () => {

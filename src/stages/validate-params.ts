@@ -153,7 +153,7 @@ interface SchemaValidator {
 
 /** The schema's validator: ajv's standalone code from the cache, or compiled and cached. */
 function schemaValidator(schema: ParamSchema, schemaFile: string, cache: CompileCache): SchemaValidator {
-  const key = cacheKey("params-validator-v3", AJV_VERSION, JSON.stringify(schema));
+  const key = cacheKey("params-validator-v4", AJV_VERSION, JSON.stringify(schema));
   const cached = cache.get(key);
   if (cached) {
     try {
@@ -177,6 +177,8 @@ function schemaValidator(schema: ParamSchema, schemaFile: string, cache: Compile
     useDefaults: true,
     strict: false,
     messages: true,
+    // Each error carries the schema it failed (parentSchema): a pattern's description is read there.
+    verbose: true,
     inlineRefs: false,
     code: { source: true, optimize: false, formats: _`require("./param-formats").paramFormats` },
   });
@@ -207,7 +209,7 @@ export function validateParams(input: ValidateParamsInput): Params {
   const valid = validate(values);
   keepCompiled();
   if (!valid || mistyped.problems.length) {
-    const problems = (validate.errors ?? []).map((e) => describeSchemaError(e, origin, sources, values));
+    const problems = (validate.errors ?? []).map((e) => describeSchemaError(e, { origin, sources, values }));
     // One mistake, one message: a parameter missing because its name was mistyped is said by the typo.
     const owned = problems.filter((p) => !(p.message === MISSING && mistyped.meant.has(p.pointer!.slice(1))));
     const placed = [...mistyped.problems, ...foldDerived(owned, values, origin, sources, mistyped.meant)];
@@ -279,7 +281,27 @@ function listMissing(problems: Problem[], sources: string): Problem[] {
   return [listed, ...problems.filter((p) => !missing.includes(p))];
 }
 
-function describeSchemaError(e: ErrorObject, origin: Record<string, string>, sources: string, values: ParamValues): Problem {
+/** What a schema error's message may draw on: never the value itself, only its type. */
+interface ErrorContext {
+  origin: Record<string, string>;
+  sources: string;
+  values: ParamValues;
+}
+
+/** The part of a JSON document at a JSON pointer (`/a/0/b`). */
+function atPointer(doc: unknown, pointer: string): unknown {
+  let node = doc;
+  for (const raw of pointer.split("/").slice(1)) {
+    const key = raw.replace(/~1/g, "/").replace(/~0/g, "~");
+    node = node !== null && typeof node === "object" && Object.hasOwn(node, key) ? (node as Record<string, unknown>)[key] : undefined;
+  }
+  return node;
+}
+
+/** How a pattern reads in words, from the schema's `x-pattern-description` beside it. */
+const PATTERN_DESCRIPTION = "x-pattern-description";
+
+function describeSchemaError(e: ErrorObject, { origin, sources, values }: ErrorContext): Problem {
   let pointer = e.instancePath;
   let message = e.message ?? "is invalid";
   if (e.keyword === "required") {
@@ -287,10 +309,19 @@ function describeSchemaError(e: ErrorObject, origin: Record<string, string>, sou
     message = MISSING;
   } else if (e.keyword === "type") {
     message = `must be ${e.params.type === "integer" ? "an integer" : `of type ${e.params.type}`}`;
+    // `image_tag: 2014.2`: YAML and JSON read it as a number, which also drops a trailing zero.
+    const read = typeof atPointer(values, pointer);
+    if (e.params.type === "string" && (read === "number" || read === "boolean")) {
+      message += `, and was read as a ${read}: put it in quotes to keep it as written (unquoted, 2014.10 reads as 2014.1)`;
+    }
   } else if (e.keyword === "not" && e.schemaPath.startsWith("#/patternProperties")) {
     message = "is still a placeholder from init-params; fill it in";
   } else if (e.keyword === "pattern" && /^\/[a-z]+_db_uri$/.test(pointer) && /^mysql\+mysqlconnector:/.test(String(values[pointer.slice(1)]))) {
     message = "uses the seed's mysql+mysqlconnector:// driver, which the images do not hold: write mysql+pymysql:// (`gen-manifests init-params --upgrade FILE` rewrites it, keeping the rest)";
+  } else if (e.keyword === "pattern") {
+    // The regular expression means little to an operator: the schema says in words what it asks for.
+    const described = (e.parentSchema as Record<string, unknown> | undefined)?.[PATTERN_DESCRIPTION];
+    message = typeof described === "string" ? `must be ${described}` : `does not have the form the schema asks for (its pattern has no ${PATTERN_DESCRIPTION})`;
   } else if (e.keyword === "enum") {
     message = `must be one of ${(e.params.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(", ")}`;
   }
