@@ -93,24 +93,24 @@ fi
   -f "$here"/'60-job-nova-db-sync.yaml' \
   "$@"
 if [ "$dry_run" -eq 0 ]; then
-  "$KUBECTL" wait --for=condition=complete --timeout="$WAIT_TIMEOUT" -n 'openstack' 'job/cinder-db-sync-6ae4e7fc' "$@" ||
-    fail 'Job openstack/cinder-db-sync-6ae4e7fc did not complete within '"$WAIT_TIMEOUT"'; see: kubectl logs -n openstack job/cinder-db-sync-6ae4e7fc'
+  "$KUBECTL" wait --for=condition=complete --timeout="$WAIT_TIMEOUT" -n 'openstack' 'job/cinder-db-sync-ddef7fca' "$@" ||
+    fail 'Job openstack/cinder-db-sync-ddef7fca did not complete within '"$WAIT_TIMEOUT"'; see: kubectl logs -n openstack job/cinder-db-sync-ddef7fca'
 fi
 if [ "$dry_run" -eq 0 ]; then
-  "$KUBECTL" wait --for=condition=complete --timeout="$WAIT_TIMEOUT" -n 'openstack' 'job/glance-db-sync-b193c4a8' "$@" ||
-    fail 'Job openstack/glance-db-sync-b193c4a8 did not complete within '"$WAIT_TIMEOUT"'; see: kubectl logs -n openstack job/glance-db-sync-b193c4a8'
+  "$KUBECTL" wait --for=condition=complete --timeout="$WAIT_TIMEOUT" -n 'openstack' 'job/glance-db-sync-608e81d7' "$@" ||
+    fail 'Job openstack/glance-db-sync-608e81d7 did not complete within '"$WAIT_TIMEOUT"'; see: kubectl logs -n openstack job/glance-db-sync-608e81d7'
 fi
 if [ "$dry_run" -eq 0 ]; then
-  "$KUBECTL" wait --for=condition=complete --timeout="$WAIT_TIMEOUT" -n 'openstack' 'job/keystone-db-sync-ace28003' "$@" ||
-    fail 'Job openstack/keystone-db-sync-ace28003 did not complete within '"$WAIT_TIMEOUT"'; see: kubectl logs -n openstack job/keystone-db-sync-ace28003'
+  "$KUBECTL" wait --for=condition=complete --timeout="$WAIT_TIMEOUT" -n 'openstack' 'job/keystone-db-sync-f7c5b904' "$@" ||
+    fail 'Job openstack/keystone-db-sync-f7c5b904 did not complete within '"$WAIT_TIMEOUT"'; see: kubectl logs -n openstack job/keystone-db-sync-f7c5b904'
 fi
 if [ "$dry_run" -eq 0 ]; then
-  "$KUBECTL" wait --for=condition=complete --timeout="$WAIT_TIMEOUT" -n 'openstack' 'job/neutron-db-sync-04c6d3fc' "$@" ||
-    fail 'Job openstack/neutron-db-sync-04c6d3fc did not complete within '"$WAIT_TIMEOUT"'; see: kubectl logs -n openstack job/neutron-db-sync-04c6d3fc'
+  "$KUBECTL" wait --for=condition=complete --timeout="$WAIT_TIMEOUT" -n 'openstack' 'job/neutron-db-sync-54ccc496' "$@" ||
+    fail 'Job openstack/neutron-db-sync-54ccc496 did not complete within '"$WAIT_TIMEOUT"'; see: kubectl logs -n openstack job/neutron-db-sync-54ccc496'
 fi
 if [ "$dry_run" -eq 0 ]; then
-  "$KUBECTL" wait --for=condition=complete --timeout="$WAIT_TIMEOUT" -n 'openstack' 'job/nova-db-sync-6f842999' "$@" ||
-    fail 'Job openstack/nova-db-sync-6f842999 did not complete within '"$WAIT_TIMEOUT"'; see: kubectl logs -n openstack job/nova-db-sync-6f842999'
+  "$KUBECTL" wait --for=condition=complete --timeout="$WAIT_TIMEOUT" -n 'openstack' 'job/nova-db-sync-5c1a9b49' "$@" ||
+    fail 'Job openstack/nova-db-sync-5c1a9b49 did not complete within '"$WAIT_TIMEOUT"'; see: kubectl logs -n openstack job/nova-db-sync-5c1a9b49'
 fi
 
 # Phase 65 bootstrap: one-shot jobs after the database migrations: keystone's bootstrap (waited for)
@@ -118,8 +118,8 @@ fi
   -f "$here"/'65-job-keystone-bootstrap.yaml' \
   "$@"
 if [ "$dry_run" -eq 0 ]; then
-  "$KUBECTL" wait --for=condition=complete --timeout="$WAIT_TIMEOUT" -n 'openstack' 'job/keystone-bootstrap-6e2167be' "$@" ||
-    fail 'Job openstack/keystone-bootstrap-6e2167be did not complete within '"$WAIT_TIMEOUT"'; see: kubectl logs -n openstack job/keystone-bootstrap-6e2167be'
+  "$KUBECTL" wait --for=condition=complete --timeout="$WAIT_TIMEOUT" -n 'openstack' 'job/keystone-bootstrap-275e0597' "$@" ||
+    fail 'Job openstack/keystone-bootstrap-275e0597 did not complete within '"$WAIT_TIMEOUT"'; see: kubectl logs -n openstack job/keystone-bootstrap-275e0597'
 fi
 
 # Phase 70 workloads: long-running workloads (rollouts waited for at the end)
@@ -145,14 +145,14 @@ fi
   -f "$here"/'75-job-catalog-setup.yaml' \
   "$@"
 if [ "$dry_run" -eq 0 ]; then
-  "$KUBECTL" wait --for=condition=complete --timeout="$WAIT_TIMEOUT" -n 'openstack' 'job/catalog-setup-463b2607' "$@" ||
-    fail 'Job openstack/catalog-setup-463b2607 did not complete within '"$WAIT_TIMEOUT"'; see: kubectl logs -n openstack job/catalog-setup-463b2607'
+  "$KUBECTL" wait --for=condition=complete --timeout="$WAIT_TIMEOUT" -n 'openstack' 'job/catalog-setup-bc73d523' "$@" ||
+    fail 'Job openstack/catalog-setup-bc73d523 did not complete within '"$WAIT_TIMEOUT"'; see: kubectl logs -n openstack job/catalog-setup-bc73d523'
 fi
 
 # Prune: delete what this deployment once applied and no longer renders, in the namespaces it
 # renders into. A listing that fails stops the script: nothing is deleted on a partial view.
 if [ "$prune" -eq 1 ]; then
-  keep='|Namespace//openstack|Secret/openstack/catalog-setup|Secret/openstack/cinder|Secret/openstack/docker-registry|Secret/openstack/glance-config|Secret/openstack/keystone-bootstrap|Secret/openstack/keystone-config|Secret/openstack/keystone-credential-keys|Secret/openstack/keystone-fernet-keys|Secret/openstack/neutron|Secret/openstack/nova|Secret/openstack/rabbitmq-config|Secret/openstack/rabbitmq|Secret/openstack/swift-config|Service/openstack/cinder-api|Service/openstack/docker-registry|Service/openstack/glance-api|Service/openstack/keystone|Service/openstack/memcached|Service/openstack/neutron|Service/openstack/nova-api-ec2|Service/openstack/nova-api-metadata|Service/openstack/nova-api|Service/openstack/nova-novncproxy|Service/openstack/rabbitmq|Service/openstack/swift-proxy|Service/openstack/swift-storage|Job/openstack/cinder-db-sync-6ae4e7fc|Job/openstack/glance-db-sync-b193c4a8|Job/openstack/keystone-db-sync-ace28003|Job/openstack/neutron-db-sync-04c6d3fc|Job/openstack/nova-db-sync-6f842999|Job/openstack/keystone-bootstrap-6e2167be|Deployment/openstack/cinder-api|Deployment/openstack/client|Deployment/openstack/docker-registry|Deployment/openstack/glance-api|Deployment/openstack/keystone|Deployment/openstack/memcached|Deployment/openstack/neutron-server|Deployment/openstack/nova-api|Deployment/openstack/nova-conductor|Deployment/openstack/nova-consoleauth|Deployment/openstack/nova-novncproxy|Deployment/openstack/rabbitmq|Deployment/openstack/swift-proxy|StatefulSet/openstack/swift-storage|Job/openstack/catalog-setup-463b2607|'
+  keep='|Namespace//openstack|Secret/openstack/catalog-setup|Secret/openstack/cinder|Secret/openstack/docker-registry|Secret/openstack/glance-config|Secret/openstack/keystone-bootstrap|Secret/openstack/keystone-config|Secret/openstack/keystone-credential-keys|Secret/openstack/keystone-fernet-keys|Secret/openstack/neutron|Secret/openstack/nova|Secret/openstack/rabbitmq-config|Secret/openstack/rabbitmq|Secret/openstack/swift-config|Service/openstack/cinder-api|Service/openstack/docker-registry|Service/openstack/glance-api|Service/openstack/keystone|Service/openstack/memcached|Service/openstack/neutron|Service/openstack/nova-api-ec2|Service/openstack/nova-api-metadata|Service/openstack/nova-api|Service/openstack/nova-novncproxy|Service/openstack/rabbitmq|Service/openstack/swift-proxy|Service/openstack/swift-storage|Job/openstack/cinder-db-sync-ddef7fca|Job/openstack/glance-db-sync-608e81d7|Job/openstack/keystone-db-sync-f7c5b904|Job/openstack/neutron-db-sync-54ccc496|Job/openstack/nova-db-sync-5c1a9b49|Job/openstack/keystone-bootstrap-275e0597|Deployment/openstack/cinder-api|Deployment/openstack/client|Deployment/openstack/docker-registry|Deployment/openstack/glance-api|Deployment/openstack/keystone|Deployment/openstack/memcached|Deployment/openstack/neutron-server|Deployment/openstack/nova-api|Deployment/openstack/nova-conductor|Deployment/openstack/nova-consoleauth|Deployment/openstack/nova-novncproxy|Deployment/openstack/rabbitmq|Deployment/openstack/swift-proxy|StatefulSet/openstack/swift-storage|Job/openstack/catalog-setup-bc73d523|'
   live=$("$KUBECTL" get 'deployment.apps,statefulset.apps,daemonset.apps,job.batch,cronjob.batch,service,configmap,secret,serviceaccount,role.rbac.authorization.k8s.io,rolebinding.rbac.authorization.k8s.io,ingress.networking.k8s.io,networkpolicy.networking.k8s.io,persistentvolumeclaim,horizontalpodautoscaler.autoscaling,poddisruptionbudget.policy' -n 'openstack' -l app.kubernetes.io/managed-by=gen-manifests \
     -o 'jsonpath={range .items[*]}{.kind}/{.metadata.namespace}/{.metadata.name}{"\n"}{end}' "$@") ||
     fail 'could not list the managed objects in namespace openstack; nothing more was pruned'

@@ -8,7 +8,7 @@ import path from "node:path";
 import { describe, it } from "node:test";
 import { type DialectName, type Piece, writeConfigText } from "../src/config-dialects";
 import type { ParamSchema } from "../src/types";
-import { problemsOf, renderInMemory, tmpDir } from "./helpers";
+import { problemsOf, renderInMemory, secretText, tmpDir } from "./helpers";
 
 /** `{0}` in a line stands for value 0 of `values`. */
 function write(dialect: DialectName, text: string, values: unknown[]): { text: string; faults: string[] } {
@@ -105,7 +105,7 @@ function renderConfig(dialect: DialectName, lines: (i: number) => string, values
   const template = `apiVersion: v1\nkind: Secret\nmetadata:\n  name: s\nstringData:\n  file: |\n    {{#config "${dialect}"}}\n    [DEFAULT]\n    [group]\n${body}\n    {{/config}}\n`;
   const params = Object.fromEntries(values.map((v, i) => [`p${i}`, v]));
   const result = renderInMemory({ templates: { "s.yaml.hbs": template }, params, schema: schemaOf(values.length) });
-  return (result.manifests[0].object as unknown as { stringData: Record<string, string> }).stringData.file;
+  return secretText(result.manifests[0].object).file;
 }
 
 /** Runs Debian's Python (where oslo.config, paste.deploy and swift are installed) with a JSON request. */
@@ -227,6 +227,6 @@ describe("config files: hostile values read back exactly by the services' own pa
       "s.yaml.hbs": 'apiVersion: v1\nkind: Secret\nmetadata:\n  name: s\nstringData:\n  f: |\n    {{#config "oslo"}}\n    [g]\n    {{> opt value=p0}}\n    {{/config}}\n',
     };
     const result = renderInMemory({ templates, params: { p0: "a$b" }, schema: schemaOf(1) });
-    assert.equal((result.manifests[0].object as unknown as { stringData: Record<string, string> }).stringData.f, "[g]\np = a$$b\n");
+    assert.equal(secretText(result.manifests[0].object).f, "[g]\np = a$$b\n");
   });
 });

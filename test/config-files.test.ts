@@ -7,7 +7,7 @@ import path from "node:path";
 import { describe, it } from "node:test";
 import { runPipeline } from "../src/pipeline";
 import { readInputs } from "../src/read-inputs";
-import { REPO, tmpDir } from "./helpers";
+import { REPO, secretText, tmpDir } from "./helpers";
 
 // Every character the formats treat specially, and blanks at the ends (where a format can hold them).
 const HOSTILE = ` p$a%s#s;w'o"r=d:[x] $$\${x} %(here)s `;
@@ -31,7 +31,7 @@ const result = runPipeline({ ...inputs, paramsFiles: [{ path: "hostile.json", te
 const secretData = (name: string): Record<string, string> => {
   const o = result.manifests.find((m) => m.object.kind === "Secret" && m.object.metadata.name === name);
   assert.ok(o, `Secret ${name}`);
-  return (o.object as unknown as { stringData: Record<string, string> }).stringData;
+  return secretText(o.object);
 };
 
 const dir = tmpDir();
@@ -159,7 +159,7 @@ const groupsAs = (text: string, groups: string[], to: string): string => {
 
 describe("shipped config files: every option is one the service has (oslo-config-validator)", () => {
   it("every oslo.config file of the set is in the table below", () => {
-    const files = result.manifests.flatMap((m) => Object.keys((m.object as { stringData?: object }).stringData ?? {})).filter((k) => /\.conf$/.test(k));
+    const files = result.manifests.flatMap((m) => Object.keys((m.object as { data?: object }).data ?? {})).filter((k) => /\.conf$/.test(k));
     const oslo = files.filter((k) => !/^(swift|proxy-server|account-server|container-server|object-server|rabbitmq|glance-swift)\.conf$/.test(k));
     assert.deepEqual(oslo.sort(), Object.keys(OSLO_FILES).sort());
   });
