@@ -206,7 +206,7 @@ export function validateParams(input: ValidateParamsInput): Params {
   keepCompiled();
   if (!valid) {
     const sources = input.sources.length ? input.sources.join(", ") : "parameters";
-    const problems = (validate.errors ?? []).map((e) => describeSchemaError(e, origin, sources, values));
+    const problems = (validate.errors ?? []).map((e) => describeSchemaError(e, origin, sources, values, input.schema));
     throw new GenError("validate-params", listMissing(problems, sources));
   }
   return { values, origin, secretNames: secretParamNames(input.schema) };
@@ -230,7 +230,7 @@ function listMissing(problems: Problem[], sources: string): Problem[] {
   return [listed, ...problems.filter((p) => !missing.includes(p))];
 }
 
-function describeSchemaError(e: ErrorObject, origin: Record<string, string>, sources: string, values: ParamValues): Problem {
+function describeSchemaError(e: ErrorObject, origin: Record<string, string>, sources: string, values: ParamValues, schema: ParamSchema): Problem {
   let pointer = e.instancePath;
   let message = e.message ?? "is invalid";
   if (e.keyword === "required") {
@@ -245,6 +245,10 @@ function describeSchemaError(e: ErrorObject, origin: Record<string, string>, sou
     message = `must be ${e.params.type === "integer" ? "an integer" : `of type ${e.params.type}`}`;
   } else if (e.keyword === "not" && e.schemaPath.startsWith("#/patternProperties")) {
     message = "is still a placeholder from init-params; fill it in";
+  } else if (e.keyword === "not" && /^#\/properties\/[^/]+\/not$/.test(e.schemaPath)) {
+    // A parameter's refused values: the schema says why (never the value, which may be a secret).
+    const why = (schema.properties?.[decodeURIComponent(e.schemaPath.split("/")[2])]?.not as ParamSchema | undefined)?.description;
+    if (why) message = `is refused: it ${why}`;
   } else if (e.keyword === "pattern" && /^\/[a-z]+_db_uri$/.test(pointer) && /^mysql\+mysqlconnector:/.test(String(values[pointer.slice(1)]))) {
     message = "uses the seed's mysql+mysqlconnector:// driver, which the images do not hold: write mysql+pymysql:// (`gen-manifests init-params --upgrade FILE` rewrites it, keeping the rest)";
   } else if (e.keyword === "enum") {
