@@ -97,7 +97,27 @@ describe("shipped set: every object of the seed, carried to Zed", () => {
     const rings = (o: any) => podSpec(o).initContainers.find((c: any) => c.name === "swift-rings");
     assert.deepEqual(rings(sts), rings(get("Deployment", "swift-proxy")));
     assert.match(rings(sts).args[0], /rebalance --seed 1/);
-    assert.deepEqual(podSpec(sts).containers.map((c: any) => c.name), ["swift-account-server", "swift-container-server", "swift-object-server", "swift-object-auditor"]);
+    assert.deepEqual(podSpec(sts).containers.map((c: any) => c.name), [
+      "swift-account-server", "swift-container-server", "swift-object-server",
+      "swift-account-replicator", "swift-account-auditor",
+      "swift-container-replicator", "swift-container-updater", "swift-container-auditor",
+      "swift-object-replicator", "swift-object-updater", "swift-object-auditor",
+      "swift-rsync",
+    ]);
+  });
+
+  it("each of swift's storage daemons runs with the server file that holds its section, and the replicators push to the pods' rsync modules", () => {
+    const config = secretText(get("Secret", "swift-config"));
+    for (const c of podSpec(get("StatefulSet", "swift-storage")).containers.filter((x: any) => /-(replicator|updater|auditor)$/.test(x.name))) {
+      const daemon = c.name.replace(/^swift-/, "");
+      const file = `${daemon.split("-")[0]}-server.conf`;
+      assert.deepEqual(c.command, [`/usr/bin/swift-${daemon}`, `/etc/swift/${file}`, "--verbose"]);
+      assert.ok(c.volumeMounts.some((m: any) => m.mountPath === `/etc/swift/${file}` && m.subPath === file), `${c.name} mounts ${file}`);
+      assert.match(config[file], new RegExp(`^\\[${daemon}\\]$`, "m"), `${file} has [${daemon}]`);
+    }
+    const modules = [...config["rsyncd.conf"].matchAll(/^\[(\w+)\]$/gm)].map((m) => m[1]);
+    assert.deepEqual(modules, ["account", "container", "object"]);
+    for (const m of modules) assert.match(config[`${m}-server.conf`], new RegExp(`^rsync_module = rsync://\\{replication_ip\\}:6203/${m}$`, "m"));
   });
 
   it("RabbitMQ's OpenStack user is never guest, and more than one broker is refused", () => {
