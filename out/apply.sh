@@ -143,24 +143,24 @@ fi
   -f "$here"/'60-job-nova-db-sync.yaml' \
   "$@"
 if [ "$dry_run" -eq 0 ]; then
-  "$KUBECTL" wait --for=condition=complete --timeout="$WAIT_TIMEOUT" -n 'openstack' 'job/cinder-db-sync-920993b8' "$@" ||
-    fail 'Job openstack/cinder-db-sync-920993b8 did not complete within '"$WAIT_TIMEOUT"'; see: kubectl logs -n openstack job/cinder-db-sync-920993b8'
+  "$KUBECTL" wait --for=condition=complete --timeout="$WAIT_TIMEOUT" -n 'openstack' 'job/cinder-db-sync-470db0b5' "$@" ||
+    fail 'Job openstack/cinder-db-sync-470db0b5 did not complete within '"$WAIT_TIMEOUT"'; see: kubectl logs -n openstack job/cinder-db-sync-470db0b5'
 fi
 if [ "$dry_run" -eq 0 ]; then
-  "$KUBECTL" wait --for=condition=complete --timeout="$WAIT_TIMEOUT" -n 'openstack' 'job/glance-db-sync-8c2af0cb' "$@" ||
-    fail 'Job openstack/glance-db-sync-8c2af0cb did not complete within '"$WAIT_TIMEOUT"'; see: kubectl logs -n openstack job/glance-db-sync-8c2af0cb'
+  "$KUBECTL" wait --for=condition=complete --timeout="$WAIT_TIMEOUT" -n 'openstack' 'job/glance-db-sync-2ab77833' "$@" ||
+    fail 'Job openstack/glance-db-sync-2ab77833 did not complete within '"$WAIT_TIMEOUT"'; see: kubectl logs -n openstack job/glance-db-sync-2ab77833'
 fi
 if [ "$dry_run" -eq 0 ]; then
-  "$KUBECTL" wait --for=condition=complete --timeout="$WAIT_TIMEOUT" -n 'openstack' 'job/keystone-db-sync-535cc312' "$@" ||
-    fail 'Job openstack/keystone-db-sync-535cc312 did not complete within '"$WAIT_TIMEOUT"'; see: kubectl logs -n openstack job/keystone-db-sync-535cc312'
+  "$KUBECTL" wait --for=condition=complete --timeout="$WAIT_TIMEOUT" -n 'openstack' 'job/keystone-db-sync-cdc26dfb' "$@" ||
+    fail 'Job openstack/keystone-db-sync-cdc26dfb did not complete within '"$WAIT_TIMEOUT"'; see: kubectl logs -n openstack job/keystone-db-sync-cdc26dfb'
 fi
 if [ "$dry_run" -eq 0 ]; then
-  "$KUBECTL" wait --for=condition=complete --timeout="$WAIT_TIMEOUT" -n 'openstack' 'job/neutron-db-sync-eaae52e3' "$@" ||
-    fail 'Job openstack/neutron-db-sync-eaae52e3 did not complete within '"$WAIT_TIMEOUT"'; see: kubectl logs -n openstack job/neutron-db-sync-eaae52e3'
+  "$KUBECTL" wait --for=condition=complete --timeout="$WAIT_TIMEOUT" -n 'openstack' 'job/neutron-db-sync-4a17c983' "$@" ||
+    fail 'Job openstack/neutron-db-sync-4a17c983 did not complete within '"$WAIT_TIMEOUT"'; see: kubectl logs -n openstack job/neutron-db-sync-4a17c983'
 fi
 if [ "$dry_run" -eq 0 ]; then
-  "$KUBECTL" wait --for=condition=complete --timeout="$WAIT_TIMEOUT" -n 'openstack' 'job/nova-db-sync-402690c8' "$@" ||
-    fail 'Job openstack/nova-db-sync-402690c8 did not complete within '"$WAIT_TIMEOUT"'; see: kubectl logs -n openstack job/nova-db-sync-402690c8'
+  "$KUBECTL" wait --for=condition=complete --timeout="$WAIT_TIMEOUT" -n 'openstack' 'job/nova-db-sync-e31ba7f0' "$@" ||
+    fail 'Job openstack/nova-db-sync-e31ba7f0 did not complete within '"$WAIT_TIMEOUT"'; see: kubectl logs -n openstack job/nova-db-sync-e31ba7f0'
 fi
 
 # Phase 65 bootstrap: one-shot jobs after the database migrations: keystone's bootstrap (waited for)
@@ -168,8 +168,8 @@ fi
   -f "$here"/'65-job-keystone-bootstrap.yaml' \
   "$@"
 if [ "$dry_run" -eq 0 ]; then
-  "$KUBECTL" wait --for=condition=complete --timeout="$WAIT_TIMEOUT" -n 'openstack' 'job/keystone-bootstrap-72e7029d' "$@" ||
-    fail 'Job openstack/keystone-bootstrap-72e7029d did not complete within '"$WAIT_TIMEOUT"'; see: kubectl logs -n openstack job/keystone-bootstrap-72e7029d'
+  "$KUBECTL" wait --for=condition=complete --timeout="$WAIT_TIMEOUT" -n 'openstack' 'job/keystone-bootstrap-2060ee72' "$@" ||
+    fail 'Job openstack/keystone-bootstrap-2060ee72 did not complete within '"$WAIT_TIMEOUT"'; see: kubectl logs -n openstack job/keystone-bootstrap-2060ee72'
 fi
 
 # Phase 70 workloads: long-running workloads (rollouts waited for at the end)
@@ -195,14 +195,14 @@ fi
   -f "$here"/'75-job-catalog-setup.yaml' \
   "$@"
 if [ "$dry_run" -eq 0 ]; then
-  "$KUBECTL" wait --for=condition=complete --timeout="$WAIT_TIMEOUT" -n 'openstack' 'job/catalog-setup-20a88511' "$@" ||
-    fail 'Job openstack/catalog-setup-20a88511 did not complete within '"$WAIT_TIMEOUT"'; see: kubectl logs -n openstack job/catalog-setup-20a88511'
+  "$KUBECTL" wait --for=condition=complete --timeout="$WAIT_TIMEOUT" -n 'openstack' 'job/catalog-setup-c06d6ec4' "$@" ||
+    fail 'Job openstack/catalog-setup-c06d6ec4 did not complete within '"$WAIT_TIMEOUT"'; see: kubectl logs -n openstack job/catalog-setup-c06d6ec4'
 fi
 
 # Prune: delete what this deployment once applied and no longer renders, in the namespaces it
 # renders into. A listing that fails stops the script: nothing is deleted on a partial view.
 if [ "$prune" -eq 1 ]; then
-  keep='|Namespace//openstack|Secret/openstack/catalog-setup|Secret/openstack/cinder|Secret/openstack/docker-registry|Secret/openstack/glance-config|Secret/openstack/keystone-bootstrap|Secret/openstack/keystone-config|Secret/openstack/keystone-credential-keys|Secret/openstack/keystone-fernet-keys|Secret/openstack/neutron|Secret/openstack/nova|Secret/openstack/rabbitmq-config|Secret/openstack/rabbitmq|Secret/openstack/swift-config|Service/openstack/cinder-api|Service/openstack/docker-registry|Service/openstack/glance-api|Service/openstack/keystone|Service/openstack/memcached|Service/openstack/neutron|Service/openstack/nova-api-ec2|Service/openstack/nova-api-metadata|Service/openstack/nova-api|Service/openstack/nova-novncproxy|Service/openstack/rabbitmq|Service/openstack/swift-proxy|Service/openstack/swift-storage|Job/openstack/cinder-db-sync-920993b8|Job/openstack/glance-db-sync-8c2af0cb|Job/openstack/keystone-db-sync-535cc312|Job/openstack/neutron-db-sync-eaae52e3|Job/openstack/nova-db-sync-402690c8|Job/openstack/keystone-bootstrap-72e7029d|Deployment/openstack/cinder-api|Deployment/openstack/client|Deployment/openstack/docker-registry|Deployment/openstack/glance-api|Deployment/openstack/keystone|Deployment/openstack/memcached|Deployment/openstack/neutron-server|Deployment/openstack/nova-api|Deployment/openstack/nova-conductor|Deployment/openstack/nova-consoleauth|Deployment/openstack/nova-novncproxy|Deployment/openstack/rabbitmq|Deployment/openstack/swift-proxy|StatefulSet/openstack/swift-storage|Job/openstack/catalog-setup-20a88511|'
+  keep='|Namespace//openstack|Secret/openstack/catalog-setup|Secret/openstack/cinder|Secret/openstack/docker-registry|Secret/openstack/glance-config|Secret/openstack/keystone-bootstrap|Secret/openstack/keystone-config|Secret/openstack/keystone-credential-keys|Secret/openstack/keystone-fernet-keys|Secret/openstack/neutron|Secret/openstack/nova|Secret/openstack/rabbitmq-config|Secret/openstack/rabbitmq|Secret/openstack/swift-config|Service/openstack/cinder-api|Service/openstack/docker-registry|Service/openstack/glance-api|Service/openstack/keystone|Service/openstack/memcached|Service/openstack/neutron|Service/openstack/nova-api-ec2|Service/openstack/nova-api-metadata|Service/openstack/nova-api|Service/openstack/nova-novncproxy|Service/openstack/rabbitmq|Service/openstack/swift-proxy|Service/openstack/swift-storage|Job/openstack/cinder-db-sync-470db0b5|Job/openstack/glance-db-sync-2ab77833|Job/openstack/keystone-db-sync-cdc26dfb|Job/openstack/neutron-db-sync-4a17c983|Job/openstack/nova-db-sync-e31ba7f0|Job/openstack/keystone-bootstrap-2060ee72|Deployment/openstack/cinder-api|Deployment/openstack/client|Deployment/openstack/docker-registry|Deployment/openstack/glance-api|Deployment/openstack/keystone|Deployment/openstack/memcached|Deployment/openstack/neutron-server|Deployment/openstack/nova-api|Deployment/openstack/nova-conductor|Deployment/openstack/nova-consoleauth|Deployment/openstack/nova-novncproxy|Deployment/openstack/rabbitmq|Deployment/openstack/swift-proxy|StatefulSet/openstack/swift-storage|Job/openstack/catalog-setup-c06d6ec4|'
   live=$("$KUBECTL" get 'deployment.apps,statefulset.apps,daemonset.apps,job.batch,cronjob.batch,service,configmap,secret,serviceaccount,role.rbac.authorization.k8s.io,rolebinding.rbac.authorization.k8s.io,ingress.networking.k8s.io,networkpolicy.networking.k8s.io,persistentvolumeclaim,horizontalpodautoscaler.autoscaling,poddisruptionbudget.policy' -n 'openstack' -l app.kubernetes.io/managed-by=gen-manifests \
     -o 'jsonpath={range .items[*]}{.kind}/{.metadata.namespace}/{.metadata.name}{"\n"}{end}' "$@") ||
     fail 'could not list the managed objects in namespace openstack; nothing more was pruned'

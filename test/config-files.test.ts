@@ -7,7 +7,7 @@ import path from "node:path";
 import { describe, it } from "node:test";
 import { runPipeline } from "../src/pipeline";
 import { readInputs } from "../src/read-inputs";
-import { REPO, tmpDir } from "./helpers";
+import { REPO, secretText, tmpDir } from "./helpers";
 
 // Every character the formats treat specially, and blanks at the ends (where a format can hold them).
 const HOSTILE = ` p$a%s#s;w'o"r=d:[x] $$\${x} %(here)s `;
@@ -31,7 +31,7 @@ const result = runPipeline({ ...inputs, paramsFiles: [{ path: "hostile.json", te
 const secretData = (name: string): Record<string, string> => {
   const o = result.manifests.find((m) => m.object.kind === "Secret" && m.object.metadata.name === name);
   assert.ok(o, `Secret ${name}`);
-  return (o.object as unknown as { stringData: Record<string, string> }).stringData;
+  return secretText(o.object);
 };
 
 const dir = tmpDir();
@@ -159,8 +159,8 @@ const groupsAs = (text: string, groups: string[], to: string): string => {
 
 describe("shipped config files: every option is one the service has (oslo-config-validator)", () => {
   it("every oslo.config file of the set is in the table below", () => {
-    const files = result.manifests.flatMap((m) => Object.keys((m.object as { stringData?: object }).stringData ?? {})).filter((k) => /\.conf$/.test(k));
-    const oslo = files.filter((k) => !/^(swift|proxy-server|account-server|container-server|object-server|rabbitmq|glance-swift)\.conf$/.test(k));
+    const files = result.manifests.flatMap((m) => Object.keys((m.object as { data?: object }).data ?? {})).filter((k) => /\.conf$/.test(k));
+    const oslo = files.filter((k) => !/^(swift|proxy-server|account-server|container-server|object-server|rabbitmq|glance-swift|rsyncd)\.conf$/.test(k));
     assert.deepEqual(oslo.sort(), Object.keys(OSLO_FILES).sort());
   });
 
@@ -182,4 +182,177 @@ describe("shipped config files: every option is one the service has (oslo-config
     assert.notEqual(checked.status, 0);
     assert.match(checked.errors, /fernet_tokens\/max_activ_keys is not part of the sample config/);
   });
+});
+
+// swift has no oslo-config-validator and no list of its options: it reads each with conf.get() in
+// the code of the daemon or middleware. So each file is checked with swift's own code: every
+// section is one swift reads (the app or filter of the pipeline, resolved by paste.deploy as swift
+// loads it, or a daemon of /usr/bin/swift-<section>, whose section readconf finds), and every
+// option is a name looked up (conf.get('x'), conf['x'], 'x' in conf) in the package of that app
+// or daemon or in swift/common; swift.conf's storage policies are parsed by swift itself. Its
+// limits: an option of a sibling daemon of the same package, or one swift/common reads for
+// another purpose, passes; values are not checked.
+const CHECK_SWIFT = `
+import ast, json, os, re, sys
+import swift
+from paste.deploy import loadwsgi
+from swift.common.utils import readconf
+from swift.common.wsgi import loadcontext
+from keystonemiddleware.auth_token import list_opts
+
+ROOT = os.path.dirname(swift.__file__)
+FACTORIES = {}
+group = None
+for line in open(os.path.join(os.path.dirname(ROOT), "swift-%s.egg-info" % swift.__version__, "entry_points.txt")):
+    line = line.strip()
+    if line.startswith("["):
+        group = line[1:-1]
+    elif "=" in line and group in ("paste.app_factory", "paste.filter_factory"):
+        name, target = [x.strip() for x in line.split("=", 1)]
+        FACTORIES[name] = target.split(":")[0]
+
+def files_of(module):
+    path = os.path.join(os.path.dirname(ROOT), *module.split("."))
+    if os.path.isdir(path):
+        return [os.path.join(d, f) for d, _, fs in os.walk(path) for f in fs if f.endswith(".py")]
+    return [path + ".py"]
+
+def package_of(module):
+    return files_of(module.rsplit(".", 1)[0]) if not os.path.isdir(os.path.join(os.path.dirname(ROOT), *module.split("."))) else files_of(module)
+
+def reads(paths):
+    """Every option name swift's code looks up: conf.get('x'), conf['x'], 'x' in conf."""
+    names = set()
+    for p in paths:
+        for n in ast.walk(ast.parse(open(p).read())):
+            if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr in ("get", "pop", "setdefault") and n.args and isinstance(n.args[0], ast.Constant) and isinstance(n.args[0].value, str):
+                names.add(n.args[0].value)
+            elif isinstance(n, ast.Subscript) and isinstance(n.slice, ast.Constant) and isinstance(n.slice.value, str):
+                names.add(n.slice.value)
+            elif isinstance(n, ast.Compare) and isinstance(n.left, ast.Constant) and isinstance(n.left.value, str) and any(isinstance(o, (ast.In, ast.NotIn)) for o in n.ops):
+                names.add(n.left.value)
+    return names
+
+COMMON = reads([os.path.join(ROOT, "common", f) for f in os.listdir(os.path.join(ROOT, "common")) if f.endswith(".py")] + files_of("swift.common.ring"))
+
+def daemon_module(section):
+    """The module of the daemon that reads a section: the one its /usr/bin/swift-<section> script runs."""
+    script = "/usr/bin/swift-" + section
+    if not os.path.exists(script):
+        return None
+    found = [x for x in re.findall(r"from (swift\\.[\\w.]+) import (\\w+)", open(script).read()) if x[0] != "swift.common.daemon" and "run_daemon(%s" % x[1] in open(script).read()]
+    return found[0][0] if found else None
+
+AUTHTOKEN = {o.dest for _, opts in list_opts() for o in opts} | {"paste.filter_factory", "oslo_config_project", "oslo_config_file"}
+
+def check(path):
+    problems = []
+    parser = loadwsgi.NicerConfigParser(path)
+    parser.optionxform = str
+    parser.read(path)
+    raw = {s: [k for k in parser._sections[s]] for s in parser.sections()}
+    pipeline = parser.get("pipeline:main", "pipeline", raw=True).split() if parser.has_section("pipeline:main") else []
+    packages = []
+    for section, options in raw.items():
+        allowed = None
+        if section == "pipeline:main":
+            allowed = {"pipeline"}
+        elif section.startswith(("app:", "filter:")):
+            name = section.split(":", 1)[1]
+            if name not in pipeline:
+                problems.append("[%s] is not in the pipeline: paste.deploy never loads it" % section)
+            use = parser._sections[section].get("use", "")
+            if use.startswith("egg:swift#") and use[10:] in FACTORIES:
+                module = FACTORIES[use[10:]]
+                files = package_of(module) if section.startswith("app:") else files_of(module)
+                packages += files
+                allowed = COMMON | reads(files) | {"use"}
+            elif parser._sections[section].get("paste.filter_factory") == "keystonemiddleware.auth_token:filter_factory":
+                allowed = AUTHTOKEN
+            else:
+                problems.append("[%s]: use = %s is not a swift app or filter" % (section, use))
+                continue
+        else:
+            module = daemon_module(section)
+            if module is None:
+                problems.append("[%s] is no section swift reads (no swift daemon of that name)" % section)
+                continue
+            files = package_of(module)
+            packages += files
+            allowed = COMMON | reads(files)
+            readconf(path, section)
+        for option in options:
+            if option not in allowed:
+                problems.append("[%s] %s is not an option swift reads there" % (section, option))
+    for option in parser.defaults():
+        if option not in COMMON | reads(packages):
+            problems.append("[DEFAULT] %s is not an option swift reads" % option)
+    if pipeline:
+        # paste.deploy as swift loads it: every filter and the app of the pipeline resolved to its factory.
+        try:
+            loadcontext(loadwsgi.APP, path)
+        except Exception as e:
+            problems.append("paste.deploy cannot load it: %s" % str(e).split("\\n")[0])
+    return problems
+
+def check_swift_conf(path):
+    """swift.conf as swift reads it: the hash section, and each storage policy parsed by swift itself."""
+    from configparser import ConfigParser
+    from swift.common.storage_policy import parse_storage_policies
+    from swift.common import constraints
+    conf = ConfigParser()
+    conf.read(path)
+    problems = []
+    for section in conf.sections():
+        if section == "swift-hash":
+            problems += ["[swift-hash] %s is not an option swift reads" % o for o in conf.options(section) if o not in ("swift_hash_path_prefix", "swift_hash_path_suffix")]
+        elif section == "swift-constraints":
+            problems += ["[swift-constraints] %s is no constraint" % o for o in conf.options(section) if o.upper() not in dir(constraints)]
+        elif not section.startswith("storage-policy:"):
+            problems.append("[%s] is no section swift reads in swift.conf" % section)
+    try:
+        parse_storage_policies(conf)
+    except Exception as e:
+        problems.append(str(e))
+    return problems
+
+print(json.dumps({f: check_swift_conf(f) if os.path.basename(f).endswith("swift.conf") else check(f) for f in json.load(sys.stdin)}))
+`;
+
+const SWIFT_FILES = ["swift.conf", "proxy-server.conf", "account-server.conf", "container-server.conf", "object-server.conf"];
+
+function checkSwift(files: Record<string, string>): Record<string, string[]> {
+  const paths = Object.entries(files).map(([name, text]) => write(name, text));
+  const checked = python(CHECK_SWIFT, paths) as Record<string, string[]>;
+  return Object.fromEntries(Object.entries(checked).map(([file, problems]) => [path.basename(file), problems]));
+}
+
+describe("shipped config files: every section and option of swift's is one swift reads (swift's own loaders)", () => {
+  it("every swift config file of the set is checked", () => {
+    const swift = Object.keys(secretData("swift-config")).filter((k) => k !== "authtoken.conf" && k !== "rsyncd.conf");
+    assert.deepEqual(swift.sort(), [...SWIFT_FILES].sort());
+  });
+
+  it("swift.conf, the proxy's and each storage server's file, with their daemons' sections", () => {
+    const files = Object.fromEntries(SWIFT_FILES.map((f) => [f, secretData("swift-config")[f]]));
+    assert.deepEqual(checkSwift(files), Object.fromEntries(SWIFT_FILES.map((f) => [f, []])));
+  });
+
+  const mistakes: { file: string; from: RegExp; to: string; problem: RegExp }[] = [
+    { file: "object-server.conf", from: /^rsync_module/m, to: "rsync_modul", problem: /^\[object-replicator\] rsync_modul is not an option swift reads there$/ },
+    { file: "object-server.conf", from: /^\[object-updater\]/m, to: "[object-updatr]", problem: /^\[object-updatr\] is no section swift reads/ },
+    { file: "container-server.conf", from: /^bind_port/m, to: "bind_prt", problem: /^\[DEFAULT\] bind_prt is not an option swift reads$/ },
+    { file: "proxy-server.conf", from: /^operator_roles/m, to: "operator_role", problem: /^\[filter:keystoneauth\] operator_role is not an option/ },
+    { file: "proxy-server.conf", from: /^oslo_config_file/m, to: "oslo_config_fil", problem: /^\[filter:authtoken\] oslo_config_fil is not an option/ },
+    { file: "account-server.conf", from: /egg:swift#healthcheck/, to: "egg:swift#healthchek", problem: /paste\.deploy cannot load it: Entry point 'healthchek' not found/ },
+    { file: "swift.conf", from: /^default = yes/m, to: "defualt = yes", problem: /Invalid option 'defualt' in storage-policy section/ },
+  ];
+  for (const m of mistakes) {
+    it(`fails a mistake swift would ignore or trip on: ${m.to} in ${m.file}`, () => {
+      const text = secretData("swift-config")[m.file];
+      assert.match(text, m.from);
+      const problems = checkSwift({ [`bad-${m.file}`]: text.replace(m.from, m.to) })[`bad-${m.file}`];
+      assert.ok(problems.some((p) => m.problem.test(p)), problems.join("\n"));
+    });
+  }
 });

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { parse } from "yaml";
 import { chunksOf } from "../src/stages/compile-templates";
-import { memoryCache, problemsOf, renderInMemory, WEB_TEMPLATE } from "./helpers";
+import { memoryCache, problemsOf, renderInMemory, secretText, WEB_TEMPLATE } from "./helpers";
 
 const CM = (data: string): string => `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm\ndata:\n${data}`;
 
@@ -237,7 +237,7 @@ describe("render: secrets stay secret", () => {
 
   it("a secret may land in a Secret's stringData or data, alone or inside a text", () => {
     const out = objects({ "a.yaml.hbs": 'apiVersion: v1\nkind: Secret\nmetadata:\n  name: s\nstringData:\n  pw: {{password}}\n  userpw: "{{name}}:{{password}}"\n' }, { name: "u", password: "p: #w" });
-    assert.deepEqual(out["Secret/s"].stringData, { pw: "p: #w", userpw: "u:p: #w" });
+    assert.deepEqual(secretText(out["Secret/s"]), { pw: "p: #w", userpw: "u:p: #w" });
   });
 });
 

@@ -107,6 +107,17 @@ describe("validate-params: the shipped schema", () => {
     for (const n of [15, 17, 31, 33]) assert.equal(problemsOf(() => validate({ ...EXAMPLE_PARAMS, glance_metadata_encryption_key: "k".repeat(n) })).length, 1);
   });
 
+  // catalog-setup creates swift_user with swift_password: a service user's name would have its password reset.
+  const swiftUsers: [string, boolean][] = [["registry", true], ["glance-store", true], ["glance", false], ["Swift", false], ["admin ", false], ["demo", false], ["placement", false], ["nova", false]];
+  for (const [user, accepted] of swiftUsers) {
+    it(`${accepted ? "accepts" : "refuses"} swift_user ${JSON.stringify(user)}${accepted ? "" : ", a user catalog-setup sets up with its own password"}`, () => {
+      if (accepted) return assert.equal(validate({ ...EXAMPLE_PARAMS, swift_user: user }).values.swift_user, user);
+      const problems = problemsOf(() => validate({ ...EXAMPLE_PARAMS, swift_user: user }));
+      assert.deepEqual(problems, ["params/prod.json: /swift_user: is refused: it " + (SHIPPED_SCHEMA.properties!.swift_user.not as { description: string }).description]);
+      assert.match(problems[0], /catalog-setup would set that user's password to swift_password/);
+    });
+  }
+
   it("never prints a value in a message", () => {
     const problems = problemsOf(() => validate({ ...EXAMPLE_PARAMS, keystone_db_uri: "SENTINEL-not a uri", swift_hash_path_prefix: "" }));
     assert.ok(problems.length >= 2);

@@ -316,6 +316,10 @@ function describeSchemaError(e: ErrorObject, { origin, sources, values }: ErrorC
     }
   } else if (e.keyword === "not" && e.schemaPath.startsWith("#/patternProperties")) {
     message = "is still a placeholder from init-params; fill it in";
+  } else if (e.keyword === "not" && /^#\/properties\/[^/]+\/not$/.test(e.schemaPath)) {
+    // A parameter's refused values: the schema says why (never the value, which may be a secret).
+    const why = ((e.parentSchema as ParamSchema | undefined)?.not as ParamSchema | undefined)?.description;
+    if (why) message = `is refused: it ${why}`;
   } else if (e.keyword === "pattern" && /^\/[a-z]+_db_uri$/.test(pointer) && /^mysql\+mysqlconnector:/.test(String(values[pointer.slice(1)]))) {
     message = "uses the seed's mysql+mysqlconnector:// driver, which the images do not hold: write mysql+pymysql:// (`gen-manifests init-params --upgrade FILE` rewrites it, keeping the rest)";
   } else if (e.keyword === "pattern") {
