@@ -111,7 +111,8 @@ fi
   -f "$secrets"/'20-secret-keystone-credential-keys.yaml' \
   -f "$secrets"/'20-secret-keystone-fernet-keys.yaml' \
   -f "$secrets"/'20-secret-neutron.yaml' \
-  -f "$secrets"/'20-secret-nova.yaml' \
+  -f "$secrets"/'20-secret-nova-config.yaml' \
+  -f "$secrets"/'20-secret-placement-config.yaml' \
   -f "$secrets"/'20-secret-rabbitmq-config.yaml' \
   -f "$secrets"/'20-secret-rabbitmq.yaml' \
   -f "$secrets"/'20-secret-swift-config.yaml' \
@@ -125,10 +126,10 @@ fi
   -f "$here"/'50-service-keystone.yaml' \
   -f "$here"/'50-service-memcached.yaml' \
   -f "$here"/'50-service-neutron.yaml' \
-  -f "$here"/'50-service-nova-api-ec2.yaml' \
   -f "$here"/'50-service-nova-api-metadata.yaml' \
   -f "$here"/'50-service-nova-api.yaml' \
   -f "$here"/'50-service-nova-novncproxy.yaml' \
+  -f "$here"/'50-service-placement-api.yaml' \
   -f "$here"/'50-service-rabbitmq.yaml' \
   -f "$here"/'50-service-swift-proxy.yaml' \
   -f "$here"/'50-service-swift-storage.yaml' \
@@ -141,6 +142,7 @@ fi
   -f "$here"/'60-job-keystone-db-sync.yaml' \
   -f "$here"/'60-job-neutron-db-sync.yaml' \
   -f "$here"/'60-job-nova-db-sync.yaml' \
+  -f "$here"/'60-job-placement-db-sync.yaml' \
   "$@"
 if [ "$dry_run" -eq 0 ]; then
   "$KUBECTL" wait --for=condition=complete --timeout="$WAIT_TIMEOUT" -n 'openstack' 'job/cinder-db-sync-470db0b5' "$@" ||
@@ -159,8 +161,12 @@ if [ "$dry_run" -eq 0 ]; then
     fail 'Job openstack/neutron-db-sync-4a17c983 did not complete within '"$WAIT_TIMEOUT"'; see: kubectl logs -n openstack job/neutron-db-sync-4a17c983'
 fi
 if [ "$dry_run" -eq 0 ]; then
-  "$KUBECTL" wait --for=condition=complete --timeout="$WAIT_TIMEOUT" -n 'openstack' 'job/nova-db-sync-e31ba7f0' "$@" ||
-    fail 'Job openstack/nova-db-sync-e31ba7f0 did not complete within '"$WAIT_TIMEOUT"'; see: kubectl logs -n openstack job/nova-db-sync-e31ba7f0'
+  "$KUBECTL" wait --for=condition=complete --timeout="$WAIT_TIMEOUT" -n 'openstack' 'job/nova-db-sync-dd4c8260' "$@" ||
+    fail 'Job openstack/nova-db-sync-dd4c8260 did not complete within '"$WAIT_TIMEOUT"'; see: kubectl logs -n openstack job/nova-db-sync-dd4c8260'
+fi
+if [ "$dry_run" -eq 0 ]; then
+  "$KUBECTL" wait --for=condition=complete --timeout="$WAIT_TIMEOUT" -n 'openstack' 'job/placement-db-sync-1ed01560' "$@" ||
+    fail 'Job openstack/placement-db-sync-1ed01560 did not complete within '"$WAIT_TIMEOUT"'; see: kubectl logs -n openstack job/placement-db-sync-1ed01560'
 fi
 
 # Phase 65 bootstrap: one-shot jobs after the database migrations: keystone's bootstrap (waited for)
@@ -181,10 +187,12 @@ fi
   -f "$here"/'70-deployment-keystone.yaml' \
   -f "$here"/'70-deployment-memcached.yaml' \
   -f "$here"/'70-deployment-neutron-server.yaml' \
+  -f "$here"/'70-deployment-nova-api-metadata.yaml' \
   -f "$here"/'70-deployment-nova-api.yaml' \
   -f "$here"/'70-deployment-nova-conductor.yaml' \
-  -f "$here"/'70-deployment-nova-consoleauth.yaml' \
   -f "$here"/'70-deployment-nova-novncproxy.yaml' \
+  -f "$here"/'70-deployment-nova-scheduler.yaml' \
+  -f "$here"/'70-deployment-placement-api.yaml' \
   -f "$here"/'70-deployment-rabbitmq.yaml' \
   -f "$here"/'70-deployment-swift-proxy.yaml' \
   -f "$here"/'70-statefulset-swift-storage.yaml' \
@@ -195,14 +203,14 @@ fi
   -f "$here"/'75-job-catalog-setup.yaml' \
   "$@"
 if [ "$dry_run" -eq 0 ]; then
-  "$KUBECTL" wait --for=condition=complete --timeout="$WAIT_TIMEOUT" -n 'openstack' 'job/catalog-setup-c06d6ec4' "$@" ||
-    fail 'Job openstack/catalog-setup-c06d6ec4 did not complete within '"$WAIT_TIMEOUT"'; see: kubectl logs -n openstack job/catalog-setup-c06d6ec4'
+  "$KUBECTL" wait --for=condition=complete --timeout="$WAIT_TIMEOUT" -n 'openstack' 'job/catalog-setup-a69573b2' "$@" ||
+    fail 'Job openstack/catalog-setup-a69573b2 did not complete within '"$WAIT_TIMEOUT"'; see: kubectl logs -n openstack job/catalog-setup-a69573b2'
 fi
 
 # Prune: delete what this deployment once applied and no longer renders, in the namespaces it
 # renders into. A listing that fails stops the script: nothing is deleted on a partial view.
 if [ "$prune" -eq 1 ]; then
-  keep='|Namespace//openstack|Secret/openstack/catalog-setup|Secret/openstack/cinder|Secret/openstack/docker-registry|Secret/openstack/glance-config|Secret/openstack/keystone-bootstrap|Secret/openstack/keystone-config|Secret/openstack/keystone-credential-keys|Secret/openstack/keystone-fernet-keys|Secret/openstack/neutron|Secret/openstack/nova|Secret/openstack/rabbitmq-config|Secret/openstack/rabbitmq|Secret/openstack/swift-config|Service/openstack/cinder-api|Service/openstack/docker-registry|Service/openstack/glance-api|Service/openstack/keystone|Service/openstack/memcached|Service/openstack/neutron|Service/openstack/nova-api-ec2|Service/openstack/nova-api-metadata|Service/openstack/nova-api|Service/openstack/nova-novncproxy|Service/openstack/rabbitmq|Service/openstack/swift-proxy|Service/openstack/swift-storage|Job/openstack/cinder-db-sync-470db0b5|Job/openstack/glance-db-sync-2ab77833|Job/openstack/keystone-db-sync-cdc26dfb|Job/openstack/neutron-db-sync-4a17c983|Job/openstack/nova-db-sync-e31ba7f0|Job/openstack/keystone-bootstrap-2060ee72|Deployment/openstack/cinder-api|Deployment/openstack/client|Deployment/openstack/docker-registry|Deployment/openstack/glance-api|Deployment/openstack/keystone|Deployment/openstack/memcached|Deployment/openstack/neutron-server|Deployment/openstack/nova-api|Deployment/openstack/nova-conductor|Deployment/openstack/nova-consoleauth|Deployment/openstack/nova-novncproxy|Deployment/openstack/rabbitmq|Deployment/openstack/swift-proxy|StatefulSet/openstack/swift-storage|Job/openstack/catalog-setup-c06d6ec4|'
+  keep='|Namespace//openstack|Secret/openstack/catalog-setup|Secret/openstack/cinder|Secret/openstack/docker-registry|Secret/openstack/glance-config|Secret/openstack/keystone-bootstrap|Secret/openstack/keystone-config|Secret/openstack/keystone-credential-keys|Secret/openstack/keystone-fernet-keys|Secret/openstack/neutron|Secret/openstack/nova-config|Secret/openstack/placement-config|Secret/openstack/rabbitmq-config|Secret/openstack/rabbitmq|Secret/openstack/swift-config|Service/openstack/cinder-api|Service/openstack/docker-registry|Service/openstack/glance-api|Service/openstack/keystone|Service/openstack/memcached|Service/openstack/neutron|Service/openstack/nova-api-metadata|Service/openstack/nova-api|Service/openstack/nova-novncproxy|Service/openstack/placement-api|Service/openstack/rabbitmq|Service/openstack/swift-proxy|Service/openstack/swift-storage|Job/openstack/cinder-db-sync-470db0b5|Job/openstack/glance-db-sync-2ab77833|Job/openstack/keystone-db-sync-cdc26dfb|Job/openstack/neutron-db-sync-4a17c983|Job/openstack/nova-db-sync-dd4c8260|Job/openstack/placement-db-sync-1ed01560|Job/openstack/keystone-bootstrap-2060ee72|Deployment/openstack/cinder-api|Deployment/openstack/client|Deployment/openstack/docker-registry|Deployment/openstack/glance-api|Deployment/openstack/keystone|Deployment/openstack/memcached|Deployment/openstack/neutron-server|Deployment/openstack/nova-api-metadata|Deployment/openstack/nova-api|Deployment/openstack/nova-conductor|Deployment/openstack/nova-novncproxy|Deployment/openstack/nova-scheduler|Deployment/openstack/placement-api|Deployment/openstack/rabbitmq|Deployment/openstack/swift-proxy|StatefulSet/openstack/swift-storage|Job/openstack/catalog-setup-a69573b2|'
   live=$("$KUBECTL" get 'deployment.apps,statefulset.apps,daemonset.apps,job.batch,cronjob.batch,service,configmap,secret,serviceaccount,role.rbac.authorization.k8s.io,rolebinding.rbac.authorization.k8s.io,ingress.networking.k8s.io,networkpolicy.networking.k8s.io,persistentvolumeclaim,horizontalpodautoscaler.autoscaling,poddisruptionbudget.policy' -n 'openstack' -l app.kubernetes.io/managed-by=gen-manifests \
     -o 'jsonpath={range .items[*]}{.kind}/{.metadata.namespace}/{.metadata.name}{"\n"}{end}' "$@") ||
     fail 'could not list the managed objects in namespace openstack; nothing more was pruned'
@@ -230,14 +238,18 @@ if [ "$dry_run" -eq 0 ]; then
     fail 'Deployment openstack/memcached did not roll out within '"$WAIT_TIMEOUT"
   "$KUBECTL" rollout status --timeout="$WAIT_TIMEOUT" -n 'openstack' 'deployment/neutron-server' "$@" ||
     fail 'Deployment openstack/neutron-server did not roll out within '"$WAIT_TIMEOUT"
+  "$KUBECTL" rollout status --timeout="$WAIT_TIMEOUT" -n 'openstack' 'deployment/nova-api-metadata' "$@" ||
+    fail 'Deployment openstack/nova-api-metadata did not roll out within '"$WAIT_TIMEOUT"
   "$KUBECTL" rollout status --timeout="$WAIT_TIMEOUT" -n 'openstack' 'deployment/nova-api' "$@" ||
     fail 'Deployment openstack/nova-api did not roll out within '"$WAIT_TIMEOUT"
   "$KUBECTL" rollout status --timeout="$WAIT_TIMEOUT" -n 'openstack' 'deployment/nova-conductor' "$@" ||
     fail 'Deployment openstack/nova-conductor did not roll out within '"$WAIT_TIMEOUT"
-  "$KUBECTL" rollout status --timeout="$WAIT_TIMEOUT" -n 'openstack' 'deployment/nova-consoleauth' "$@" ||
-    fail 'Deployment openstack/nova-consoleauth did not roll out within '"$WAIT_TIMEOUT"
   "$KUBECTL" rollout status --timeout="$WAIT_TIMEOUT" -n 'openstack' 'deployment/nova-novncproxy' "$@" ||
     fail 'Deployment openstack/nova-novncproxy did not roll out within '"$WAIT_TIMEOUT"
+  "$KUBECTL" rollout status --timeout="$WAIT_TIMEOUT" -n 'openstack' 'deployment/nova-scheduler' "$@" ||
+    fail 'Deployment openstack/nova-scheduler did not roll out within '"$WAIT_TIMEOUT"
+  "$KUBECTL" rollout status --timeout="$WAIT_TIMEOUT" -n 'openstack' 'deployment/placement-api' "$@" ||
+    fail 'Deployment openstack/placement-api did not roll out within '"$WAIT_TIMEOUT"
   "$KUBECTL" rollout status --timeout="$WAIT_TIMEOUT" -n 'openstack' 'deployment/rabbitmq' "$@" ||
     fail 'Deployment openstack/rabbitmq did not roll out within '"$WAIT_TIMEOUT"
   "$KUBECTL" rollout status --timeout="$WAIT_TIMEOUT" -n 'openstack' 'deployment/swift-proxy' "$@" ||

@@ -163,7 +163,7 @@ describe("cli: --out - prints the objects as one YAML stream (as helm template d
     const files = fs.readdirSync(path.join(REPO, "out")).filter((f) => /^\d\d-/.test(f)).sort();
     assert.deepEqual(objects.map((o) => o.kind), files.map((f) => parse(fs.readFileSync(path.join(REPO, "out", f), "utf8")).kind));
     assert.ok(!objects.some((o) => o.kind === "Secret"));
-    assert.match(r.stderr, /^rendered 35 objects to standard output in [\d.]+ s; 13 Secrets left out \(add --inline-secrets to print them, or --secrets-out DIR to write them\)$/m);
+    assert.match(r.stderr, /^rendered 38 objects to standard output in [\d.]+ s; 14 Secrets left out \(add --inline-secrets to print them, or --secrets-out DIR to write them\)$/m);
     assert.deepEqual(snapshot(cwd), { "/": snapshot(cwd)["/"] });
   });
 
@@ -172,15 +172,15 @@ describe("cli: --out - prints the objects as one YAML stream (as helm template d
     assert.equal(r.status, 0, r.stderr);
     assert.equal(r.stderr, "");
     const secrets = parseAllDocuments(r.stdout).map((d) => d.toJS() as { kind: string; data?: Record<string, string> }).filter((o) => o.kind === "Secret");
-    assert.equal(secrets.length, 13);
+    assert.equal(secrets.length, 14);
     assert.ok(secrets.some((o) => Object.values(secretText(o)).includes(String(EXAMPLE_PARAMS.rabbitmq_password))), "a secret value, not [secret]");
   });
 
   it("with --secrets-out, writes the Secrets there and prints the rest", () => {
     const { cwd, r } = render(["--out", "-", "--secrets-out", "sec"]);
     assert.equal(r.status, 0, r.stderr);
-    assert.equal(fs.readdirSync(path.join(cwd, "sec")).filter((f) => f.endsWith(".yaml")).length, 13);
-    assert.equal(parseAllDocuments(r.stdout).length, 35);
+    assert.equal(fs.readdirSync(path.join(cwd, "sec")).filter((f) => f.endsWith(".yaml")).length, 14);
+    assert.equal(parseAllDocuments(r.stdout).length, 38);
   });
 
   for (const args of [["--out", "-", "--check"], ["diff", "--out", "-"], ["plan", "-o", "-"]]) {

@@ -26,6 +26,12 @@ const hostile = {
   swift_password: HOSTILE,
   rabbitmq_password: HOSTILE,
   keystone_db_uri: DB_URI,
+  nova_admin_password: HOSTILE,
+  placement_admin_password: HOSTILE,
+  neutron_admin_password: HOSTILE,
+  neutron_metadata_secret: HOSTILE,
+  nova_db_uri: DB_URI.replace(/keystone/g, "nova"),
+  placement_db_uri: DB_URI.replace(/keystone/g, "placement"),
 };
 const result = runPipeline({ ...inputs, paramsFiles: [{ path: "hostile.json", text: JSON.stringify(hostile) }], sets: [], outDir: "out", secretsDir: "secrets", inlineSecrets: false });
 const secretData = (name: string): Record<string, string> => {
@@ -94,6 +100,28 @@ describe("shipped config files: hostile secrets arrive exactly", () => {
     assert.deepEqual(got, [DB_URI, HOSTILE, HOSTILE_INNER]);
   });
 
+  it("nova.conf and placement.conf, read by oslo.config; nova's transport URL as oslo.messaging reads it", () => {
+    const nova = write("nova.conf", secretData("nova-config")["nova.conf"]);
+    const placement = write("placement.conf", secretData("placement-config")["placement.conf"]);
+    const got = python(READ_OSLO, [
+      [nova, "keystone_authtoken", "password"],
+      [nova, "service_user", "password"],
+      [nova, "placement", "password"],
+      [nova, "neutron", "password"],
+      [nova, "neutron", "metadata_proxy_shared_secret"],
+      [nova, "database", "connection"],
+      [placement, "keystone_authtoken", "password"],
+      [placement, "placement_database", "connection"],
+    ]);
+    assert.deepEqual(got, [HOSTILE, HOSTILE, HOSTILE, HOSTILE, HOSTILE, hostile.nova_db_uri, HOSTILE, hostile.placement_db_uri]);
+    // The password inside transport_url is percent-encoded; oslo.messaging decodes it.
+    const transport = python(
+      "import json, sys\nfrom oslo_config import cfg\nimport oslo_messaging\nconf = cfg.ConfigOpts()\nconf.register_opt(cfg.StrOpt('transport_url'))\nconf(args=[], default_config_files=[json.load(sys.stdin)])\nhost = oslo_messaging.TransportURL.parse(cfg.ConfigOpts(), conf.transport_url).hosts[0]\nprint(json.dumps([host.username, host.password, host.hostname, host.port]))",
+      nova,
+    );
+    assert.deepEqual(transport, ["openstack", HOSTILE, "rabbitmq", 5672]);
+  });
+
   it("swift's authtoken filter (paste.deploy, then its oslo.config file) and glance's swift reference file (glance_store)", () => {
     const proxy = write("proxy-server.conf", secretData("swift-config")["proxy-server.conf"]);
     const authtoken = write("authtoken.conf", secretData("swift-config")["authtoken.conf"]);
@@ -136,6 +164,9 @@ const OSLO_FILES: Record<string, { secret: string; namespaces: string[]; dynamic
     namespaces: ["glance.api", "glance.store", "glance.multi_store", "oslo.concurrency", "oslo.db", "oslo.log", "oslo.messaging", "oslo.middleware.cors", "oslo.middleware.http_proxy_to_wsgi", "oslo.policy", "keystonemiddleware.auth_token", "osprofiler", "oslo.limit"],
     dynamicGroups: { groups: ["swift", "os_glance_staging_store", "os_glance_tasks_store"], namespaces: ["glance.store"] },
   },
+  // nova.conf's own namespace holds its [placement], [neutron], [glance], [cinder] and [service_user] options.
+  "nova.conf": { secret: "nova-config", namespaces: ["nova.conf", "keystonemiddleware.auth_token", "oslo.log", "oslo.messaging", "oslo.concurrency", "oslo.db"] },
+  "placement.conf": { secret: "placement-config", namespaces: ["placement.conf", "keystonemiddleware.auth_token", "oslo.log", "oslo.db", "oslo.concurrency"] },
 };
 
 function validate(file: string, namespaces: string[], exclude: string[] = []): { status: number | null; errors: string } {
