@@ -53,14 +53,14 @@ fi
 # Phase 20 secrets: secrets
 "$KUBECTL" apply $apply_flags \
   -f "$secrets"/'20-secret-catalog-setup.yaml' \
-  -f "$secrets"/'20-secret-cinder.yaml' \
+  -f "$secrets"/'20-secret-cinder-config.yaml' \
   -f "$secrets"/'20-secret-docker-registry.yaml' \
   -f "$secrets"/'20-secret-glance-config.yaml' \
   -f "$secrets"/'20-secret-keystone-bootstrap.yaml' \
   -f "$secrets"/'20-secret-keystone-config.yaml' \
   -f "$secrets"/'20-secret-keystone-credential-keys.yaml' \
   -f "$secrets"/'20-secret-keystone-fernet-keys.yaml' \
-  -f "$secrets"/'20-secret-neutron.yaml' \
+  -f "$secrets"/'20-secret-neutron-config.yaml' \
   -f "$secrets"/'20-secret-nova.yaml' \
   -f "$secrets"/'20-secret-rabbitmq-config.yaml' \
   -f "$secrets"/'20-secret-rabbitmq.yaml' \
@@ -93,8 +93,8 @@ fi
   -f "$here"/'60-job-nova-db-sync.yaml' \
   "$@"
 if [ "$dry_run" -eq 0 ]; then
-  "$KUBECTL" wait --for=condition=complete --timeout="$WAIT_TIMEOUT" -n 'openstack' 'job/cinder-db-sync-6ae4e7fc' "$@" ||
-    fail 'Job openstack/cinder-db-sync-6ae4e7fc did not complete within '"$WAIT_TIMEOUT"'; see: kubectl logs -n openstack job/cinder-db-sync-6ae4e7fc'
+  "$KUBECTL" wait --for=condition=complete --timeout="$WAIT_TIMEOUT" -n 'openstack' 'job/cinder-db-sync-16c76243' "$@" ||
+    fail 'Job openstack/cinder-db-sync-16c76243 did not complete within '"$WAIT_TIMEOUT"'; see: kubectl logs -n openstack job/cinder-db-sync-16c76243'
 fi
 if [ "$dry_run" -eq 0 ]; then
   "$KUBECTL" wait --for=condition=complete --timeout="$WAIT_TIMEOUT" -n 'openstack' 'job/glance-db-sync-b193c4a8' "$@" ||
@@ -105,8 +105,8 @@ if [ "$dry_run" -eq 0 ]; then
     fail 'Job openstack/keystone-db-sync-ace28003 did not complete within '"$WAIT_TIMEOUT"'; see: kubectl logs -n openstack job/keystone-db-sync-ace28003'
 fi
 if [ "$dry_run" -eq 0 ]; then
-  "$KUBECTL" wait --for=condition=complete --timeout="$WAIT_TIMEOUT" -n 'openstack' 'job/neutron-db-sync-04c6d3fc' "$@" ||
-    fail 'Job openstack/neutron-db-sync-04c6d3fc did not complete within '"$WAIT_TIMEOUT"'; see: kubectl logs -n openstack job/neutron-db-sync-04c6d3fc'
+  "$KUBECTL" wait --for=condition=complete --timeout="$WAIT_TIMEOUT" -n 'openstack' 'job/neutron-db-sync-5efb3cd9' "$@" ||
+    fail 'Job openstack/neutron-db-sync-5efb3cd9 did not complete within '"$WAIT_TIMEOUT"'; see: kubectl logs -n openstack job/neutron-db-sync-5efb3cd9'
 fi
 if [ "$dry_run" -eq 0 ]; then
   "$KUBECTL" wait --for=condition=complete --timeout="$WAIT_TIMEOUT" -n 'openstack' 'job/nova-db-sync-6f842999' "$@" ||
@@ -125,6 +125,7 @@ fi
 # Phase 70 workloads: long-running workloads (rollouts waited for at the end)
 "$KUBECTL" apply $apply_flags \
   -f "$here"/'70-deployment-cinder-api.yaml' \
+  -f "$here"/'70-deployment-cinder-scheduler.yaml' \
   -f "$here"/'70-deployment-client.yaml' \
   -f "$here"/'70-deployment-docker-registry.yaml' \
   -f "$here"/'70-deployment-glance-api.yaml' \
@@ -145,14 +146,14 @@ fi
   -f "$here"/'75-job-catalog-setup.yaml' \
   "$@"
 if [ "$dry_run" -eq 0 ]; then
-  "$KUBECTL" wait --for=condition=complete --timeout="$WAIT_TIMEOUT" -n 'openstack' 'job/catalog-setup-463b2607' "$@" ||
-    fail 'Job openstack/catalog-setup-463b2607 did not complete within '"$WAIT_TIMEOUT"'; see: kubectl logs -n openstack job/catalog-setup-463b2607'
+  "$KUBECTL" wait --for=condition=complete --timeout="$WAIT_TIMEOUT" -n 'openstack' 'job/catalog-setup-7947ced0' "$@" ||
+    fail 'Job openstack/catalog-setup-7947ced0 did not complete within '"$WAIT_TIMEOUT"'; see: kubectl logs -n openstack job/catalog-setup-7947ced0'
 fi
 
 # Prune: delete what this deployment once applied and no longer renders, in the namespaces it
 # renders into. A listing that fails stops the script: nothing is deleted on a partial view.
 if [ "$prune" -eq 1 ]; then
-  keep='|Namespace//openstack|Secret/openstack/catalog-setup|Secret/openstack/cinder|Secret/openstack/docker-registry|Secret/openstack/glance-config|Secret/openstack/keystone-bootstrap|Secret/openstack/keystone-config|Secret/openstack/keystone-credential-keys|Secret/openstack/keystone-fernet-keys|Secret/openstack/neutron|Secret/openstack/nova|Secret/openstack/rabbitmq-config|Secret/openstack/rabbitmq|Secret/openstack/swift-config|Service/openstack/cinder-api|Service/openstack/docker-registry|Service/openstack/glance-api|Service/openstack/keystone|Service/openstack/memcached|Service/openstack/neutron|Service/openstack/nova-api-ec2|Service/openstack/nova-api-metadata|Service/openstack/nova-api|Service/openstack/nova-novncproxy|Service/openstack/rabbitmq|Service/openstack/swift-proxy|Service/openstack/swift-storage|Job/openstack/cinder-db-sync-6ae4e7fc|Job/openstack/glance-db-sync-b193c4a8|Job/openstack/keystone-db-sync-ace28003|Job/openstack/neutron-db-sync-04c6d3fc|Job/openstack/nova-db-sync-6f842999|Job/openstack/keystone-bootstrap-6e2167be|Deployment/openstack/cinder-api|Deployment/openstack/client|Deployment/openstack/docker-registry|Deployment/openstack/glance-api|Deployment/openstack/keystone|Deployment/openstack/memcached|Deployment/openstack/neutron-server|Deployment/openstack/nova-api|Deployment/openstack/nova-conductor|Deployment/openstack/nova-consoleauth|Deployment/openstack/nova-novncproxy|Deployment/openstack/rabbitmq|Deployment/openstack/swift-proxy|StatefulSet/openstack/swift-storage|Job/openstack/catalog-setup-463b2607|'
+  keep='|Namespace//openstack|Secret/openstack/catalog-setup|Secret/openstack/cinder-config|Secret/openstack/docker-registry|Secret/openstack/glance-config|Secret/openstack/keystone-bootstrap|Secret/openstack/keystone-config|Secret/openstack/keystone-credential-keys|Secret/openstack/keystone-fernet-keys|Secret/openstack/neutron-config|Secret/openstack/nova|Secret/openstack/rabbitmq-config|Secret/openstack/rabbitmq|Secret/openstack/swift-config|Service/openstack/cinder-api|Service/openstack/docker-registry|Service/openstack/glance-api|Service/openstack/keystone|Service/openstack/memcached|Service/openstack/neutron|Service/openstack/nova-api-ec2|Service/openstack/nova-api-metadata|Service/openstack/nova-api|Service/openstack/nova-novncproxy|Service/openstack/rabbitmq|Service/openstack/swift-proxy|Service/openstack/swift-storage|Job/openstack/cinder-db-sync-16c76243|Job/openstack/glance-db-sync-b193c4a8|Job/openstack/keystone-db-sync-ace28003|Job/openstack/neutron-db-sync-5efb3cd9|Job/openstack/nova-db-sync-6f842999|Job/openstack/keystone-bootstrap-6e2167be|Deployment/openstack/cinder-api|Deployment/openstack/cinder-scheduler|Deployment/openstack/client|Deployment/openstack/docker-registry|Deployment/openstack/glance-api|Deployment/openstack/keystone|Deployment/openstack/memcached|Deployment/openstack/neutron-server|Deployment/openstack/nova-api|Deployment/openstack/nova-conductor|Deployment/openstack/nova-consoleauth|Deployment/openstack/nova-novncproxy|Deployment/openstack/rabbitmq|Deployment/openstack/swift-proxy|StatefulSet/openstack/swift-storage|Job/openstack/catalog-setup-7947ced0|'
   live=$("$KUBECTL" get 'deployment.apps,statefulset.apps,daemonset.apps,job.batch,cronjob.batch,service,configmap,secret,serviceaccount,role.rbac.authorization.k8s.io,rolebinding.rbac.authorization.k8s.io,ingress.networking.k8s.io,networkpolicy.networking.k8s.io,persistentvolumeclaim,horizontalpodautoscaler.autoscaling,poddisruptionbudget.policy' -n 'openstack' -l app.kubernetes.io/managed-by=gen-manifests \
     -o 'jsonpath={range .items[*]}{.kind}/{.metadata.namespace}/{.metadata.name}{"\n"}{end}' "$@") ||
     fail 'could not list the managed objects in namespace openstack; nothing more was pruned'
@@ -168,6 +169,8 @@ fi
 if [ "$dry_run" -eq 0 ]; then
   "$KUBECTL" rollout status --timeout="$WAIT_TIMEOUT" -n 'openstack' 'deployment/cinder-api' "$@" ||
     fail 'Deployment openstack/cinder-api did not roll out within '"$WAIT_TIMEOUT"
+  "$KUBECTL" rollout status --timeout="$WAIT_TIMEOUT" -n 'openstack' 'deployment/cinder-scheduler' "$@" ||
+    fail 'Deployment openstack/cinder-scheduler did not roll out within '"$WAIT_TIMEOUT"
   "$KUBECTL" rollout status --timeout="$WAIT_TIMEOUT" -n 'openstack' 'deployment/client' "$@" ||
     fail 'Deployment openstack/client did not roll out within '"$WAIT_TIMEOUT"
   "$KUBECTL" rollout status --timeout="$WAIT_TIMEOUT" -n 'openstack' 'deployment/docker-registry' "$@" ||

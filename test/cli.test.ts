@@ -132,7 +132,7 @@ describe("cli: --out - prints the objects as one YAML stream (as helm template d
     const files = fs.readdirSync(path.join(REPO, "out")).filter((f) => /^\d\d-/.test(f)).sort();
     assert.deepEqual(objects.map((o) => o.kind), files.map((f) => parse(fs.readFileSync(path.join(REPO, "out", f), "utf8")).kind));
     assert.ok(!objects.some((o) => o.kind === "Secret"));
-    assert.match(r.stderr, /^rendered 35 objects to standard output in [\d.]+ s; 13 Secrets left out \(add --inline-secrets to print them, or --secrets-out DIR to write them\)$/m);
+    assert.match(r.stderr, /^rendered 36 objects to standard output in [\d.]+ s; 13 Secrets left out \(add --inline-secrets to print them, or --secrets-out DIR to write them\)$/m);
     assert.deepEqual(snapshot(cwd), { "/": snapshot(cwd)["/"] });
   });
 
@@ -149,7 +149,7 @@ describe("cli: --out - prints the objects as one YAML stream (as helm template d
     const { cwd, r } = render(["--out", "-", "--secrets-out", "sec"]);
     assert.equal(r.status, 0, r.stderr);
     assert.equal(fs.readdirSync(path.join(cwd, "sec")).filter((f) => f.endsWith(".yaml")).length, 13);
-    assert.equal(parseAllDocuments(r.stdout).length, 35);
+    assert.equal(parseAllDocuments(r.stdout).length, 36);
   });
 
   for (const args of [["--out", "-", "--check"], ["diff", "--out", "-"], ["plan", "-o", "-"]]) {
