@@ -103,14 +103,14 @@ fi
 # Phase 20 secrets: secrets
 "$KUBECTL" apply $apply_flags \
   -f "$secrets"/'20-secret-catalog-setup.yaml' \
-  -f "$secrets"/'20-secret-cinder.yaml' \
+  -f "$secrets"/'20-secret-cinder-config.yaml' \
   -f "$secrets"/'20-secret-docker-registry.yaml' \
   -f "$secrets"/'20-secret-glance-config.yaml' \
   -f "$secrets"/'20-secret-keystone-bootstrap.yaml' \
   -f "$secrets"/'20-secret-keystone-config.yaml' \
   -f "$secrets"/'20-secret-keystone-credential-keys.yaml' \
   -f "$secrets"/'20-secret-keystone-fernet-keys.yaml' \
-  -f "$secrets"/'20-secret-neutron.yaml' \
+  -f "$secrets"/'20-secret-neutron-config.yaml' \
   -f "$secrets"/'20-secret-nova-config.yaml' \
   -f "$secrets"/'20-secret-placement-config.yaml' \
   -f "$secrets"/'20-secret-rabbitmq-config.yaml' \
@@ -145,8 +145,8 @@ fi
   -f "$here"/'60-job-placement-db-sync.yaml' \
   "$@"
 if [ "$dry_run" -eq 0 ]; then
-  "$KUBECTL" wait --for=condition=complete --timeout="$WAIT_TIMEOUT" -n 'openstack' 'job/cinder-db-sync-470db0b5' "$@" ||
-    fail 'Job openstack/cinder-db-sync-470db0b5 did not complete within '"$WAIT_TIMEOUT"'; see: kubectl logs -n openstack job/cinder-db-sync-470db0b5'
+  "$KUBECTL" wait --for=condition=complete --timeout="$WAIT_TIMEOUT" -n 'openstack' 'job/cinder-db-sync-726342bf' "$@" ||
+    fail 'Job openstack/cinder-db-sync-726342bf did not complete within '"$WAIT_TIMEOUT"'; see: kubectl logs -n openstack job/cinder-db-sync-726342bf'
 fi
 if [ "$dry_run" -eq 0 ]; then
   "$KUBECTL" wait --for=condition=complete --timeout="$WAIT_TIMEOUT" -n 'openstack' 'job/glance-db-sync-2ab77833' "$@" ||
@@ -157,8 +157,8 @@ if [ "$dry_run" -eq 0 ]; then
     fail 'Job openstack/keystone-db-sync-cdc26dfb did not complete within '"$WAIT_TIMEOUT"'; see: kubectl logs -n openstack job/keystone-db-sync-cdc26dfb'
 fi
 if [ "$dry_run" -eq 0 ]; then
-  "$KUBECTL" wait --for=condition=complete --timeout="$WAIT_TIMEOUT" -n 'openstack' 'job/neutron-db-sync-4a17c983' "$@" ||
-    fail 'Job openstack/neutron-db-sync-4a17c983 did not complete within '"$WAIT_TIMEOUT"'; see: kubectl logs -n openstack job/neutron-db-sync-4a17c983'
+  "$KUBECTL" wait --for=condition=complete --timeout="$WAIT_TIMEOUT" -n 'openstack' 'job/neutron-db-sync-90838ee3' "$@" ||
+    fail 'Job openstack/neutron-db-sync-90838ee3 did not complete within '"$WAIT_TIMEOUT"'; see: kubectl logs -n openstack job/neutron-db-sync-90838ee3'
 fi
 if [ "$dry_run" -eq 0 ]; then
   "$KUBECTL" wait --for=condition=complete --timeout="$WAIT_TIMEOUT" -n 'openstack' 'job/nova-db-sync-dd4c8260' "$@" ||
@@ -181,6 +181,7 @@ fi
 # Phase 70 workloads: long-running workloads (rollouts waited for at the end)
 "$KUBECTL" apply $apply_flags \
   -f "$here"/'70-deployment-cinder-api.yaml' \
+  -f "$here"/'70-deployment-cinder-scheduler.yaml' \
   -f "$here"/'70-deployment-client.yaml' \
   -f "$here"/'70-deployment-docker-registry.yaml' \
   -f "$here"/'70-deployment-glance-api.yaml' \
@@ -203,14 +204,14 @@ fi
   -f "$here"/'75-job-catalog-setup.yaml' \
   "$@"
 if [ "$dry_run" -eq 0 ]; then
-  "$KUBECTL" wait --for=condition=complete --timeout="$WAIT_TIMEOUT" -n 'openstack' 'job/catalog-setup-a69573b2' "$@" ||
-    fail 'Job openstack/catalog-setup-a69573b2 did not complete within '"$WAIT_TIMEOUT"'; see: kubectl logs -n openstack job/catalog-setup-a69573b2'
+  "$KUBECTL" wait --for=condition=complete --timeout="$WAIT_TIMEOUT" -n 'openstack' 'job/catalog-setup-75b67864' "$@" ||
+    fail 'Job openstack/catalog-setup-75b67864 did not complete within '"$WAIT_TIMEOUT"'; see: kubectl logs -n openstack job/catalog-setup-75b67864'
 fi
 
 # Prune: delete what this deployment once applied and no longer renders, in the namespaces it
 # renders into. A listing that fails stops the script: nothing is deleted on a partial view.
 if [ "$prune" -eq 1 ]; then
-  keep='|Namespace//openstack|Secret/openstack/catalog-setup|Secret/openstack/cinder|Secret/openstack/docker-registry|Secret/openstack/glance-config|Secret/openstack/keystone-bootstrap|Secret/openstack/keystone-config|Secret/openstack/keystone-credential-keys|Secret/openstack/keystone-fernet-keys|Secret/openstack/neutron|Secret/openstack/nova-config|Secret/openstack/placement-config|Secret/openstack/rabbitmq-config|Secret/openstack/rabbitmq|Secret/openstack/swift-config|Service/openstack/cinder-api|Service/openstack/docker-registry|Service/openstack/glance-api|Service/openstack/keystone|Service/openstack/memcached|Service/openstack/neutron|Service/openstack/nova-api-metadata|Service/openstack/nova-api|Service/openstack/nova-novncproxy|Service/openstack/placement-api|Service/openstack/rabbitmq|Service/openstack/swift-proxy|Service/openstack/swift-storage|Job/openstack/cinder-db-sync-470db0b5|Job/openstack/glance-db-sync-2ab77833|Job/openstack/keystone-db-sync-cdc26dfb|Job/openstack/neutron-db-sync-4a17c983|Job/openstack/nova-db-sync-dd4c8260|Job/openstack/placement-db-sync-1ed01560|Job/openstack/keystone-bootstrap-2060ee72|Deployment/openstack/cinder-api|Deployment/openstack/client|Deployment/openstack/docker-registry|Deployment/openstack/glance-api|Deployment/openstack/keystone|Deployment/openstack/memcached|Deployment/openstack/neutron-server|Deployment/openstack/nova-api-metadata|Deployment/openstack/nova-api|Deployment/openstack/nova-conductor|Deployment/openstack/nova-novncproxy|Deployment/openstack/nova-scheduler|Deployment/openstack/placement-api|Deployment/openstack/rabbitmq|Deployment/openstack/swift-proxy|StatefulSet/openstack/swift-storage|Job/openstack/catalog-setup-a69573b2|'
+  keep='|Namespace//openstack|Secret/openstack/catalog-setup|Secret/openstack/cinder-config|Secret/openstack/docker-registry|Secret/openstack/glance-config|Secret/openstack/keystone-bootstrap|Secret/openstack/keystone-config|Secret/openstack/keystone-credential-keys|Secret/openstack/keystone-fernet-keys|Secret/openstack/neutron-config|Secret/openstack/nova-config|Secret/openstack/placement-config|Secret/openstack/rabbitmq-config|Secret/openstack/rabbitmq|Secret/openstack/swift-config|Service/openstack/cinder-api|Service/openstack/docker-registry|Service/openstack/glance-api|Service/openstack/keystone|Service/openstack/memcached|Service/openstack/neutron|Service/openstack/nova-api-metadata|Service/openstack/nova-api|Service/openstack/nova-novncproxy|Service/openstack/placement-api|Service/openstack/rabbitmq|Service/openstack/swift-proxy|Service/openstack/swift-storage|Job/openstack/cinder-db-sync-726342bf|Job/openstack/glance-db-sync-2ab77833|Job/openstack/keystone-db-sync-cdc26dfb|Job/openstack/neutron-db-sync-90838ee3|Job/openstack/nova-db-sync-dd4c8260|Job/openstack/placement-db-sync-1ed01560|Job/openstack/keystone-bootstrap-2060ee72|Deployment/openstack/cinder-api|Deployment/openstack/cinder-scheduler|Deployment/openstack/client|Deployment/openstack/docker-registry|Deployment/openstack/glance-api|Deployment/openstack/keystone|Deployment/openstack/memcached|Deployment/openstack/neutron-server|Deployment/openstack/nova-api-metadata|Deployment/openstack/nova-api|Deployment/openstack/nova-conductor|Deployment/openstack/nova-novncproxy|Deployment/openstack/nova-scheduler|Deployment/openstack/placement-api|Deployment/openstack/rabbitmq|Deployment/openstack/swift-proxy|StatefulSet/openstack/swift-storage|Job/openstack/catalog-setup-75b67864|'
   live=$("$KUBECTL" get 'deployment.apps,statefulset.apps,daemonset.apps,job.batch,cronjob.batch,service,configmap,secret,serviceaccount,role.rbac.authorization.k8s.io,rolebinding.rbac.authorization.k8s.io,ingress.networking.k8s.io,networkpolicy.networking.k8s.io,persistentvolumeclaim,horizontalpodautoscaler.autoscaling,poddisruptionbudget.policy' -n 'openstack' -l app.kubernetes.io/managed-by=gen-manifests \
     -o 'jsonpath={range .items[*]}{.kind}/{.metadata.namespace}/{.metadata.name}{"\n"}{end}' "$@") ||
     fail 'could not list the managed objects in namespace openstack; nothing more was pruned'
@@ -226,6 +227,8 @@ fi
 if [ "$dry_run" -eq 0 ]; then
   "$KUBECTL" rollout status --timeout="$WAIT_TIMEOUT" -n 'openstack' 'deployment/cinder-api' "$@" ||
     fail 'Deployment openstack/cinder-api did not roll out within '"$WAIT_TIMEOUT"
+  "$KUBECTL" rollout status --timeout="$WAIT_TIMEOUT" -n 'openstack' 'deployment/cinder-scheduler' "$@" ||
+    fail 'Deployment openstack/cinder-scheduler did not roll out within '"$WAIT_TIMEOUT"
   "$KUBECTL" rollout status --timeout="$WAIT_TIMEOUT" -n 'openstack' 'deployment/client' "$@" ||
     fail 'Deployment openstack/client did not roll out within '"$WAIT_TIMEOUT"
   "$KUBECTL" rollout status --timeout="$WAIT_TIMEOUT" -n 'openstack' 'deployment/docker-registry' "$@" ||

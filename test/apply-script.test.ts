@@ -200,7 +200,7 @@ describe("apply.sh", () => {
     // after the migrations (65), the catalog once keystone runs (75).
     assert.deepEqual(steps.slice(0, 10), ["apply 00", "apply 20", "apply 50", "apply 60", "wait", "apply 65", "wait", "apply 70", "apply 75", "wait"]);
     assert.equal(calls.filter((c) => c.startsWith("wait")).length, 8);
-    assert.equal(calls.filter((c) => c.startsWith("rollout")).length, 16);
+    assert.equal(calls.filter((c) => c.startsWith("rollout")).length, 17);
   });
 
   describe("refuses, before applying anything, an out/ and a secrets folder that two runs wrote", () => {

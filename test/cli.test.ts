@@ -163,7 +163,7 @@ describe("cli: --out - prints the objects as one YAML stream (as helm template d
     const files = fs.readdirSync(path.join(REPO, "out")).filter((f) => /^\d\d-/.test(f)).sort();
     assert.deepEqual(objects.map((o) => o.kind), files.map((f) => parse(fs.readFileSync(path.join(REPO, "out", f), "utf8")).kind));
     assert.ok(!objects.some((o) => o.kind === "Secret"));
-    assert.match(r.stderr, /^rendered 38 objects to standard output in [\d.]+ s; 14 Secrets left out \(add --inline-secrets to print them, or --secrets-out DIR to write them\)$/m);
+    assert.match(r.stderr, /^rendered 39 objects to standard output in [\d.]+ s; 14 Secrets left out \(add --inline-secrets to print them, or --secrets-out DIR to write them\)$/m);
     assert.deepEqual(snapshot(cwd), { "/": snapshot(cwd)["/"] });
   });
 
@@ -180,7 +180,7 @@ describe("cli: --out - prints the objects as one YAML stream (as helm template d
     const { cwd, r } = render(["--out", "-", "--secrets-out", "sec"]);
     assert.equal(r.status, 0, r.stderr);
     assert.equal(fs.readdirSync(path.join(cwd, "sec")).filter((f) => f.endsWith(".yaml")).length, 14);
-    assert.equal(parseAllDocuments(r.stdout).length, 38);
+    assert.equal(parseAllDocuments(r.stdout).length, 39);
   });
 
   for (const args of [["--out", "-", "--check"], ["diff", "--out", "-"], ["plan", "-o", "-"]]) {

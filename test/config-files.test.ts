@@ -32,6 +32,7 @@ const hostile = {
   neutron_metadata_secret: HOSTILE,
   nova_db_uri: DB_URI.replace(/keystone/g, "nova"),
   placement_db_uri: DB_URI.replace(/keystone/g, "placement"),
+  cinder_admin_password: HOSTILE,
 };
 const result = runPipeline({ ...inputs, paramsFiles: [{ path: "hostile.json", text: JSON.stringify(hostile) }], sets: [], outDir: "out", secretsDir: "secrets", inlineSecrets: false });
 const secretData = (name: string): Record<string, string> => {
@@ -88,6 +89,15 @@ store.read(req["store"], encoding="utf-8")
 print(json.dumps([conf.get("password"), conf.get("memcache_secret_key"), store.get("store", "key")]))
 `;
 
+/** A transport URL's hosts as oslo.messaging parses it (the password percent-decoded). */
+const READ_TRANSPORT_URL = `
+import json, sys
+from oslo_config import cfg
+import oslo_messaging
+url = oslo_messaging.TransportURL.parse(cfg.ConfigOpts(), json.load(sys.stdin))
+print(json.dumps([{"username": h.username, "password": h.password, "hostname": h.hostname, "port": h.port} for h in url.hosts]))
+`;
+
 describe("shipped config files: hostile secrets arrive exactly", () => {
   it("keystone.conf and glance-api.conf, read by oslo.config", () => {
     const keystone = write("keystone.conf", secretData("keystone-config")["keystone.conf"]);
@@ -120,6 +130,23 @@ describe("shipped config files: hostile secrets arrive exactly", () => {
       nova,
     );
     assert.deepEqual(transport, ["openstack", HOSTILE, "rabbitmq", 5672]);
+  });
+
+  it("neutron.conf, ml2_conf.ini and cinder.conf, read by oslo.config; the transport URL's password as oslo.messaging reads it", () => {
+    const neutron = write("neutron.conf", secretData("neutron-config")["neutron.conf"]);
+    const cinder = write("cinder.conf", secretData("cinder-config")["cinder.conf"]);
+    const got = python(READ_OSLO, [
+      [neutron, "keystone_authtoken", "password"],
+      [neutron, "nova", "password"],
+      [cinder, "keystone_authtoken", "password"],
+      [cinder, "DEFAULT", "backup_swift_key"],
+    ]);
+    assert.deepEqual(got, [HOSTILE, HOSTILE, HOSTILE, HOSTILE]);
+    const [transport] = python(READ_OSLO, [[neutron, "DEFAULT", "transport_url"]]) as string[];
+    const [cinderTransport] = python(READ_OSLO, [[cinder, "DEFAULT", "transport_url"]]) as string[];
+    assert.equal(cinderTransport, transport);
+    const parsed = python(READ_TRANSPORT_URL, transport);
+    assert.deepEqual(parsed, [{ username: secretData("rabbitmq").user, password: HOSTILE, hostname: "rabbitmq", port: 5672 }]);
   });
 
   it("swift's authtoken filter (paste.deploy, then its oslo.config file) and glance's swift reference file (glance_store)", () => {
@@ -155,8 +182,9 @@ describe("shipped config files: hostile secrets arrive exactly", () => {
 });
 
 // Each oslo.config file of the set and the option namespaces of the service that reads it.
-// Groups named at run time (glance's backends) are checked against the store's options.
-const OSLO_FILES: Record<string, { secret: string; namespaces: string[]; dynamicGroups?: { groups: string[]; namespaces: string[] } }> = {
+// Groups named at run time (glance's backends) are checked against the store's options; groups
+// that load a keystoneauth plugin (neutron's [nova]) against the group's own options and the plugin's.
+const OSLO_FILES: Record<string, { secret: string; namespaces: string[]; dynamicGroups?: { groups: string[]; namespaces: string[] }; authGroups?: string[] }> = {
   "authtoken.conf": { secret: "swift-config", namespaces: ["keystonemiddleware.auth_token"] },
   "keystone.conf": { secret: "keystone-config", namespaces: ["keystone", "oslo.cache", "oslo.log", "oslo.db", "oslo.policy", "oslo.messaging", "oslo.middleware", "osprofiler"] },
   "glance-api.conf": {
@@ -167,7 +195,36 @@ const OSLO_FILES: Record<string, { secret: string; namespaces: string[]; dynamic
   // nova.conf's own namespace holds its [placement], [neutron], [glance], [cinder] and [service_user] options.
   "nova.conf": { secret: "nova-config", namespaces: ["nova.conf", "keystonemiddleware.auth_token", "oslo.log", "oslo.messaging", "oslo.concurrency", "oslo.db"] },
   "placement.conf": { secret: "placement-config", namespaces: ["placement.conf", "keystonemiddleware.auth_token", "oslo.log", "oslo.db", "oslo.concurrency"] },
+  "neutron.conf": {
+    secret: "neutron-config",
+    namespaces: ["neutron", "neutron.db", "neutron.extensions", "oslo.concurrency", "oslo.db", "oslo.log", "oslo.messaging", "oslo.middleware", "oslo.policy", "oslo.service.wsgi", "keystonemiddleware.auth_token"],
+    authGroups: ["nova"],
+  },
+  "ml2_conf.ini": { secret: "neutron-config", namespaces: ["neutron.ml2"] },
+  "cinder.conf": { secret: "cinder-config", namespaces: ["cinder", "oslo.concurrency", "oslo.db", "oslo.log", "oslo.messaging", "oslo.middleware", "oslo.policy", "keystonemiddleware.auth_token"] },
 };
+
+/**
+ * The options of a group that loads a keystoneauth plugin which the file names but the group's
+ * own namespaces do not list: the group's options from the namespaces (read from their
+ * `oslo.config.opts` entry points, as oslo-config-validator reads them) and the plugin's.
+ */
+const UNKNOWN_AUTH_OPTIONS = `
+import configparser, json, sys
+from importlib.metadata import entry_points
+from keystoneauth1 import loading
+req = json.load(sys.stdin)
+ini = configparser.RawConfigParser(strict=False)
+ini.read(req["file"], encoding="utf-8")
+known = {o.dest for o in loading.get_auth_common_conf_options()}
+known |= {o.dest for o in loading.get_auth_plugin_conf_options(ini.get(req["group"], "auth_type"))}
+for ep in entry_points(group="oslo.config.opts"):
+    if ep.name in req["namespaces"]:
+        for group, opts in ep.load()():
+            if (getattr(group, "name", group) or "DEFAULT") == req["group"]:
+                known |= {o.dest for o in opts}
+print(json.dumps(sorted(set(ini.options(req["group"])) - known - set(ini.defaults()))))
+`;
 
 function validate(file: string, namespaces: string[], exclude: string[] = []): { status: number | null; errors: string } {
   const args = [...namespaces.flatMap((n) => ["--namespace", n]), ...exclude.flatMap((g) => ["--exclude-group", g]), "--input-file", file];
@@ -190,16 +247,18 @@ const groupsAs = (text: string, groups: string[], to: string): string => {
 
 describe("shipped config files: every option is one the service has (oslo-config-validator)", () => {
   it("every oslo.config file of the set is in the table below", () => {
-    const files = result.manifests.flatMap((m) => Object.keys((m.object as { data?: object }).data ?? {})).filter((k) => /\.conf$/.test(k));
-    const oslo = files.filter((k) => !/^(swift|proxy-server|account-server|container-server|object-server|rabbitmq|glance-swift|rsyncd)\.conf$/.test(k));
+    const files = result.manifests.flatMap((m) => Object.keys((m.object as { data?: object }).data ?? {})).filter((k) => /\.(conf|ini)$/.test(k));
+    const oslo = files.filter((k) => !/^(swift|proxy-server|account-server|container-server|object-server|rabbitmq|glance-swift|rsyncd)\.conf$|-uwsgi\.ini$/.test(k));
     assert.deepEqual(oslo.sort(), Object.keys(OSLO_FILES).sort());
   });
 
   for (const [key, spec] of Object.entries(OSLO_FILES)) {
     it(key, () => {
       const text = secretData(spec.secret)[key];
-      const checked = validate(write(`v-${key}`, text), spec.namespaces, spec.dynamicGroups?.groups);
+      const file = write(`v-${key}`, text);
+      const checked = validate(file, spec.namespaces, [...(spec.dynamicGroups?.groups ?? []), ...(spec.authGroups ?? [])]);
       assert.equal(checked.status, 0, checked.errors);
+      for (const group of spec.authGroups ?? []) assert.deepEqual(python(UNKNOWN_AUTH_OPTIONS, { file, group, namespaces: spec.namespaces }), [], `[${group}] of ${key}`);
       if (spec.dynamicGroups) {
         const dynamic = validate(write(`v-dyn-${key}`, groupsAs(text, spec.dynamicGroups.groups, "glance_store")), spec.dynamicGroups.namespaces);
         assert.equal(dynamic.status, 0, dynamic.errors);
@@ -212,6 +271,13 @@ describe("shipped config files: every option is one the service has (oslo-config
     const checked = validate(write("misspelled.conf", text), OSLO_FILES["keystone.conf"].namespaces);
     assert.notEqual(checked.status, 0);
     assert.match(checked.errors, /fernet_tokens\/max_activ_keys is not part of the sample config/);
+  });
+
+  it("a misspelled option of a keystoneauth group fails the check (neutron would not authenticate to nova)", () => {
+    const text = secretData("neutron-config")["neutron.conf"].replace(/(\[nova\][^[]*)user_domain_name/, "$1user_domain_nam");
+    assert.notEqual(text, secretData("neutron-config")["neutron.conf"]);
+    const unknown = python(UNKNOWN_AUTH_OPTIONS, { file: write("misspelled-nova.conf", text), group: "nova", namespaces: OSLO_FILES["neutron.conf"].namespaces });
+    assert.deepEqual(unknown, ["user_domain_nam"]);
   });
 });
 

@@ -234,7 +234,7 @@ describe("apply, and apply again", () => {
 describe("out/ holds Kubernetes objects and their Kustomization, nothing else in YAML", () => {
   it("every .yaml, .yml or .json file (what kubectl apply -f reads) is one object with apiVersion, kind and name", () => {
     const read = fs.readdirSync(path.join(REPO, "out")).filter((f) => /\.(ya?ml|json)$/.test(f));
-    assert.equal(read.length, 38);
+    assert.equal(read.length, 39);
     for (const f of read) {
       const docs = yaml.loadAll(fs.readFileSync(path.join(REPO, "out", f), "utf8")) as { apiVersion?: string; kind?: string; metadata?: { name?: string } }[];
       assert.equal(docs.length, 1, f);
@@ -295,7 +295,7 @@ describe("for people and for programs", () => {
     const cwd = tmpDir();
     fs.writeFileSync(path.join(cwd, "p.json"), JSON.stringify(EXAMPLE_PARAMS));
     const result = generate({ params: path.join(cwd, "p.json"), templatesDir: path.join(REPO, "kubernetes-in"), cwd });
-    assert.equal(result.objects.length, 52);
+    assert.equal(result.objects.length, 53);
     assert.equal(result.plan.steps[0].phase.name, "namespaces");
     assert.ok(result.files.out["Kustomization"]);
     assert.deepEqual(fs.readdirSync(cwd), ["p.json"]);
