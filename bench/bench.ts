@@ -308,8 +308,8 @@ function main(): void {
   const diskAfter = diskCalibration(work);
 
   // The first run after an install (a CI job after npm ci) has an empty compile cache: each run here
-  // gets one. The package's seed still serves the shipped set; a synthetic set compiles. Last,
-  // because filling caches is what slows this disk down; no targets apply.
+  // gets one, so every set compiles. Last, because filling caches is what slows this disk down; no
+  // targets apply.
   const firstRun = (r: SetResult, runs: number): Sample[] =>
     Array.from({ length: runs }, () => measure(renderCommand(r.set, path.join(fresh(), "out"), { GEN_MANIFESTS_CACHE_DIR: path.join(fresh(), "cache") })));
 
@@ -338,7 +338,7 @@ function main(): void {
     }
   }
   process.stderr.write("first runs, each with an empty compile cache\n");
-  rows.push({ name: "gen-manifests: OpenStack set, empty cache (first run; its code from the package's seed)", objects: openstack.objects, samples: firstRun(openstack, RUNS), ratios: {} });
+  rows.push({ name: "gen-manifests: OpenStack set, empty cache (first run)", objects: openstack.objects, samples: firstRun(openstack, RUNS), ratios: {} });
   rows.push({ name: "gen-manifests: 10,000 templates, empty cache (first run; 1 run)", objects: tenK.objects, samples: firstRun(tenK, 1), ratios: {} });
   process.stderr.write("one template edited, then rendered again into the same out/\n");
   const openstackCopy = copyOfOpenStackSet(openstack.set, work, env);

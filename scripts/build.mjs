@@ -2,9 +2,8 @@
 // from V8's code cache, dist/gen-manifests.js (after `tsc`, which builds dist/src and the tests).
 import { createHash } from "node:crypto";
 import fs from "node:fs";
-import Module, { createRequire } from "node:module";
+import Module from "node:module";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 import * as esbuild from "esbuild";
 
 /**
@@ -114,13 +113,6 @@ finishBundle(profile ? "dist/profile" : "dist");
 
 // The launcher is the bin; dist/src/cli.js stays executable for npx caches made before the bundle.
 if (!profile) for (const f of ["dist/gen-manifests.js", "dist/src/cli.js"]) fs.chmodSync(f, 0o755);
-
-// The compile cache's seed, made by rendering the shipped set (dist/src is tsc's output, built first).
-if (!profile) {
-  const { seedCompileCache } = createRequire(import.meta.url)("../dist/src/tools/seed-compile-cache.js");
-  const result = seedCompileCache(path.resolve(path.dirname(fileURLToPath(import.meta.url)), ".."));
-  if ("skipped" in result) console.warn(`build: no compile-cache seed, so first runs compile the shipped set: ${result.skipped}`);
-}
 
 // For scripts/build-if-changed.mjs: the build is complete, made by this Node from the sources as they were when it began.
 if (!profile) {

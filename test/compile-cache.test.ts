@@ -6,8 +6,7 @@ import { describe, it } from "node:test";
 import fc from "fast-check";
 import { pruneCompileCache, sealEntry } from "../src/compile-cache";
 import { chunksOf } from "../src/stages/compile-templates";
-import { seedCompileCache } from "../src/tools/seed-compile-cache";
-import { EXAMPLE_PARAMS, makeChart, REPO, runCli, SECRET_TEMPLATE, SHIPPED_SCHEMA, snapshot, tmpDir, WEB_TEMPLATE } from "./helpers";
+import { makeChart, REPO, runCli, SECRET_TEMPLATE, snapshot, tmpDir, WEB_TEMPLATE } from "./helpers";
 
 const SENTINEL = "CACHE-SENTINEL-secret";
 
@@ -31,18 +30,14 @@ function renderWith(cwd: string, env: Record<string, string>, out: string, cli?:
   return snapshot(path.join(cwd, out));
 }
 
-/** A copy of the built CLI, with the package's seed or without it; returns the copy's CLI. */
-function copyOfCli(withSeed: boolean): string {
+/** A copy of the built CLI (its bundle may then be changed); returns the copy's CLI. */
+function copyOfCli(): string {
   const root = tmpDir("gm-package-");
   fs.mkdirSync(path.join(root, "dist"));
   for (const f of ["dist/gen-manifests.js", "dist/gen-manifests.bundle.js", "package.json"]) fs.copyFileSync(path.join(REPO, f), path.join(root, f));
-  if (withSeed) fs.cpSync(path.join(REPO, "dist", "compile-seed"), path.join(root, "dist", "compile-seed"), { recursive: true });
   fs.symlinkSync(path.join(REPO, "node_modules"), path.join(root, "node_modules"));
   return path.join(root, "dist", "gen-manifests.js");
 }
-
-/** The built CLI without the package's seed: what the launcher keeps on its own, in a cache it fills. */
-const seedlessCli = (): string => copyOfCli(false);
 
 describe("template chunks", () => {
   const names = (n: number, prefix = "t"): string[] => Array.from({ length: n }, (_, i) => `${prefix}${String(i).padStart(5, "0")}.yaml.hbs`);
@@ -123,8 +118,8 @@ describe("compile cache", () => {
     // Only the last chunk's checks and parsed documents, kept by the chunk's template names, take the new text.
     const lastTexts = rewritten.map((e) => JSON.parse(entryText(path.join(cacheDir, e))).texts.at(-1)).sort();
     assert.deepEqual(lastTexts, ["apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm299\ndata:\n  name: GMv9x0xGM-299\n# edited\n", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm299\ndata:\n  name: {{name}}-299\n# edited\n"]);
-    // The set's entry, the last chunk's code (its other templates' code taken from its code as it was), and V8's code of it.
-    assert.deepEqual(added.map((e) => e.slice(0, 3) === "v8-").sort(), [false, false, true], added.join(", "));
+    // The set's entry, and the last chunk's code (its other templates' code taken from its code as it was).
+    assert.deepEqual(added.map((e) => e.slice(0, 3) === "v8-").sort(), [false, false], added.join(", "));
   });
 
   it("keeps a large set's code by chunk, not template by template; after an edit, a chunk's other templates take their code from the chunk as it was, or are compiled again if it is gone", () => {
@@ -166,10 +161,10 @@ describe("compile cache", () => {
     assert.ok(Object.keys(out).some((f) => f.includes("configmap-added")));
     const after = fs.readdirSync(cacheDir);
     const made = after.filter((e) => !before.has(e));
-    // The set's entry, and the first chunk's code and V8's code of it.
+    // The set's entry, and the first chunk's code.
     const code = made.filter((e) => isChunkCode(path.join(cacheDir, e)));
     assert.equal(code.length, 1, made.join(", "));
-    assert.equal(made.length, 3, made.join(", "));
+    assert.equal(made.length, 2, made.join(", "));
     // The first chunk's checks and parsed documents, kept by its last name, now hold the new template too.
     const rewritten = [...before.keys()].filter((e) => fs.statSync(path.join(cacheDir, e)).mtimeMs !== before.get(e));
     assert.deepEqual(rewritten.map((e) => JSON.parse(entryText(path.join(cacheDir, e))).names), [layout[0], layout[0]]);
@@ -200,7 +195,7 @@ describe("compile cache", () => {
     assert.match(undeclared.stderr, /cm000\.yaml\.hbs:8:9: "replicas" is not a declared parameter/);
   });
 
-  it("a parameters' validator from the cache, and from V8's code cache, reports the same problems as a fresh one", () => {
+  it("a parameters' validator from the cache reports the same problems as a fresh one", () => {
     const cwd = makeChart({ "web.yaml.hbs": WEB_TEMPLATE }, { name: "web", password: SENTINEL, replicas: "x", url: "not a url" });
     const env = { GEN_MANIFESTS_CACHE_DIR: tmpDir("gm-cache-") };
     const runs = [1, 2, 3].map(() => runCli(["--params", "params.json"], { cwd, env }));
@@ -209,17 +204,17 @@ describe("compile cache", () => {
     assert.deepEqual(runs.map((r) => r.stderr), [runs[0].stderr, runs[0].stderr, runs[0].stderr]);
   });
 
-  it("keeps V8's compiled code of the templates, and of the CLI and the parameters' validator from a warm run; then a run only reads it", () => {
+  it("keeps V8's compiled code of the CLI from a warm run; then a run only reads it", () => {
     const cwd = makeChart({ "web.yaml.hbs": WEB_TEMPLATE, "secret.yaml.hbs": SECRET_TEMPLATE }, { name: "web", password: SENTINEL });
     const cacheDir = tmpDir("gm-cache-");
     const env = { GEN_MANIFESTS_CACHE_DIR: cacheDir };
-    const cli = seedlessCli();
+    const cli = copyOfCli();
     const cold = renderWith(cwd, env, "cold/out", cli);
     const codeCaches = () => fs.readdirSync(cacheDir).filter((e) => /^v8-[0-9a-f]{64}\.bin$/.test(e)).sort();
-    // The chunk of templates; not the CLI's: the cold run also compiled the compilers, which a warm run never uses.
-    assert.equal(codeCaches().length, 1, fs.readdirSync(cacheDir).join(", "));
+    // Not from the cold run: it also compiled the compilers, which a warm run never uses.
+    assert.equal(codeCaches().length, 0, fs.readdirSync(cacheDir).join(", "));
     assert.deepEqual(renderWith(cwd, env, "warm/out", cli), cold);
-    assert.equal(codeCaches().length, 3, "the first warm run keeps the CLI's render command, and the validator it loaded from the cache");
+    assert.equal(codeCaches().length, 1, "the first warm run keeps the CLI's render command");
     const stamp = (names: string[]) => names.map((e) => `${e} ${fs.statSync(path.join(cacheDir, e)).mtimeMs}`);
     const before = stamp(fs.readdirSync(cacheDir).sort());
     assert.deepEqual(renderWith(cwd, env, "warm-again/out", cli), cold);
@@ -227,15 +222,15 @@ describe("compile cache", () => {
     // A failed run compiles little: it leaves no entry for its command to be stuck with.
     const failed = runCli(["plan", "--params", "missing.json"], { cwd, env, cli });
     assert.equal(failed.status, 1);
-    assert.equal(codeCaches().length, 3);
+    assert.equal(codeCaches().length, 1);
     // Another command compiles other functions: it gets an entry of its own.
     const plan = runCli(["plan", "--params", "params.json"], { cwd, env, cli });
     assert.equal(plan.status, 0, plan.all);
-    assert.equal(codeCaches().length, 4);
+    assert.equal(codeCaches().length, 2);
   });
 
   it("a bundle changed in place (as patch-package does) is compiled afresh, never run from V8's code of the one before", () => {
-    const cli = seedlessCli();
+    const cli = copyOfCli();
     const cwd = makeChart({ "web.yaml.hbs": WEB_TEMPLATE }, { name: "web", password: "p" });
     const env = { GEN_MANIFESTS_CACHE_DIR: tmpDir("gm-cache-") };
     renderWith(cwd, env, "out", cli);
@@ -255,12 +250,12 @@ describe("compile cache", () => {
     const cacheDir = tmpDir("gm-cache-");
     const env = { GEN_MANIFESTS_CACHE_DIR: cacheDir };
     const codeCaches = () => fs.readdirSync(cacheDir).filter((e) => e.startsWith("v8-")).length;
-    const cli = seedlessCli();
+    const cli = copyOfCli();
     for (const args of [["completion"], ["--help"], ["diff", "--help"]]) assert.equal(runCli(args, { cwd, env, cli }).status, 0);
     assert.equal(codeCaches(), 3);
     renderWith(cwd, env, "out", cli);
     renderWith(cwd, env, "out", cli);
-    assert.equal(codeCaches(), 6, "render's own entry, the templates' and the validator's");
+    assert.equal(codeCaches(), 4, "render's own entry");
   });
 
   it("forgets entries unused for 30 days, when it next grows, and keeps the ones in use", () => {
@@ -420,79 +415,5 @@ describe("compile cache: runs no code that this user did not make", () => {
     assert.ok(fs.readdirSync(path.join(home, ".cache", "gen-manifests")).some((e) => e.endsWith(".js")));
     assert.equal(fs.existsSync(path.join(cwd, "relative")), false);
     assert.equal(fs.existsSync(path.join(cwd, "node_modules")), false);
-  });
-});
-
-describe("compile cache: the package's seed, made at build time for the shipped set", () => {
-  const seed = path.join(REPO, "dist", "compile-seed");
-  const renderShipped = (cwd: string, env: Record<string, string>) => {
-    const r = runCli(["--params", "params/example.json", "--out", "-", "--quiet"], { cwd, env });
-    assert.equal(r.status, 0, r.all);
-    return r.stdout;
-  };
-  const entries = (dir: string) => fs.readdirSync(dir).filter((e) => e.endsWith(".js"));
-  const stamps = (dir: string) => fs.readdirSync(dir).map((e) => `${e} ${fs.statSync(path.join(dir, e)).mtimeMs}`);
-
-  it("a first run of the shipped set, with an empty cache (a CI job after npm ci), compiles nothing, renders what an uncached run does, and writes nothing", () => {
-    assert.ok(entries(seed).length > 0, "the build made a seed");
-    const cacheDir = tmpDir("gm-cache-");
-    const uncached = renderShipped(REPO, { GEN_MANIFESTS_CACHE: "off" });
-    assert.equal(renderShipped(REPO, { GEN_MANIFESTS_CACHE_DIR: cacheDir }), uncached);
-    // The same Node built the seed: its V8 code caches of the CLI, the validator and the templates hold too.
-    assert.deepEqual(fs.readdirSync(cacheDir), [], "the templates, the validator, and V8's compiled code of them and of the CLI came from the seed");
-  });
-
-  it("an edited copy of the shipped set compiles what changed into the user's cache; the seed is never written", () => {
-    const cwd = tmpDir("gm-shipped-");
-    for (const dir of ["kubernetes-in", "params"]) fs.cpSync(path.join(REPO, dir), path.join(cwd, dir), { recursive: true });
-    const seedBefore = stamps(seed);
-    const cacheDir = tmpDir("gm-cache-");
-    assert.equal(renderShipped(cwd, { GEN_MANIFESTS_CACHE_DIR: cacheDir }), renderShipped(REPO, { GEN_MANIFESTS_CACHE: "off" }));
-    assert.deepEqual(entries(cacheDir), [], "the copy is the shipped set: all from the seed");
-    const template = fs.readdirSync(path.join(cwd, "kubernetes-in")).find((f) => f.endsWith(".yaml.hbs"))!;
-    fs.appendFileSync(path.join(cwd, "kubernetes-in", template), "# edited\n");
-    const edited = renderShipped(cwd, { GEN_MANIFESTS_CACHE_DIR: cacheDir });
-    assert.equal(edited, renderShipped(cwd, { GEN_MANIFESTS_CACHE: "off" }));
-    const written = entries(cacheDir).length;
-    assert.ok(written > 0 && written < entries(seed).length, `the edited template's entries only: ${written} of the seed's ${entries(seed).length}`);
-    assert.deepEqual(stamps(seed), seedBefore);
-  });
-
-  it("a damaged seed is a miss: the run compiles what it needs into the user's cache, and renders the same", () => {
-    const cli = copyOfCli(true);
-    const copy = path.join(path.dirname(cli), "compile-seed");
-    for (const e of fs.readdirSync(copy)) fs.writeFileSync(path.join(copy, e), e.endsWith(".js") ? "this is not code {" : "not V8's code cache");
-    const cacheDir = tmpDir("gm-cache-");
-    const r = runCli(["--params", "params/example.json", "--out", "-", "--quiet"], { cwd: REPO, env: { GEN_MANIFESTS_CACHE_DIR: cacheDir }, cli });
-    assert.equal(r.status, 0, r.all);
-    assert.equal(r.stdout, renderShipped(REPO, { GEN_MANIFESTS_CACHE: "off" }));
-    assert.ok(entries(cacheDir).length > 0, "compiled afresh, into the user's cache");
-  });
-
-  it("a shipped set that does not render (a fork's example parameters behind its schema) leaves the package without a seed, and the build goes on", () => {
-    const root = path.dirname(path.dirname(copyOfCli(false)));
-    for (const dir of ["kubernetes-in", "params"]) fs.cpSync(path.join(REPO, dir), path.join(root, dir), { recursive: true });
-    const missing = SHIPPED_SCHEMA.required![0];
-    const { [missing]: _, ...behind } = EXAMPLE_PARAMS;
-    fs.writeFileSync(path.join(root, "params", "example.json"), JSON.stringify(behind));
-    const skipped = seedCompileCache(root);
-    assert.ok("skipped" in skipped, JSON.stringify(skipped));
-    assert.match(skipped.skipped, new RegExp(`example\\.json.*${missing}.*required parameter is missing`));
-    assert.ok(!fs.existsSync(path.join(root, "dist", "compile-seed")));
-    // Mended, the copy gets a seed like the build's: the same code entries, named by their content
-    // (V8's entry of the CLI is keyed by the copied bundle's time stamp too).
-    fs.cpSync(path.join(REPO, "params", "example.json"), path.join(root, "params", "example.json"));
-    assert.deepEqual(seedCompileCache(root), { entries: fs.readdirSync(seed).length });
-    assert.deepEqual(entries(path.join(root, "dist", "compile-seed")).sort(), entries(seed).sort());
-  });
-
-  it("holds no parameter value: only the shipped templates' and schema's code", () => {
-    const secrets = Object.entries(SHIPPED_SCHEMA.properties ?? {}).filter(([, p]) => (p as { writeOnly?: boolean }).writeOnly).map(([name]) => EXAMPLE_PARAMS[name]);
-    const values = secrets.filter((v): v is string => typeof v === "string" && v.length >= 4);
-    assert.ok(values.length > 0, "the example has secret values to look for");
-    for (const e of entries(seed)) {
-      const code = fs.readFileSync(path.join(seed, e), "utf8");
-      for (const v of values) assert.ok(!code.includes(v), `${e} holds a secret value of params/example.json`);
-    }
   });
 });

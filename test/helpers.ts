@@ -82,8 +82,6 @@ export function memoryCache(): CompileCache & { entries: Map<string, string>; wr
       writes.push(key);
       entries.set(key, code);
     },
-    getCodeCache: () => undefined,
-    setCodeCache: () => undefined,
   };
 }
 

@@ -7,7 +7,7 @@
 import HandlebarsRuntime from "handlebars/runtime";
 import { closestName } from "../closest-name";
 import { DIALECT_NAMES, type DialectName, isDialectName } from "../config-dialects";
-import { type ByTemplateText, cacheKey, CompileCache, loadModuleCode, madeFrom, ModuleCode, NO_CACHE, placesIn, readByTemplateText } from "../compile-cache";
+import { type ByTemplateText, cacheKey, CompileCache, evaluateModule, madeFrom, NO_CACHE, placesIn, readByTemplateText } from "../compile-cache";
 import { GenError, Problem } from "../errors";
 import { Phase, phaseByName, PHASES } from "../phases";
 import { describeSyntaxError } from "../template-syntax";
@@ -560,16 +560,12 @@ function instantiate(units: CompiledUnit[], cache: CompileCache, compile?: () =>
   const evaluate = (a: CompiledUnit): TemplateDelegate => hb.template(new Function(`return ${a.spec}`)() as TemplateSpecification);
   // Templates are evaluated a chunk at a time, when the chunk is first used, and each is freed
   // once rendered: one evaluation per chunk is cheap, and a large set never holds all its code.
-  // Each chunk is compiled with V8's code cache from an earlier run of the same set, taken once
-  // all its templates have rendered: compiling thousands of distinct template functions is
-  // otherwise the largest cost of a large set.
-  const chunks = new Map<number, { fns: (TemplateDelegate | undefined)[]; left: number; keepCompiled(): void }>();
+  const chunks = new Map<number, { fns: (TemplateDelegate | undefined)[]; left: number }>();
   let recompiled: CompiledUnit[] | undefined;
-  const load = (members: CompiledUnit[], c: number, id: string, code: string): ModuleCode & { specs: TemplateSpecification[] } => {
-    const loaded = loadModuleCode(code, { require, cache, key: id, filename: `templates-${c}.js` });
-    const specs = loaded.exports as TemplateSpecification[];
+  const load = (members: CompiledUnit[], c: number, code: string): { specs: TemplateSpecification[] } => {
+    const specs = evaluateModule(code, require, `templates-${c}.js`) as TemplateSpecification[];
     if (!Array.isArray(specs) || specs.length !== members.length) throw new Error(`templates-${c}.js: not the chunk's code`);
-    return { ...loaded, specs };
+    return { specs };
   };
   const main = units.filter((a) => !a.file.isPartial);
   // Each template's chunk, and its place in it.
@@ -583,20 +579,20 @@ function instantiate(units: CompiledUnit[], cache: CompileCache, compile?: () =>
       const members = layout[c];
       const id = chunkKey(members.map((m) => m.file));
       let loaded;
-      if (members.every((m) => m.spec !== undefined)) loaded = load(members, c, id, chunkSource(members.map((m) => m.spec!)));
+      if (members.every((m) => m.spec !== undefined)) loaded = load(members, c, chunkSource(members.map((m) => m.spec!)));
       else {
         try {
-          loaded = load(members, c, id, cache.get(id) ?? "");
+          loaded = load(members, c, cache.get(id) ?? "");
         } catch (e) {
           // The chunk's entry is missing or damaged: the set is compiled again, and the chunk written again.
           if (!compile) throw e;
           recompiled ??= compile();
           const code = chunkSource(chunksOf(recompiled.filter((u) => !u.file.isPartial), unitName)[c].map((m) => m.spec!));
           cache.set(id, code);
-          loaded = load(members, c, id, code);
+          loaded = load(members, c, code);
         }
       }
-      chunk = { fns: loaded.specs.map((spec) => hb.template(spec)), left: members.length, keepCompiled: loaded.keepCompiled };
+      chunk = { fns: loaded.specs.map((spec) => hb.template(spec)), left: members.length };
       members.forEach((m) => (m.spec = undefined));
       chunks.set(c, chunk);
     }
@@ -607,10 +603,7 @@ function instantiate(units: CompiledUnit[], cache: CompileCache, compile?: () =>
     const chunk = chunks.get(c);
     if (!chunk) return;
     chunk.fns[placeOf[i]] = undefined;
-    if (--chunk.left === 0) {
-      chunk.keepCompiled();
-      chunks.delete(c);
-    }
+    if (--chunk.left === 0) chunks.delete(c);
   };
   for (const a of units) {
     sitesByFile.set(a.file.name, a.sites.map((site) => ({ ...site, template: a.file.path })));
