@@ -1,34 +1,34 @@
 // A content-addressed cache of generated code (ajv's standalone validators, Handlebars'
-// precompiled templates), in the user's own cache folder ($XDG_CACHE_HOME/gen-manifests, else
-// ~/.cache/gen-manifests). Keys are hashes of everything the code depends on, so an entry is never
-// stale; entries are written atomically and an unreadable one is a miss. The code holds no
-// parameter value: only schemas and templates.
+// precompiled templates, the templates' parsed YAML), in the user's own cache folder
+// ($XDG_CACHE_HOME/gen-manifests, else ~/.cache/gen-manifests). A key is a hash of what the entry
+// was made from and of the build that made it (build-id.ts), so an entry is never stale; entries
+// are written atomically and an unreadable one is a miss. The code holds no parameter value: only
+// schemas and templates.
 // What it runs is code this user made: a folder or file that another user owns, or that anyone
 // else may write, is never read (the run compiles in memory instead), and each entry carries a hash
 // of its name and content, so an entry that is not what was stored under its key is a miss.
-// Two kinds of entry are keyed by a chunk's last template name instead, so that an edit to one
-// template, or one added or removed, leaves the others' usable: its templates' checks, and their
-// parsed YAML (the render stage's). Each holds the names and texts it was made from (rendered texts
-// hold tokens in place of values), and is used only where a template's text is the same.
-// GEN_MANIFESTS_CACHE=off disables it; GEN_MANIFESTS_CACHE_DIR moves it.
+// GEN_MANIFESTS_CACHE=off disables it; GEN_MANIFESTS_CACHE_DIR moves it. The stages take a
+// CompileCache, so they run in memory (NO_CACHE) without one.
 import { createHash } from "node:crypto";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import vm from "node:vm";
+import { BUILD_ID, isBuilt } from "./build-id";
 
 export interface CompileCache {
   get(key: string): string | undefined;
-  /** Whether there is an entry, without reading it. */
-  has(key: string): boolean;
   set(key: string, code: string): void;
 }
 
-export const NO_CACHE: CompileCache = { get: () => undefined, has: () => false, set: () => undefined };
+export const NO_CACHE: CompileCache = { get: () => undefined, set: () => undefined };
 
-/** The name of a V8 code cache entry: valid only for this Node and architecture. */
+/** An entry's file: its key, with the build that made it (so another build never reads it). */
+const entryName = (key: string): string => `${cacheKey(BUILD_ID, key)}.js`;
+
+/** The name of a V8 code cache entry: valid only for this build, Node and architecture. */
 function codeCacheName(key: string): string {
-  return `v8-${cacheKey(key, process.version, process.arch)}.bin`;
+  return `v8-${cacheKey(BUILD_ID, key, process.version, process.arch)}.bin`;
 }
 
 export function cacheKey(...parts: string[]): string {
@@ -167,9 +167,8 @@ function writeCacheEntry(dir: string, name: string, data: string | Uint8Array): 
 
 /**
  * Past this size, the least recently used entries are removed (as ccache bounds its cache), down to
- * three quarters of it. Every edit of a template leaves its chunk's entries behind: ~0.25 MB for the
- * shipped set, so a day of saves under --watch would otherwise keep hundreds of MB for 30 days. One
- * version of a 10,000-template set takes ~50 MB.
+ * three quarters of it. Every edit of a template leaves the set's entries behind (the whole set's
+ * code), so a day of saves under --watch would otherwise keep hundreds of MB for 30 days.
  */
 export const MAX_CACHE_BYTES = 256 * 1024 * 1024;
 
@@ -227,20 +226,17 @@ const NO_USER_CACHE: UserCompileCache = { ...NO_CACHE, wrote: false, getCodeCach
 /** The user's compile cache, or none (when it is turned off, or its folder is not this user's alone). */
 export function openCompileCache(env: NodeJS.ProcessEnv = process.env): UserCompileCache {
   const dir = compileCacheDir(env);
-  if (dir === undefined) return NO_USER_CACHE;
+  if (dir === undefined || !isBuilt()) return NO_USER_CACHE;
   // A folder that exists but is not this user's alone is never read, nor written: the run compiles in memory.
   if (fs.existsSync(dir) && !trustedDir(dir)) return NO_USER_CACHE;
   return {
     wrote: false,
     get(key) {
-      return readCacheEntry(dir, `${key}.js`, asText);
-    },
-    has(key) {
-      return fs.existsSync(path.join(dir, `${key}.js`));
+      return readCacheEntry(dir, entryName(key), asText);
     },
     set(key, code) {
       (this as { wrote: boolean }).wrote = true;
-      writeCacheEntry(dir, `${key}.js`, code);
+      writeCacheEntry(dir, entryName(key), code);
     },
     getCodeCache(key) {
       return readCacheEntry(dir, codeCacheName(key), asBytes);
@@ -250,43 +246,6 @@ export function openCompileCache(env: NodeJS.ProcessEnv = process.env): UserComp
     },
   };
 }
-
-/**
- * An entry kept by a chunk's last template name rather than by content: for each of its templates,
- * the name, the text it was made from and what was made of it (its checks; its parsed YAML). After
- * an edit to one template, or one added to the chunk or taken from it, the others' parts still
- * match by name; each part is used only where its text is the same.
- */
-export interface ByTemplateText<T> {
-  names: string[];
-  texts: string[];
-  made: T[];
-}
-
-/** Such an entry, or undefined (a damaged one too). */
-export function readByTemplateText<T>(cache: CompileCache, key: string): ByTemplateText<T> | undefined {
-  const text = cache.get(key);
-  if (text === undefined) return undefined;
-  try {
-    const entry = JSON.parse(text) as ByTemplateText<T>;
-    const size = Array.isArray(entry.names) ? entry.names.length : -1;
-    if (Array.isArray(entry.texts) && Array.isArray(entry.made) && entry.texts.length === size && entry.made.length === size) return entry;
-  } catch {
-    // A damaged entry: a miss.
-  }
-  return undefined;
-}
-
-/** Where the entry holds each of these names: its index, or -1 (and `texts[-1]` is undefined). */
-export function placesIn(entry: ByTemplateText<unknown> | undefined, names: string[]): number[] {
-  if (!entry) return names.map(() => -1);
-  const index = new Map(entry.names.map((name, i) => [name, i]));
-  return names.map((name) => index.get(name) ?? -1);
-}
-
-/** Whether an entry was made from exactly these templates and texts (if not, it is written again). */
-export const madeFrom = (entry: ByTemplateText<unknown> | undefined, names: string[], texts: (string | undefined)[]): boolean =>
-  entry !== undefined && entry.names.length === names.length && names.every((n, i) => n === entry.names[i] && texts[i] === entry.texts[i]);
 
 /** Evaluates cached CommonJS code (ajv's standalone validator, templates' code); returns its exports. */
 export function evaluateModule(code: string, require: (id: string) => unknown, filename: string): unknown {

@@ -7,7 +7,7 @@
 import HandlebarsRuntime from "handlebars/runtime";
 import { closestName } from "../closest-name";
 import { DIALECT_NAMES, type DialectName, isDialectName } from "../config-dialects";
-import { type ByTemplateText, cacheKey, CompileCache, evaluateModule, madeFrom, NO_CACHE, placesIn, readByTemplateText } from "../compile-cache";
+import { cacheKey, CompileCache, NO_CACHE } from "../compile-cache";
 import { GenError, Problem } from "../errors";
 import { Phase, phaseByName, PHASES } from "../phases";
 import { describeSyntaxError } from "../template-syntax";
@@ -175,8 +175,6 @@ const COMPILE_OPTIONS = {
   knownHelpersOnly: true,
   knownHelpers: Object.fromEntries([...Object.keys(HELPERS), "__emit", "config"].map((n) => [n, true])),
 };
-/** Part of every cache key. Taken once: Handlebars adds to the options it is given. */
-const COMPILE_OPTIONS_JSON = JSON.stringify(COMPILE_OPTIONS);
 /** A copy for each compilation, so that the options are the same for every template. */
 const compileOptions = (): CompileOptions => ({ ...COMPILE_OPTIONS, knownHelpers: { ...COMPILE_OPTIONS.knownHelpers } });
 const SCOPE_CHANGING = new Set(["each", "with"]);
@@ -214,11 +212,19 @@ interface FileAnalysis {
 export interface CompileTemplatesInput {
   files: TemplateFile[];
   schema: ParamSchema;
+  /** Where compiled templates are kept between runs; none (everything compiled in memory) by default. */
   cache?: CompileCache;
 }
 
+/** A template's YAML documents as JSON, with the rendered text (tokens in place of values) they were parsed from. */
+export type ParsedText = [text: string, documents: string];
+
 export interface TemplateSet {
   templates: CompiledTemplate[];
+  /** Each template's documents as an earlier run of this same set parsed them, by template name. */
+  parsedBefore(): Map<string, ParsedText>;
+  /** Keeps each template's documents as this run parsed them, for the next run of this set. */
+  keepParsed(parsed: Map<string, ParsedText>): void;
 }
 
 export function partialName(file: TemplateFile): string {
@@ -227,257 +233,126 @@ export function partialName(file: TemplateFile): string {
   return base.slice(0, slash + 1) + base.slice(slash + 2);
 }
 
-/** One template ready to run: its precompiled code, print sites and phase directive. */
+/** One template ready to run: its precompiled code (until it is evaluated), print sites and phase directive. */
 interface CompiledUnit {
   file: TemplateFile;
-  /**
-   * Handlebars' precompiled code, evaluated only when the template is first rendered. A template
-   * (not a partial) of a set read from the cache has none here: its code is in its chunk's entry.
-   */
   spec?: string;
   sites: Omit<EmitSite, "template">[];
   phaseOverride?: Phase;
 }
 
-/**
- * Templates (not partials) are evaluated, and kept in the cache, in chunks: a chunk ends after a
- * template whose name hashes to a multiple of 128, or at 512 templates. Its boundaries follow the
- * names, not positions (content-defined chunking, as rsync and restic cut files), so adding or
- * removing a template changes its own chunk's entries and no other; with fixed runs of 256, it
- * changed every later chunk's (+1.2 s once at 10,000 templates). Chunks average 128 templates, but
- * a template is in one of 256 on average (a long chunk holds more templates), as it was then: an
- * edit makes its whole chunk's code again.
- */
-const CHUNK_BOUNDARY = 128;
-const MAX_CHUNK = 512;
-
-/** FNV-1a over the name's UTF-16 units, finished as MurmurHash3 finishes: its low bits depend on every unit. */
-function nameHash(name: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < name.length; i++) h = Math.imul(h ^ name.charCodeAt(i), 0x01000193);
-  h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
-  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
-  return (h ^ (h >>> 16)) >>> 0;
-}
-
-/** Whether a chunk may end after the template of this name; a set asks once per name, several times a run. */
-const endsChunk = new Map<string, boolean>();
-const isChunkEnd = (name: string): boolean => {
-  let ends = endsChunk.get(name);
-  if (ends === undefined) endsChunk.set(name, (ends = nameHash(name) % CHUNK_BOUNDARY === 0));
-  return ends;
-};
-
-/** A list of templates cut into chunks, in order, by their names. */
-export function chunksOf<T>(list: T[], nameOf: (item: T) => string): T[][] {
-  const chunks: T[][] = [];
-  let chunk: T[] = [];
-  for (const item of list) {
-    chunk.push(item);
-    if (chunk.length === MAX_CHUNK || isChunkEnd(nameOf(item))) {
-      chunks.push(chunk);
-      chunk = [];
-    }
-  }
-  if (chunk.length) chunks.push(chunk);
-  return chunks;
-}
-
-const fileName = (f: TemplateFile): string => f.name;
-/** The name of a compiled unit or template, as chunks are cut by. */
-export const unitName = (u: { file: TemplateFile }): string => u.file.name;
-
-/**
- * A chunk's code: a CommonJS module whose exports are its templates' precompiled specs, in order.
- * Its first line holds each spec's length, so that after an edit to one template the others'
- * code is taken from it (see {@link specsOf}), with no entry of each template's own to write.
- */
-const chunkSource = (specs: string[]): string => `// ${specs.map((s) => s.length).join(",")}\nmodule.exports = [${specs.join(",\n")}];`;
-
-/** Each template's spec, as source text, from a chunk's code; undefined if it is not such code. */
-function specsOf(code: string | undefined, count: number): string[] | undefined {
-  const header = code?.match(/^\/\/ ([\d,]*)\nmodule\.exports = \[/);
-  if (!code || !header) return undefined;
-  const lengths = header[1].split(",").map(Number);
-  if (lengths.length !== count) return undefined;
-  const specs: string[] = [];
-  let at = header[0].length;
-  for (const [i, length] of lengths.entries()) {
-    specs.push(code.slice(at, at + length));
-    at += length;
-    const after = i === count - 1 ? "];" : ",\n";
-    if (code.slice(at, at + after.length) !== after) return undefined;
-    at += after.length;
-  }
-  return at === code.length ? specs : undefined;
-}
-
-/**
- * A chunk's cache key: what its code depends on (the compiler, and its templates' names and text),
- * not the whole set. An edit to one template then leaves the other chunks' entries, and V8's
- * compiled code of them, valid.
- */
-function chunkKey(members: TemplateFile[]): string {
-  // Asked for by the set's key, its checks, its entries and its loading: the text is hashed once.
-  const known = chunkKeys.get(members[0]);
-  if (known && known.last === members[members.length - 1] && known.size === members.length) return known.key;
-  const key = chunkKeyOf(members.map((f) => f.name), members.map((f) => f.text));
-  chunkKeys.set(members[0], { last: members[members.length - 1], size: members.length, key });
-  return key;
-}
-
-const chunkKeyOf = (names: string[], texts: string[]): string =>
-  cacheKey("template-chunk-v2", HANDLEBARS_VERSION, rewriteMustaches.toString(), COMPILE_OPTIONS_JSON, ...names.map((name, i) => `${name}\0${texts[i]}`));
-
-/** A chunk's key, by its first template (a chunk is a run of the set's templates: its first, last and size name it). */
-const chunkKeys = new WeakMap<TemplateFile, { last: TemplateFile; size: number; key: string }>();
-
-/**
- * What checking a template depends on besides its own text: the declared parameters and which
- * partials exist. A partial's own text is checked with every run that compiles (it is short).
- */
-const checkContextOf = (declared: Set<string>, secrets: Set<string>, partialNames: Set<string>): string =>
-  cacheKey(checkerId(), [...declared].sort().join(","), [...secrets].sort().join(","), [...partialNames].sort().join(","));
-
-/** The checks' own code and rules: another version of gen-manifests never takes an earlier one's results. */
-let checker: string | undefined;
-const checkerId = (): string =>
-  (checker ??= cacheKey(analyseTemplate.toString(), checkConfigBlock.toString(), JSON.stringify(Object.entries(HELPERS).map(([name, h]) => [name, h.reads])), [...BLOCK_HELPERS].join(","), [...INHERITED_NAMES].join(","), DIRECTIVE.source, PHASES.map((p) => p.name).join(",")));
-
-/** A template that passed its checks: its analysis, and what it prints where (with its code, once compiled). */
+/** A template that passed its checks: its analysis, and its code and print sites. */
 interface Checked {
   analysis: FileAnalysis;
   unit: CompiledUnit;
 }
 
-/** A checked template as its chunk's cache entry keeps it. */
-interface CheckedTemplate {
+/** A checked template as its own cache entry keeps it. */
+interface TemplateEntry {
+  spec: string;
   sites: Omit<EmitSite, "template">[];
   phase: string | null;
   freeVars: [string, number, number][];
   calls: [string, string[], number, number][];
 }
 
-/** A chunk's checks, in this context (the same declared parameters and partials), by its last template name: see {@link ByTemplateText}. */
-const checkedChunkKey = (members: TemplateFile[], context: string): string => cacheKey("checked-chunk-v4", context, members[members.length - 1].name);
-
-/** A template as it was checked before: what it prints where, and its analysis. */
-function asChecked(file: TemplateFile, t: CheckedTemplate): Checked {
-  const phaseOverride = t.phase ? phaseByName(t.phase) : undefined;
-  const freeVars = new Map(t.freeVars.map(([name, line, column]) => [name, { line, column }]));
-  const calls = t.calls.map(([partial, hashKeys, line, column]) => ({ partial, hashKeys: new Set(hashKeys), file, line, column }));
-  return { analysis: { file, freeVars, calls, phaseOverride }, unit: { file, sites: t.sites, phaseOverride } };
-}
+/** A template set as its cache entry keeps it: every template's code, print sites and phase. */
+type SetEntry = { name: string; spec: string; sites: Omit<EmitSite, "template">[]; phase: string | null }[];
 
 /**
- * The templates of the set that passed every check before, in another set with the same declared
- * parameters and partials (the set before an edit, or before a template was added or removed):
- * they need not be parsed again. In a chunk whose code must be made again (one of its templates
- * changed), each takes its code from the chunk's code as it was then (the names and texts its
- * checks were made from); if that is gone, the chunk's templates are parsed again.
+ * The set is compiled once and kept whole (one entry to read on a warm run). Each template is
+ * also kept on its own, by its name and text and what its checks depend on (the declared
+ * parameters, the secrets and the partials' names), so that after an edit only the edited
+ * template is parsed again. The gen-manifests build is part of every key (see compile-cache.ts).
  */
-function checkedBefore(cache: CompileCache, chunks: TemplateFile[][], earlier: (ByTemplateText<CheckedTemplate> | undefined)[]): Map<TemplateFile, Checked> {
-  const reused = new Map<TemplateFile, Checked>();
-  chunks.forEach((members, c) => {
-    const entry = earlier[c];
-    if (!entry) return;
-    const names = members.map(fileName);
-    const at = placesIn(entry, names);
-    const same = members.map((f, i) => entry.texts[at[i]] === f.text);
-    const whole = madeFrom(entry, names, members.map((f) => f.text));
-    const specs = whole ? [] : specsOf(cache.get(chunkKeyOf(entry.names, entry.texts)), entry.names.length);
-    if (!specs) return;
-    members.forEach((file, i) => {
-      if (!same[i]) return;
-      let t;
-      try {
-        t = asChecked(file, entry.made[at[i]]);
-      } catch {
-        return; // a damaged entry: checked afresh
-      }
-      if (!whole) t.unit.spec = specs[at[i]];
-      reused.set(file, t);
-    });
-  });
-  return reused;
-}
-
-function checkedChunk(members: Checked[]): CheckedTemplate[] {
-  return members.map(({ analysis: a, unit }) => ({
-    sites: unit.sites,
-    phase: a.phaseOverride?.name ?? null,
-    freeVars: [...a.freeVars].map(([name, { line, column }]) => [name, line, column]),
-    calls: a.calls.map((c) => [c.partial, [...c.hashKeys], c.line, c.column]),
-  }));
-}
-
 export function compileTemplates(input: CompileTemplatesInput): TemplateSet {
   const declared = new Set(Object.keys(input.schema.properties ?? {}));
   const secrets = secretParamNames(input.schema);
   const cache = input.cache ?? NO_CACHE;
-  // The whole set, when it compiled before exactly as it is: no parsing, one evaluation per chunk.
-  // Its templates are in it through their chunks' keys; the partials, which are in no chunk, by their text.
-  const partials = input.files.filter((f) => f.isPartial);
-  const chunks = chunksOf(input.files.filter((f) => !f.isPartial), fileName).map(chunkKey);
-  const setKey = cacheKey("template-set-v3", HANDLEBARS_VERSION, rewriteMustaches.toString(), COMPILE_OPTIONS_JSON, checkerId(), [...declared].sort().join(","), [...secrets].sort().join(","), ...partials.map((f) => `${f.name}\0${f.text}`), ...chunks);
-  const units = loadCompiledSet(cache, setKey, input.files) ?? compileSet(input.files, declared, secrets, cache, setKey, true);
-  // A chunk's code missing from the cache: everything is compiled again, from the templates.
-  return instantiate(units, cache, () => compileSet(input.files, declared, secrets, cache, setKey, false));
+  const partialNames = new Set(input.files.filter((f) => f.isPartial).map(partialName));
+  const context = cacheKey([...declared].sort().join(","), [...secrets].sort().join(","), [...partialNames].sort().join(","));
+  const setKey = cacheKey("template-set", context, ...input.files.map((f) => `${f.name}\0${f.text}`));
+  let units = readSetEntry(cache.get(setKey), input.files);
+  if (!units) {
+    units = compileSet(input.files, declared, secrets, partialNames, cache, context);
+    cache.set(setKey, JSON.stringify(units.map((u): SetEntry[number] => ({ name: u.file.name, spec: u.spec!, sites: u.sites, phase: u.phaseOverride?.name ?? null }))));
+  }
+  const parsedKey = cacheKey("parsed-documents", setKey);
+  let before: Map<string, ParsedText> | undefined;
+  return {
+    ...instantiate(units),
+    parsedBefore: () => (before ??= readParsedEntry(cache.get(parsedKey))),
+    keepParsed(parsed) {
+      const earlier = before ?? readParsedEntry(cache.get(parsedKey));
+      const same = earlier.size === parsed.size && [...parsed].every(([name, [text, docs]]) => earlier.get(name)?.[0] === text && earlier.get(name)?.[1] === docs);
+      if (!same) cache.set(parsedKey, JSON.stringify([...parsed]));
+    },
+  };
 }
 
-/**
- * The set's entry holds what every template needs before it renders (print sites, phases, and the
- * few partials' code); each chunk's code is an entry of its own, read when the chunk is first
- * used. It is plain JavaScript, not a JSON string to unescape, and a large set never holds all its
- * code at once.
- */
-function loadCompiledSet(cache: CompileCache, key: string, files: TemplateFile[]): CompiledUnit[] | undefined {
-  const code = cache.get(key);
-  if (!code) return undefined;
+/** The set's units from its entry; undefined for a missing or damaged one (then it is compiled afresh). */
+function readSetEntry(text: string | undefined, files: TemplateFile[]): CompiledUnit[] | undefined {
+  if (text === undefined) return undefined;
   try {
-    const entries = JSON.parse(code) as { name: string; spec?: string; sites: CompiledUnit["sites"]; phase: string | null }[];
-    const byName = new Map(files.map((f) => [f.name, f]));
-    return entries.map((e) => ({ file: byName.get(e.name)!, spec: e.spec, sites: e.sites, phaseOverride: e.phase ? phaseByName(e.phase) : undefined }));
+    const entry = JSON.parse(text) as SetEntry;
+    if (!Array.isArray(entry) || entry.length !== files.length) return undefined;
+    return entry.map((e, i) => {
+      if (e.name !== files[i].name || typeof e.spec !== "string" || !Array.isArray(e.sites)) throw new Error("not this set's entry");
+      return { file: files[i], spec: e.spec, sites: e.sites, phaseOverride: e.phase ? phaseByName(e.phase) : undefined };
+    });
   } catch {
-    return undefined; // a damaged entry: compile afresh
+    return undefined;
   }
 }
 
-/**
- * Writes the set's entries: the chunks first (those not already there, from another set), so that
- * a set entry is only ever read with its chunks written.
- */
-function saveCompiledSet(cache: CompileCache, key: string, units: CompiledUnit[]): void {
-  for (const members of chunksOf(units.filter((u) => !u.file.isPartial), unitName)) {
-    const id = chunkKey(members.map((u) => u.file));
-    // A chunk taken from the cache has no code here; if its entry is gone, rendering compiles it again.
-    if (!cache.has(id) && members.every((u) => u.spec !== undefined)) cache.set(id, chunkSource(members.map((u) => u.spec!)));
+/** Documents parsed by an earlier run, by template name; none from a missing or damaged entry. */
+function readParsedEntry(text: string | undefined): Map<string, ParsedText> {
+  try {
+    const entry = JSON.parse(text ?? "[]") as [string, ParsedText][];
+    return new Map(entry.filter(([name, p]) => typeof name === "string" && Array.isArray(p) && typeof p[0] === "string" && typeof p[1] === "string"));
+  } catch {
+    return new Map();
   }
-  cache.set(key, JSON.stringify(units.map((u) => ({ name: u.file.name, phase: u.phaseOverride?.name ?? null, sites: u.sites, spec: u.file.isPartial ? u.spec : undefined }))));
+}
+
+const templateKey = (context: string, file: TemplateFile): string => cacheKey("template", context, file.name, file.text);
+
+/** A template as it was checked and compiled before, or undefined (a damaged entry too). */
+function readTemplateEntry(text: string | undefined, file: TemplateFile): Checked | undefined {
+  if (text === undefined) return undefined;
+  try {
+    const t = JSON.parse(text) as TemplateEntry;
+    if (typeof t.spec !== "string" || !Array.isArray(t.sites)) return undefined;
+    const phaseOverride = t.phase ? phaseByName(t.phase) : undefined;
+    const freeVars = new Map(t.freeVars.map(([name, line, column]) => [name, { line, column }]));
+    const calls = t.calls.map(([partial, hashKeys, line, column]) => ({ partial, hashKeys: new Set(hashKeys), file, line, column }));
+    return { analysis: { file, freeVars, calls, phaseOverride }, unit: { file, spec: t.spec, sites: t.sites, phaseOverride } };
+  } catch {
+    return undefined;
+  }
+}
+
+function templateEntry({ analysis: a, unit }: Checked): string {
+  const entry: TemplateEntry = {
+    spec: unit.spec!,
+    sites: unit.sites,
+    phase: a.phaseOverride?.name ?? null,
+    freeVars: [...a.freeVars].map(([name, { line, column }]) => [name, line, column]),
+    calls: a.calls.map((c) => [c.partial, [...c.hashKeys], c.line, c.column]),
+  };
+  return JSON.stringify(entry);
 }
 
 /**
- * Parses and checks every template, then compiles each whose chunk's code is not in the cache.
- * With `reuseChunks`, a template that passed before in the same context, with the same text, is
- * taken as it was checked, unparsed: after an edit to one template, only it is parsed again.
- * Without, everything is parsed and compiled (a chunk's code was missing or damaged).
+ * Parses, checks and compiles every template not found in the cache as it is; then checks what
+ * partials use across the set. Nothing is rendered before every template passed.
  */
-function compileSet(files: TemplateFile[], declared: Set<string>, secrets: Set<string>, cache: CompileCache, setKey: string, reuseChunks: boolean): CompiledUnit[] {
-  const partialNames = new Set(files.filter((f) => f.isPartial).map(partialName));
-  const context = checkContextOf(declared, secrets, partialNames);
+function compileSet(files: TemplateFile[], declared: Set<string>, secrets: Set<string>, partialNames: Set<string>, cache: CompileCache, context: string): CompiledUnit[] {
   const problems: Problem[] = [];
-  const chunks = chunksOf(files.filter((f) => !f.isPartial), fileName);
-  const earlier = chunks.map((members) => readByTemplateText<CheckedTemplate>(cache, checkedChunkKey(members, context)));
-  const reused = reuseChunks ? checkedBefore(cache, chunks, earlier) : new Map<TemplateFile, Checked>();
-  // A template whose chunk's code is in the cache (the same names and texts: only the checks' context changed) is not compiled.
-  const coded = new Set(reuseChunks ? chunks.filter((members) => cache.has(chunkKey(members))).flat() : []);
-
-  // 1. Parse and check everything, so a mistake anywhere stops the run before any rendering. Each
-  // template is compiled as soon as it is checked, and its syntax tree let go: a large set never
-  // holds every tree at once (they are most of a cold run's memory).
   const done: Checked[] = [];
+  const fresh: Checked[] = [];
   for (const file of files) {
-    const known = reused.get(file);
+    const known = readTemplateEntry(cache.get(templateKey(context, file)), file);
     if (known) {
       done.push(known);
       continue;
@@ -489,31 +364,21 @@ function compileSet(files: TemplateFile[], declared: Set<string>, secrets: Set<s
       done.push({ analysis, unit: { file, sites: [] } });
       continue;
     }
-    const { spec, sites } = precompiled(file, ast, !coded.has(file));
-    done.push({ analysis, unit: { file, spec, sites, phaseOverride: analysis.phaseOverride } });
+    // Compiled as soon as it is checked, and its syntax tree let go: a large set never holds every tree at once.
+    const checked = { analysis, unit: { file, ...precompiled(file, ast), phaseOverride: analysis.phaseOverride } };
+    done.push(checked);
+    fresh.push(checked);
   }
   if (problems.length) throw new GenError("compile-templates", problems);
-
-  // 2. A partial may use names its callers pass; everything else must be a declared parameter.
+  // A partial may use names its callers pass; everything else must be a declared parameter.
   checkPartialCalls(done.map((d) => d.analysis), declared, problems);
   if (problems.length) throw new GenError("compile-templates", problems);
-
-  const units = done.map((d) => d.unit);
-  saveCompiledSet(cache, setKey, units);
-  const checkedOf = new Map(done.map((d) => [d.analysis.file, d]));
-  chunks.forEach((files, c) => {
-    const names = files.map(fileName);
-    const texts = files.map((f) => f.text);
-    if (!madeFrom(earlier[c], names, texts)) cache.set(checkedChunkKey(files, context), JSON.stringify({ names, texts, made: checkedChunk(files.map((f) => checkedOf.get(f)!)) }));
-  });
-  return units;
+  for (const checked of fresh) cache.set(templateKey(context, checked.unit.file), templateEntry(checked));
+  return done.map((d) => d.unit);
 }
 
-/**
- * Sets up an isolated Handlebars environment with only the known helpers, and the templates in it.
- * `compile` compiles the set again, for a chunk whose cache entry is missing or damaged.
- */
-function instantiate(units: CompiledUnit[], cache: CompileCache, compile?: () => CompiledUnit[]): TemplateSet {
+/** Sets up an isolated Handlebars environment with only the known helpers, and the templates in it. */
+function instantiate(units: CompiledUnit[]): { templates: CompiledTemplate[] } {
   // 3. Compile in an isolated environment with only the known helpers.
   const hb = HandlebarsRuntime.create();
   for (const name of ["log", "lookup", "helperMissing", "blockHelperMissing"]) hb.unregisterHelper(name);
@@ -557,54 +422,13 @@ function instantiate(units: CompiledUnit[], cache: CompileCache, compile?: () =>
       return secrets.length ? new SecretValue(secrets, result as ParamValue) : result;
     });
   }
-  const evaluate = (a: CompiledUnit): TemplateDelegate => hb.template(new Function(`return ${a.spec}`)() as TemplateSpecification);
-  // Templates are evaluated a chunk at a time, when the chunk is first used, and each is freed
-  // once rendered: one evaluation per chunk is cheap, and a large set never holds all its code.
-  const chunks = new Map<number, { fns: (TemplateDelegate | undefined)[]; left: number }>();
-  let recompiled: CompiledUnit[] | undefined;
-  const load = (members: CompiledUnit[], c: number, code: string): { specs: TemplateSpecification[] } => {
-    const specs = evaluateModule(code, require, `templates-${c}.js`) as TemplateSpecification[];
-    if (!Array.isArray(specs) || specs.length !== members.length) throw new Error(`templates-${c}.js: not the chunk's code`);
-    return { specs };
+  // Evaluated when first rendered; the code's text is let go then.
+  const evaluate = (a: CompiledUnit): TemplateDelegate => {
+    const fn = hb.template(new Function(`return ${a.spec}`)() as TemplateSpecification);
+    a.spec = undefined;
+    return fn;
   };
   const main = units.filter((a) => !a.file.isPartial);
-  // Each template's chunk, and its place in it.
-  const layout = chunksOf(main, unitName);
-  const chunkOf = layout.flatMap((members, c) => members.map(() => c));
-  const placeOf = layout.flatMap((members) => members.map((_, k) => k));
-  const fromChunk = (i: number): TemplateDelegate => {
-    const c = chunkOf[i];
-    let chunk = chunks.get(c);
-    if (!chunk) {
-      const members = layout[c];
-      const id = chunkKey(members.map((m) => m.file));
-      let loaded;
-      if (members.every((m) => m.spec !== undefined)) loaded = load(members, c, chunkSource(members.map((m) => m.spec!)));
-      else {
-        try {
-          loaded = load(members, c, cache.get(id) ?? "");
-        } catch (e) {
-          // The chunk's entry is missing or damaged: the set is compiled again, and the chunk written again.
-          if (!compile) throw e;
-          recompiled ??= compile();
-          const code = chunkSource(chunksOf(recompiled.filter((u) => !u.file.isPartial), unitName)[c].map((m) => m.spec!));
-          cache.set(id, code);
-          loaded = load(members, c, code);
-        }
-      }
-      chunk = { fns: loaded.specs.map((spec) => hb.template(spec)), left: members.length };
-      members.forEach((m) => (m.spec = undefined));
-      chunks.set(c, chunk);
-    }
-    return chunk.fns[placeOf[i]]!;
-  };
-  const release = (i: number): void => {
-    const c = chunkOf[i];
-    const chunk = chunks.get(c);
-    if (!chunk) return;
-    chunk.fns[placeOf[i]] = undefined;
-    if (--chunk.left === 0) chunks.delete(c);
-  };
   for (const a of units) {
     sitesByFile.set(a.file.name, a.sites.map((site) => ({ ...site, template: a.file.path })));
     if (a.file.isPartial) {
@@ -615,19 +439,18 @@ function instantiate(units: CompiledUnit[], cache: CompileCache, compile?: () =>
 
   const files = units.map((u) => u.file);
   let tracer: Tracer | undefined;
-  const templates: CompiledTemplate[] = main.map((a, i) => {
+  const templates: CompiledTemplate[] = main.map((a) => {
     let fn: TemplateDelegate | undefined;
     return {
       file: a.file,
       phaseOverride: a.phaseOverride,
       render(values: ParamValues, secretNames: Set<string>): RenderedText {
         const emitted: Emitted[] = [];
-        const text = withFile(a.file, () => (fn ??= fromChunk(i))(renderContext(values, secretNames), { data: { gmEmitted: emitted }, ...NO_PROTO_ACCESS }));
+        const text = withFile(a.file, () => (fn ??= evaluate(a))(renderContext(values, secretNames), { data: { gmEmitted: emitted }, ...NO_PROTO_ACCESS }));
         return { text, emitted };
       },
       release(): void {
         fn = undefined;
-        release(i);
       },
       trace(values: ParamValues, secretNames: Set<string>): TracedText {
         tracer ??= buildTracer(files);
@@ -677,7 +500,7 @@ function buildTracer(files: TemplateFile[]): Tracer {
   return {
     trace(name, values, secretNames) {
       partials ??= files.filter((f) => f.isPartial).map(unitOf);
-      const [template] = instantiate([...partials, unitOf(files.find((f) => f.name === name)!)], NO_CACHE).templates;
+      const [template] = instantiate([...partials, unitOf(files.find((f) => f.name === name)!)]).templates;
       const { text: marked, emitted } = template.render(values, secretNames);
       // Take the marks out, remembering where each stood in the text that remains.
       const marks: { offset: number; place: SourcePlace }[] = [];
@@ -1019,19 +842,17 @@ function checkPartialCalls(analyses: FileAnalysis[], declared: Set<string>, prob
   }
 }
 
-const HANDLEBARS_VERSION = (require("handlebars/package.json") as { version: string }).version;
-
-/** The template's print sites, and its precompiled code unless its chunk's code is at hand. */
-function precompiled(file: TemplateFile, ast: Program, withCode: boolean): { spec?: string; sites: Omit<EmitSite, "template">[] } {
+/** The template's print sites and precompiled code. */
+function precompiled(file: TemplateFile, ast: Program): { spec: string; sites: Omit<EmitSite, "template">[] } {
   const sites = rewriteMustaches(ast, file).map(({ line, column, expression }) => ({ line, column, expression }));
-  return { spec: withCode ? flat(compiler().precompile(ast, compileOptions()) as unknown as string) : undefined, sites };
+  return { spec: flat(compiler().precompile(ast, compileOptions()) as unknown as string), sites };
 }
 
 /**
  * Handlebars builds a template's code by appending thousands of small strings, which V8 keeps as
  * a tree of the pieces (~7 times the text's size) until something reads the text through; reading
  * a character makes V8 flatten it in place. A first run of 10,000 templates holds every template's
- * code until its chunk is written: 100 MB more at its peak, unflattened.
+ * code until the set is written: 100 MB more at its peak, unflattened.
  */
 const flat = (s: string): string => (s.charCodeAt(0), s);
 

@@ -151,7 +151,8 @@ function schemaValidator(schema: ParamSchema, schemaFile: string, cache: Compile
   const cached = cache.get(key);
   if (cached) {
     try {
-      return evaluateModule(cached, requireAjvRuntime, "params-validator.js") as ValidateFunction;
+      const validate = evaluateModule(cached, requireAjvRuntime, "params-validator.js");
+      if (typeof validate === "function") return validate as ValidateFunction;
     } catch {
       // A damaged entry: compile afresh below.
     }
