@@ -7,7 +7,7 @@
 import HandlebarsRuntime from "handlebars/runtime";
 import { closestName } from "../closest-name";
 import { DIALECT_NAMES, type DialectName, isDialectName } from "../config-dialects";
-import { cacheKey, CompileCache, NO_CACHE } from "../compile-cache";
+import { cacheKey, CompileCache, evaluateModule, NO_CACHE } from "../compile-cache";
 import { GenError, Problem } from "../errors";
 import { Phase, phaseByName, PHASES } from "../phases";
 import { describeSyntaxError } from "../template-syntax";
@@ -256,8 +256,13 @@ interface TemplateEntry {
   calls: [string, string[], number, number][];
 }
 
-/** A template set as its cache entry keeps it: every template's code, print sites and phase. */
-type SetEntry = { name: string; spec: string; sites: Omit<EmitSite, "template">[]; phase: string | null }[];
+/** A template of the set as its code gives it back: its precompiled template (until it is first rendered), print sites and phase. */
+interface LoadedUnit {
+  file: TemplateFile;
+  spec?: TemplateSpecification;
+  sites: Omit<EmitSite, "template">[];
+  phaseOverride?: Phase;
+}
 
 /**
  * The set is compiled once and kept whole (one entry to read on a warm run). Each template is
@@ -272,10 +277,14 @@ export function compileTemplates(input: CompileTemplatesInput): TemplateSet {
   const partialNames = new Set(input.files.filter((f) => f.isPartial).map(partialName));
   const context = cacheKey([...declared].sort().join(","), [...secrets].sort().join(","), [...partialNames].sort().join(","));
   const setKey = cacheKey("template-set", context, ...input.files.map((f) => `${f.name}\0${f.text}`));
-  let units = readSetEntry(cache.get(setKey), input.files);
+  const cached = cache.get(setKey);
+  let units = cached === undefined ? undefined : loadSet(cached, input.files);
   if (!units) {
-    units = compileSet(input.files, declared, secrets, partialNames, cache, context);
-    cache.set(setKey, JSON.stringify(units.map((u): SetEntry[number] => ({ name: u.file.name, spec: u.spec!, sites: u.sites, phase: u.phaseOverride?.name ?? null }))));
+    // Compiled, then loaded from its code as a warm run loads it: a hit runs what a miss does.
+    const code = setSource(compileSet(input.files, declared, secrets, partialNames, cache, context));
+    cache.set(setKey, code);
+    units = loadSet(code, input.files);
+    if (!units) throw new Error("the compiled template set does not load");
   }
   const parsedKey = cacheKey("parsed-documents", setKey);
   let before: Map<string, ParsedText> | undefined;
@@ -290,15 +299,29 @@ export function compileTemplates(input: CompileTemplatesInput): TemplateSet {
   };
 }
 
-/** The set's units from its entry; undefined for a missing or damaged one (then it is compiled afresh). */
-function readSetEntry(text: string | undefined, files: TemplateFile[]): CompiledUnit[] | undefined {
-  if (text === undefined) return undefined;
+/**
+ * The set's code, as its cache entry holds it: a CommonJS module of each template's name, phase,
+ * print sites and precompiled template. Plain JavaScript, evaluated at once: no text to unescape,
+ * and V8 compiles each template's functions only when it is first rendered.
+ */
+function setSource(units: CompiledUnit[]): string {
+  const entry = (u: CompiledUnit): string => `[${JSON.stringify(u.file.name)}, ${JSON.stringify(u.phaseOverride?.name ?? null)}, ${JSON.stringify(u.sites)}, ${u.spec}]`;
+  return `module.exports = [\n${units.map(entry).join(",\n")}\n];\n`;
+}
+
+/** Precompiled templates require no module. */
+const requireNothing = (id: string): never => {
+  throw new Error(`templates.js: requires ${id}`);
+};
+
+/** The set's templates from its code; undefined where it is not the code of these templates (a damaged entry). */
+function loadSet(code: string, files: TemplateFile[]): LoadedUnit[] | undefined {
   try {
-    const entry = JSON.parse(text) as SetEntry;
-    if (!Array.isArray(entry) || entry.length !== files.length) return undefined;
-    return entry.map((e, i) => {
-      if (e.name !== files[i].name || typeof e.spec !== "string" || !Array.isArray(e.sites)) throw new Error("not this set's entry");
-      return { file: files[i], spec: e.spec, sites: e.sites, phaseOverride: e.phase ? phaseByName(e.phase) : undefined };
+    const entries = evaluateModule(code, requireNothing, "templates.js") as [string, string | null, Omit<EmitSite, "template">[], TemplateSpecification][];
+    if (!Array.isArray(entries) || entries.length !== files.length) return undefined;
+    return entries.map(([name, phase, sites, spec], i) => {
+      if (name !== files[i].name || !Array.isArray(sites) || typeof spec !== "object" || spec === null) throw new Error("not this set's code");
+      return { file: files[i], spec, sites, phaseOverride: phase ? phaseByName(phase) : undefined };
     });
   } catch {
     return undefined;
@@ -378,7 +401,7 @@ function compileSet(files: TemplateFile[], declared: Set<string>, secrets: Set<s
 }
 
 /** Sets up an isolated Handlebars environment with only the known helpers, and the templates in it. */
-function instantiate(units: CompiledUnit[]): { templates: CompiledTemplate[] } {
+function instantiate(units: LoadedUnit[]): { templates: CompiledTemplate[] } {
   // 3. Compile in an isolated environment with only the known helpers.
   const hb = HandlebarsRuntime.create();
   for (const name of ["log", "lookup", "helperMissing", "blockHelperMissing"]) hb.unregisterHelper(name);
@@ -423,8 +446,8 @@ function instantiate(units: CompiledUnit[]): { templates: CompiledTemplate[] } {
     });
   }
   // Evaluated when first rendered; the code's text is let go then.
-  const evaluate = (a: CompiledUnit): TemplateDelegate => {
-    const fn = hb.template(new Function(`return ${a.spec}`)() as TemplateSpecification);
+  const evaluate = (a: LoadedUnit): TemplateDelegate => {
+    const fn = hb.template(a.spec!);
     a.spec = undefined;
     return fn;
   };
@@ -496,11 +519,13 @@ function buildTracer(files: TemplateFile[]): Tracer {
     markContent(ast, file, places);
     return { file, spec: compiler().precompile(ast, compileOptions()) as unknown as string, sites };
   };
+  const partialFiles = files.filter((f) => f.isPartial);
   let partials: CompiledUnit[] | undefined;
   return {
     trace(name, values, secretNames) {
-      partials ??= files.filter((f) => f.isPartial).map(unitOf);
-      const [template] = instantiate([...partials, unitOf(files.find((f) => f.name === name)!)]).templates;
+      partials ??= partialFiles.map(unitOf);
+      const file = files.find((f) => f.name === name)!;
+      const [template] = instantiate(loadSet(setSource([...partials, unitOf(file)]), [...partialFiles, file])!).templates;
       const { text: marked, emitted } = template.render(values, secretNames);
       // Take the marks out, remembering where each stood in the text that remains.
       const marks: { offset: number; place: SourcePlace }[] = [];
