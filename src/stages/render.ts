@@ -5,10 +5,11 @@ import yaml from "js-yaml";
 import { GenError, Problem } from "../errors";
 import { InexactInteger, loadKubeDocuments } from "../kube-yaml";
 import type { KubeObject, Params, RenderedObject } from "../types";
-import type { CompiledTemplate, Emitted, ParsedText, RenderedText, SourcePlace, TemplateSet } from "./compile-templates";
+import type { ParsedText, TemplateSet } from "./compile-templates";
+import { type CompiledTemplate, RenderFault } from "../template-runtime";
+import { type Emitted, type RenderedText, type SourcePlace, TOKEN_PATTERN, TOKEN_PREFIX, tokenFor } from "../value-tokens";
 import { fillConfigText, type ParamPlaces } from "./fill-config-text";
 import { documentPlace, withPlace } from "./locate-problems";
-import { RenderFault, TOKEN_PATTERN, TOKEN_PREFIX, tokenFor } from "./compile-templates";
 
 /** Aliases may share nodes; a document that expands past this is refused (an alias bomb). */
 const MAX_EXPANDED_NODES = 1_000_000;
