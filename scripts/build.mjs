@@ -101,7 +101,8 @@ function finishBundle(outdir) {
   const nonAscii = text.search(/[^\x00-\x7f]/);
   if (nonAscii !== -1) throw new Error(`${bundle}: a character that is not ASCII at offset ${nonAscii}; the launcher reads the bundle as latin1`);
   // The build id (src/build-id.ts), part of every compile-cache key: the bundle's hash, written into
-  // the bundle, the launcher and tsc's output, which are built from the same sources.
+  // the bundle and the launcher. Not into tsc's output, which tsc may update file by file: run
+  // unbundled, gen-manifests keeps its cache in memory rather than one another build's code may be read from.
   const buildId = createHash("sha256").update(text).digest("hex");
   const launcher = path.join(outdir, "gen-manifests.js");
   const withId = (file, code) => {
@@ -111,10 +112,6 @@ function finishBundle(outdir) {
   };
   const wrapped = Module.wrap(withId(bundle, text));
   fs.writeFileSync(bundle, wrapped);
-  // tsc leaves a file it did not rewrite with the id of the build before.
-  const tscOutput = "dist/src/build-id.js";
-  const tscCode = fs.readFileSync(tscOutput, "utf8").replace(/(exports\.BUILD_ID = )"[0-9a-f]{64}"/, '$1"__GEN_MANIFESTS_BUILD_ID__"');
-  fs.writeFileSync(tscOutput, withId(tscOutput, tscCode));
   const placeholder = "__GEN_MANIFESTS_BUNDLE_SHA256__";
   const code = withId(launcher, fs.readFileSync(launcher, "utf8"));
   if (code.split(placeholder).length !== 2) throw new Error(`${launcher}: expected the placeholder ${placeholder} once`);

@@ -223,10 +223,18 @@ export interface UserCompileCache extends CompileCache {
 
 const NO_USER_CACHE: UserCompileCache = { ...NO_CACHE, wrote: false, getCodeCache: () => undefined, setCodeCache: () => undefined };
 
+/** Unbundled (tsc's output, no build id), runs share one cache in memory: the same code, for this process only. */
+let inMemory: UserCompileCache | undefined;
+function processCache(): UserCompileCache {
+  const entries = new Map<string, string>();
+  return (inMemory ??= { ...NO_USER_CACHE, get: (key) => entries.get(key), set: (key, code) => void entries.set(key, code) });
+}
+
 /** The user's compile cache, or none (when it is turned off, or its folder is not this user's alone). */
 export function openCompileCache(env: NodeJS.ProcessEnv = process.env): UserCompileCache {
   const dir = compileCacheDir(env);
-  if (dir === undefined || !isBuilt()) return NO_USER_CACHE;
+  if (dir === undefined) return NO_USER_CACHE;
+  if (!isBuilt()) return processCache();
   // A folder that exists but is not this user's alone is never read, nor written: the run compiles in memory.
   if (fs.existsSync(dir) && !trustedDir(dir)) return NO_USER_CACHE;
   return {

@@ -75,19 +75,33 @@ export function compileTemplates(input: CompileTemplatesInput): TemplateSet {
     keepParsed(parsed) {
       const earlier = before ?? readParsedEntry(cache.get(parsedKey));
       const same = earlier.size === parsed.size && [...parsed].every(([name, [text, docs]]) => earlier.get(name)?.[0] === text && earlier.get(name)?.[1] === docs);
-      if (!same) cache.set(parsedKey, JSON.stringify([...parsed]));
+      if (!same) cache.set(parsedKey, parsedEntry(parsed));
     },
   };
 }
 
+/**
+ * The parsed documents' entry: for each template, a line with its name and rendered text (JSON),
+ * then a line with its documents as JSON, as they are (JSON has no raw line break): a template's
+ * documents are read only where its text is the same, and never unescaped.
+ */
+const parsedEntry = (parsed: Map<string, ParsedText>): string => [...parsed].map(([name, [text, docs]]) => `${JSON.stringify([name, text])}\n${docs}`).join("\n");
+
 /** Documents parsed by an earlier run, by template name; none from a missing or damaged entry. */
 function readParsedEntry(text: string | undefined): Map<string, ParsedText> {
+  const parsed = new Map<string, ParsedText>();
+  if (!text) return parsed;
+  const lines = text.split("\n");
   try {
-    const entry = JSON.parse(text ?? "[]") as [string, ParsedText][];
-    return new Map(entry.filter(([name, p]) => typeof name === "string" && Array.isArray(p) && typeof p[0] === "string" && typeof p[1] === "string"));
+    for (let i = 0; i + 1 < lines.length; i += 2) {
+      const [name, rendered] = JSON.parse(lines[i]) as unknown[];
+      if (typeof name !== "string" || typeof rendered !== "string") return new Map();
+      parsed.set(name, [rendered, lines[i + 1]]);
+    }
   } catch {
     return new Map();
   }
+  return lines.length % 2 === 0 ? parsed : new Map();
 }
 
 const templateKey = (context: string, file: TemplateFile): string => cacheKey("template", context, file.name, file.text);

@@ -39,19 +39,28 @@ export function renderTemplates(set: TemplateSet, params: Params, options: Rende
       if (options.once) template.release();
     }
     const earlier = before.get(template.file.name);
-    let docs: unknown[] | undefined;
-    if (earlier?.[0] === rendered.text) docs = JSON.parse(earlier[1]) as unknown[];
+    let docs = earlier?.[0] === rendered.text ? keptDocuments(earlier[1]) : undefined;
+    if (docs) parsed.set(template.file.name, earlier!);
     else {
       docs = parseDocuments(template, params, rendered, problems);
       // Kept before the values go in (in place); a tree JSON cannot give back exactly is parsed again next time.
       if (docs && !rendered.text.includes("*") && holdsAsJson(docs)) parsed.set(template.file.name, [rendered.text, JSON.stringify(docs)]);
     }
-    if (earlier?.[0] === rendered.text) parsed.set(template.file.name, earlier);
     if (docs !== undefined) objects.push(...objectsOf(template, params, rendered, docs, problems));
   }
   if (problems.length) throw new GenError("render", problems);
   set.keepParsed(parsed);
   return objects;
+}
+
+/** Documents kept as JSON by an earlier run; undefined where the entry is damaged (then the text is parsed). */
+function keptDocuments(json: string): unknown[] | undefined {
+  try {
+    const docs = JSON.parse(json) as unknown;
+    return Array.isArray(docs) ? docs : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** Whether JSON gives the tree back exactly: it has no infinite number, NaN or -0 (and no alias shares its nodes). */
