@@ -16,7 +16,7 @@ import { secretParamNames, secretValuesOf, checkSchema } from "./stages/validate
 import { diffTree, driftedModes, readingFolders, readTree, replaceTrees } from "./stages/write-output";
 import { DEFAULT_KUBE_VERSION } from "./stages/check-manifests";
 import type { FileChange, ParamSchema, PlacedManifest } from "./types";
-import { MARKER_FILE } from "./output-marker";
+import { defaultSecretsDir, MARKER_FILE } from "./output-marker";
 
 interface Printer {
   out(line: string): void;
@@ -78,7 +78,7 @@ function makePrinter(secretValues: Set<string>, write: WriteLine): Printer {
   };
 }
 
-const RENDER_OPTIONS = ["params", "set", "out", "secrets-out", "inline-secrets", "templates", "schema", "argocd", "kube-version", "output", "quiet"];
+const RENDER_OPTIONS = ["params", "set", "out", "secrets-out", "inline-secrets", "templates", "schema", "argocd", "kube-version", "output", "quiet", "verbose"];
 const INIT_OPTIONS = ["upgrade", "database-host", "swift-auth-url", "swift-user", "swift-password", "swift-siteurl", "swift-region-name", "schema"];
 const OPTION_NAMES = [...RENDER_OPTIONS, "check", "watch", ...INIT_OPTIONS, "help", "version"];
 const KNOWN_FLAGS = new Set([...OPTION_NAMES, "p", "o", "q", "h", "w", ...OPTION_NAMES.map((o) => `no-${o}`)]);
@@ -93,14 +93,15 @@ function renderOptions(y: Argv) {
     })
     .option("set", { type: "string", array: true, default: [] as string[], describe: "override one parameter: name=value, typed by the schema (repeatable)" })
     .option("out", { alias: "o", type: "string", default: "out", describe: "output folder (replaced whole on success); - prints the objects as one YAML stream instead, in apply order (render only)" })
-    .option("secrets-out", { type: "string", describe: "folder for Secret manifests (default: secrets/ beside the output folder)" })
+    .option("secrets-out", { type: "string", describe: "folder for Secret manifests (default: beside the output folder, secrets/ for out/, NAME-secrets/ for NAME/)" })
     .option("inline-secrets", { type: "boolean", default: false, describe: "write Secrets into the output folder (for encrypted repositories)" })
     .option("templates", { type: "string", describe: "templates folder (default: ./kubernetes-in, else the shipped OpenStack set)" })
     .option("schema", { type: "string", describe: "parameters schema (default: params/schema.json beside the templates folder)" })
     .option("argocd", { type: "boolean", default: false, describe: "annotate Argo CD sync waves by phase, and make jobs Sync hooks" })
     .option("kube-version", { type: "string", default: DEFAULT_KUBE_VERSION, describe: "Kubernetes version the objects are for: fields behind a feature gate off by default there are errors" })
     .option("output", { type: "string", choices: ["text", "json"], default: "text", describe: "what to print: text for people, json for scripts" })
-    .option("quiet", { alias: "q", type: "boolean", default: false, describe: "print nothing on success" });
+    .option("quiet", { alias: "q", type: "boolean", default: false, describe: "print nothing on success" })
+    .option("verbose", { type: "boolean", default: false, describe: "also list the names in parameters files that are not declared parameters (ignored)" });
 }
 
 function renderCommandOptions(y: Argv) {
@@ -265,7 +266,7 @@ function render(ctx: Context): { result: PipelineResult; outDir: string; secrets
   if (!kubeVersion) throw new GenError("usage", [{ message: `--kube-version ${String(ctx.args["kube-version"])}: expected a Kubernetes version such as 1.32` }], 2);
   const inputs = readInputs({ params: a.params, templatesDir: a.templates, schemaFile: a.schema });
   const outDir = a.out;
-  const secretsDir = a["secrets-out"] ?? path.join(path.dirname(outDir), "secrets");
+  const secretsDir = a["secrets-out"] ?? defaultSecretsDir(outDir);
   const result = runPipeline({
     paramsFiles: inputs.paramsFiles,
     sets: a.set.map(String),
@@ -280,7 +281,16 @@ function render(ctx: Context): { result: PipelineResult; outDir: string; secrets
     cache: ctx.cache(),
     secretValues: ctx.secretValues,
   });
+  if (ctx.args.verbose) listIgnored(ctx.print, result.params.ignored ?? []);
   return { result, outDir, secretsDir, templatesDir: inputs.templatesDir };
+}
+
+/** --verbose: the undeclared names a Heat stack (or any file) carried, once, by file. */
+function listIgnored(print: Printer, ignored: { name: string; file: string }[]): void {
+  for (const file of [...new Set(ignored.map((i) => i.file))]) {
+    const names = ignored.filter((i) => i.file === file).map((i) => i.name);
+    print.err(`note: ${file}: ignored, not declared parameters: ${names.join(", ")}`);
+  }
 }
 
 function fileOf(result: PipelineResult, outDir: string, secretsDir: string): (m: PlacedManifest) => string {

@@ -72,9 +72,9 @@ export const DIALECTS = {
     },
   },
   /**
-   * Python's ConfigParser with interpolation, as swift and paste.deploy read their files
-   * (swift.conf, proxy/account/container/object-server.conf): it strips blanks with no way to
-   * quote them, and `%` starts an interpolation, `%%` is a `%`.
+   * Python's ConfigParser with interpolation, as paste.deploy reads its files and swift reads
+   * swift.conf: it strips blanks with no way to quote them, and `%` starts an interpolation,
+   * `%%` is a `%`.
    */
   paste: {
     what: "a swift/paste.deploy config file (Python ConfigParser)",
@@ -83,6 +83,24 @@ export const DIALECTS = {
     refuse: refuseInLine,
     escape: (v) => v.replace(/%/g, "%%"),
     finish: (raw, escaped) => (endsInSpace(raw) ? { reason: "starts or ends with a blank, which ConfigParser strips" } : { text: escaped }),
+  },
+  /**
+   * swift's server and daemon files (proxy/account/container/object-server.conf): swift reads
+   * them with ConfigParser and its own NicerInterpolation, through paste.deploy for the servers
+   * (swift.common.wsgi) and readconf for the replicators, updaters and auditors. It interpolates a
+   * value only if the value holds `%(`, so `%` is doubled only then; otherwise it is read as it is.
+   */
+  swift: {
+    what: "a swift server or daemon config file (ConfigParser with swift's NicerInterpolation)",
+    kind: "ini",
+    delimiters: "=:",
+    refuse: refuseInLine,
+    escape: (v) => v.replace(/%/g, "%%"),
+    finish(raw, escaped) {
+      if (endsInSpace(raw)) return { reason: "starts or ends with a blank, which ConfigParser strips" };
+      // Read as written when the text holds no `%(`; escaped text always does when the raw one does.
+      return { text: escaped.includes("%(") ? escaped : raw };
+    },
   },
   /**
    * glance_store's swift reference file (glance-swift.conf): Python's ConfigParser with `%`

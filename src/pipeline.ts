@@ -6,6 +6,7 @@ import { checkManifests } from "./stages/check-manifests";
 import { locateProblems } from "./stages/locate-problems";
 import { buildOutput, OutputTrees } from "./stages/build-output";
 import { compileTemplates } from "./stages/compile-templates";
+import { encodeSecretData } from "./stages/encode-secret-data";
 import { mergeParamLayers, parseParamsFile, placeParamsProblems } from "./stages/load-params";
 import { orderManifests } from "./stages/order-manifests";
 import { nameJobsBySpec } from "./stages/name-jobs";
@@ -41,9 +42,16 @@ export interface PipelineResult {
   templateCount: number;
 }
 
-/** What keys the config checksums: every secret parameter's value, by name (see annotate-checksums.ts). */
-function checksumKey(params: Params): string {
-  return JSON.stringify([...params.secretNames].sort().map((n) => [n, params.values[n] ?? null]));
+/**
+ * What keys the config checksums (see annotate-checksums.ts): the secret parameters the schema
+ * marks `x-checksum-key`, which change only when the operator means every checksum to change. A
+ * schema without one keys them with every secret parameter's value: as safe, but then a change to
+ * any secret rolls every workload that reads config.
+ */
+function checksumKey(params: Params, schema: ParamSchema): string {
+  const marked = [...params.secretNames].filter((n) => schema.properties?.[n]?.["x-checksum-key"] === true);
+  const names = marked.length ? marked : [...params.secretNames];
+  return JSON.stringify(names.sort().map((n) => [n, params.values[n] ?? null]));
 }
 
 export function runPipeline(input: PipelineInput): PipelineResult {
@@ -59,7 +67,7 @@ export function runPipeline(input: PipelineInput): PipelineResult {
   const templateCount = templateSet.templates.length;
   const objects = renderTemplates(templateSet, params, { once: true });
   placingProblems(() => checkManifests(objects, { kubeVersion: input.kubeVersion }), (problems) => locateProblems(problems, templateSet, params));
-  const named = nameJobsBySpec(annotateConfigChecksums(objects, checksumKey(params)));
+  const named = nameJobsBySpec(annotateConfigChecksums(encodeSecretData(objects), checksumKey(params, input.schema)), { hooks: input.argocd });
   const { manifests, plan } = orderManifests(input.argocd ? annotateForArgoCD(named) : named);
   const trees = buildOutput({ manifests, plan, outDir: input.outDir, secretsDir: input.secretsDir, inlineSecrets: input.inlineSecrets });
   return { params, manifests, plan, trees, templateCount };

@@ -63,6 +63,16 @@ export const HELPERS: Record<string, CustomHelper> = {
       return [registry, prefix, name].filter((s) => s !== "").join("/") + (tag ? `:${tag}` : "");
     },
   },
+  uri_component: {
+    reads: [],
+    usage: "{{uri_component rabbitmq_password}}",
+    // A value inside a URL (a password in a transport URL): percent-encoded, so that `@`, `:`, `/`,
+    // `#`, `%` and blanks stay the value's own; the reader decodes it (oslo.messaging unquotes both).
+    fn([value]) {
+      if (typeof value !== "string" && typeof value !== "number") throw new Error("expects a text value, e.g. {{uri_component rabbitmq_password}}");
+      return encodeURIComponent(String(value)).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+    },
+  },
 };
 
 export const BLOCK_HELPERS = new Set(["if", "unless", "each", "with", "config"]);

@@ -24,6 +24,8 @@ export interface Params {
   origin: Record<string, string>;
   /** Names of the parameters the schema marks secret (`writeOnly: true`). */
   secretNames: Set<string>;
+  /** Names in the parameters files that the schema does not declare and that are near no declared one: ignored. */
+  ignored?: { name: string; file: string }[];
 }
 
 /** The subset of JSON Schema 2020-12 the compiler reads itself; ajv reads the rest. */

@@ -5,8 +5,17 @@ import { createHash } from "node:crypto";
 import { describe, it } from "node:test";
 import { CHECKSUM_ANNOTATION, configReadBy } from "../src/stages/annotate-checksums";
 import { renderInMemory, TEST_SCHEMA } from "./helpers";
+import type { ParamSchema } from "../src/types";
 
-const schema = { ...TEST_SCHEMA, properties: { ...TEST_SCHEMA.properties, setting: { type: "string", default: "a" } } };
+const schema: ParamSchema = {
+  ...TEST_SCHEMA,
+  properties: {
+    ...TEST_SCHEMA.properties,
+    setting: { type: "string", default: "a" },
+    token: { type: "string", writeOnly: true, default: "t1" },
+    checksum_key: { type: "string", writeOnly: true, default: "k1", "x-checksum-key": true },
+  },
+};
 
 const pod = (name: string, volume: string) => `apiVersion: apps/v1
 kind: Deployment
@@ -31,40 +40,64 @@ spec:
 ${volume}`;
 
 const templates = {
-  "config.yaml.hbs": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\ndata:\n  setting: {{setting}}\n---\napiVersion: v1\nkind: Secret\nmetadata:\n  name: creds\nstringData:\n  password: {{password}}\n",
+  "config.yaml.hbs":
+    "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\ndata:\n  setting: {{setting}}\n---\n" +
+    "apiVersion: v1\nkind: Secret\nmetadata:\n  name: creds\nstringData:\n  password: {{password}}\n---\n" +
+    "apiVersion: v1\nkind: Secret\nmetadata:\n  name: tokens\nstringData:\n  token: {{token}}\n",
   "reads-config.yaml.hbs": pod("reads-config", "      volumes:\n        - name: v\n          configMap:\n            name: settings\n"),
   "reads-secret.yaml.hbs": pod("reads-secret", "          env:\n            - name: P\n              valueFrom:\n                secretKeyRef:\n                  name: creds\n                  key: password\n"),
+  "mounts-secret.yaml.hbs": pod("mounts-secret", "      volumes:\n        - name: v\n          projected:\n            sources:\n              - secret:\n                  name: creds\n"),
+  "reads-tokens.yaml.hbs": pod("reads-tokens", "          envFrom:\n            - secretRef:\n                name: tokens\n"),
   "reads-nothing.yaml.hbs": pod("reads-nothing", ""),
 };
 
-function checksums(params: Record<string, unknown>): Record<string, string | undefined> {
-  const result = renderInMemory({ templates, params, schema });
+function checksums(params: Record<string, unknown>, withSchema: ParamSchema = schema): Record<string, string | undefined> {
+  const result = renderInMemory({ templates, params, schema: withSchema });
   return Object.fromEntries(
     result.manifests.filter((m) => m.object.kind === "Deployment").map((m) => [m.object.metadata.name, (m.object.spec as any).template.metadata.annotations?.[CHECKSUM_ANNOTATION]]),
   );
 }
 
 describe("annotate-checksums", () => {
-  const base = { name: "x", password: "p1", setting: "a" };
+  const base = { name: "x", password: "p1", setting: "a", token: "t1", checksum_key: "k1" };
 
-  it("a change to a ConfigMap a pod mounts changes its checksum only", () => {
-    const before = checksums(base);
-    const after = checksums({ ...base, setting: "b" });
-    assert.notEqual(after["reads-config"], before["reads-config"]);
-    assert.equal(after["reads-secret"], before["reads-secret"]);
-    assert.equal(before["reads-nothing"], undefined);
-    assert.deepEqual(checksums(base), before, "deterministic");
+  // Which workloads roll when one value changes: exactly the readers of the object it is in.
+  const table: { change: Record<string, string>; rolls: string[] }[] = [
+    { change: { setting: "b" }, rolls: ["reads-config"] },
+    { change: { password: "p2" }, rolls: ["mounts-secret", "reads-secret"] },
+    { change: { token: "t2" }, rolls: ["reads-tokens"] },
+    { change: { checksum_key: "k2" }, rolls: ["mounts-secret", "reads-config", "reads-secret", "reads-tokens"] },
+  ];
+  for (const { change, rolls } of table) {
+    it(`changing ${Object.keys(change).join(", ")} rolls ${rolls.join(", ")} and nothing else`, () => {
+      const before = checksums(base);
+      const after = checksums({ ...base, ...change });
+      const changed = Object.keys(after).filter((n) => after[n] !== before[n]).sort();
+      assert.deepEqual(changed, rolls);
+      assert.equal(after["reads-nothing"], undefined);
+    });
+  }
+
+  it("is deterministic", () => {
+    assert.deepEqual(checksums(base), checksums(base));
   });
 
-  it("a change to a Secret a pod reads changes its checksum", () => {
-    assert.notEqual(checksums({ ...base, password: "p2" })["reads-secret"], checksums(base)["reads-secret"]);
+  it("without a parameter marked x-checksum-key, every secret keys it: a secret change rolls every reader", () => {
+    const unmarked = { ...schema, properties: { ...schema.properties, checksum_key: { type: "string", writeOnly: true, default: "k1" } } };
+    const before = checksums(base, unmarked);
+    const after = checksums({ ...base, token: "t2" }, unmarked);
+    assert.deepEqual(Object.keys(after).filter((n) => after[n] !== before[n]).sort(), ["mounts-secret", "reads-config", "reads-secret", "reads-tokens"]);
   });
 
   it("the checksum is keyed: a plain hash of the Secret's data does not match it", () => {
     const sum = checksums(base)["reads-secret"]!;
-    const plain = createHash("sha256").update(JSON.stringify([["Secret/creds", null, { password: "p1" }, null]])).digest("hex");
+    const data = { password: Buffer.from("p1").toString("base64") };
+    for (const plain of [
+      createHash("sha256").update(JSON.stringify([["Secret/creds", data, null, null]])).digest("hex"),
+      createHash("sha256").update(JSON.stringify([["Secret/creds", null, { password: "p1" }, null]])).digest("hex"),
+    ])
+      assert.notEqual(sum, plain);
     assert.match(sum, /^[0-9a-f]{64}$/);
-    assert.notEqual(sum, plain);
   });
 
   it("finds every way a pod reads config: volumes, projected volumes, env and envFrom of every container", () => {

@@ -4,7 +4,8 @@ import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { describe, it } from "node:test";
-import { makeChart, REPO, runCli, SECRET_TEMPLATE, tmpDir, WEB_TEMPLATE } from "./helpers";
+import yaml from "js-yaml";
+import { makeChart, REPO, runCli, SECRET_TEMPLATE, secretText, tmpDir, WEB_TEMPLATE } from "./helpers";
 
 const JOB_TEMPLATE = `apiVersion: batch/v1
 kind: Job
@@ -54,9 +55,9 @@ function renderedChart(): string {
   return cwd;
 }
 
-function applyScript(cwd: string, args: string[], env: Record<string, string> = {}) {
+function applyScript(cwd: string, args: string[], env: Record<string, string> = {}, outDir = "out") {
   const kubectl = fakeKubectl();
-  const r = spawnSync("sh", [path.join(cwd, "out", "apply.sh"), ...args], { cwd: tmpDir(), encoding: "utf8", env: { ...process.env, PATH: `${kubectl.bin}:${process.env.PATH}`, ...env } });
+  const r = spawnSync("sh", [path.join(cwd, outDir, "apply.sh"), ...args], { cwd: tmpDir(), encoding: "utf8", env: { ...process.env, PATH: `${kubectl.bin}:${process.env.PATH}`, ...env } });
   const calls = fs.existsSync(kubectl.log) ? fs.readFileSync(kubectl.log, "utf8").trim().split("\n") : [];
   // Paths differ per run: keep only file names.
   return { ...r, calls: calls.map((c) => c.replace(/\S*\/(out|secrets)\//g, "$1/")) };
@@ -80,6 +81,41 @@ describe("apply.sh", () => {
       "apply -f out/70-deployment-web.yaml --context prod",
       "rollout status --timeout=600s -n apps deployment/web --context prod",
     ]);
+  });
+
+  it("--help prints its own help, and calls no kubectl", () => {
+    const cwd = renderedChart();
+    for (const flag of ["--help", "-h"]) {
+      const r = applyScript(cwd, ["--context", "prod", flag]);
+      assert.equal(r.status, 0, r.stderr);
+      assert.match(r.stdout, /^Usage: apply\.sh \[--dry-run\] \[--prune\] \[kubectl options\] \[-- kubectl arguments\]\n/);
+      assert.match(r.stdout, /--prune {9}delete objects/);
+      assert.ok(r.stdout.split("\n").length < 30, "a screen, not kubectl's help");
+      assert.deepEqual(r.calls, []);
+    }
+  });
+
+  const usageCases: { args: string[]; error: string }[] = [
+    { args: ["--prun"], error: "unknown option --prun" },
+    { args: ["--dry-run", "-f", "x.yaml"], error: "unknown option -f" },
+    { args: ["--namespace", "other"], error: "unknown option --namespace" },
+    { args: ["--context"], error: "--context needs a value" },
+    { args: ["prod"], error: "unexpected argument prod (apply.sh applies the folder it is in)" },
+  ];
+  for (const c of usageCases) {
+    it(`a usage mistake is exit 2 before anything is applied: ${c.args.join(" ")}`, () => {
+      const r = applyScript(renderedChart(), c.args);
+      assert.equal(r.status, 2, r.stderr);
+      assert.equal(r.stderr, `apply.sh: ${c.error}; see apply.sh --help\n`);
+      assert.deepEqual(r.calls, []);
+    });
+  }
+
+  it("passes kubectl's global options, in both spellings, and anything after --, to every call", () => {
+    const r = applyScript(renderedChart(), ["--dry-run", "--kubeconfig", "/k", "--context=prod", "-v=2", "--insecure-skip-tls-verify", "--", "--field-manager", "ops"]);
+    assert.equal(r.status, 0, r.stderr);
+    assert.ok(r.calls.length > 0);
+    for (const c of r.calls) assert.ok(c.endsWith(" --kubeconfig /k --context=prod -v=2 --insecure-skip-tls-verify --field-manager ops"), c);
   });
 
   it("honours KUBECTL and WAIT_TIMEOUT", () => {
@@ -163,8 +199,8 @@ describe("apply.sh", () => {
     // Databases (55) only when a database administrator's password is given; keystone's bootstrap
     // after the migrations (65), the catalog once keystone runs (75).
     assert.deepEqual(steps.slice(0, 10), ["apply 00", "apply 20", "apply 50", "apply 60", "wait", "apply 65", "wait", "apply 70", "apply 75", "wait"]);
-    assert.equal(calls.filter((c) => c.startsWith("wait")).length, 7);
-    assert.equal(calls.filter((c) => c.startsWith("rollout")).length, 14);
+    assert.equal(calls.filter((c) => c.startsWith("wait")).length, 8);
+    assert.equal(calls.filter((c) => c.startsWith("rollout")).length, 17);
   });
 
   describe("refuses, before applying anything, an out/ and a secrets folder that two runs wrote", () => {
@@ -182,10 +218,10 @@ describe("apply.sh", () => {
       fs.rmSync(to, { recursive: true, force: true });
       fs.cpSync(from, to, { recursive: true });
     };
-    const cases: { name: string; mix(cwd: string, other: string): Record<string, string> | void }[] = [
+    const cases: { name: string; mix(cwd: string, other: string): Record<string, string> | void; says?: RegExp }[] = [
       { name: "the secrets folder of another run", mix: (cwd, other) => swapIn(path.join(other, "secrets"), path.join(cwd, "secrets")) },
       { name: "out/ of another run (restored from git, say) beside this run's secrets", mix: (cwd, other) => swapIn(path.join(other, "out"), path.join(cwd, "out")) },
-      { name: "GEN_MANIFESTS_SECRETS_DIR pointing at another run's secrets", mix: (_, other) => ({ GEN_MANIFESTS_SECRETS_DIR: path.join(other, "secrets") }) },
+      { name: "GEN_MANIFESTS_SECRETS_DIR pointing at another run's secrets", mix: (_, other) => ({ GEN_MANIFESTS_SECRETS_DIR: path.join(other, "secrets") }), says: /^apply\.sh: \S*secrets holds the Secrets of \S*\/out, another output folder: render this one again, or set GEN_MANIFESTS_SECRETS_DIR to its own secrets folder; nothing was applied\n$/ },
       { name: "a secrets folder with no marker (written by hand, or by an older version)", mix: (cwd) => fs.rmSync(path.join(cwd, "secrets", ".gen-manifests")) },
       { name: "an out/ whose marker names no run", mix: (cwd) => fs.writeFileSync(path.join(cwd, "out", ".gen-manifests"), "This folder is generated by gen-manifests and replaced on every run. Do not edit it.\n") },
     ];
@@ -196,7 +232,7 @@ describe("apply.sh", () => {
         const env = c.mix(cwd, otherRun(cwd)) ?? {};
         const r = applyScript(cwd, [], env);
         assert.equal(r.status, 1, r.stderr);
-        assert.match(r.stderr, /^apply\.sh: \S*secrets was not written with this folder \(another run of gen-manifests, or restored apart from it\): run gen-manifests again; nothing was applied\n$/);
+        assert.match(r.stderr, c.says ?? /^apply\.sh: \S*secrets was not written with this folder \(another run of gen-manifests, or restored apart from it\): run gen-manifests again; nothing was applied\n$/);
         assert.deepEqual(r.calls, [], "nothing applied");
       });
     }
@@ -208,6 +244,48 @@ describe("apply.sh", () => {
       fs.rmSync(path.join(again, "secrets"), { recursive: true });
       assert.equal(runCli(["--params", "params.json"], { cwd: again }).status, 0);
       assert.equal(applyScript(cwd, ["--dry-run"], { GEN_MANIFESTS_SECRETS_DIR: path.join(again, "secrets") }).status, 0);
+    });
+  });
+
+  describe("each output folder has its own secrets folder: --out prod then --out staging", () => {
+    /** Two renders in one folder, the second with another password (another cluster's Secrets). */
+    function twoRenders(extra: string[] = []): { cwd: string; staging: ReturnType<typeof runCli> } {
+      const cwd = renderedChart();
+      assert.equal(runCli(["--params", "params.json", "--out", "prod", ...extra], { cwd }).status, 0);
+      const staging = runCli(["--params", "params.json", "--set", "password=staging-only", "--out", "staging", ...extra], { cwd });
+      return { cwd, staging };
+    }
+
+    it("by default each gets its own (prod-secrets/, staging-secrets/; out/ keeps secrets/), and prod/apply.sh applies prod's Secrets", () => {
+      const { cwd, staging } = twoRenders();
+      assert.equal(staging.status, 0, staging.all);
+      assert.match(staging.stdout, /→ staging\/ and staging-secrets\//);
+      const secretFile = (d: string): string | undefined => fs.readdirSync(path.join(cwd, d)).find((f) => f.endsWith("-secret-web-secret.yaml"));
+      for (const d of ["secrets", "prod-secrets", "staging-secrets"]) assert.ok(secretFile(d), d);
+      const password = (dir: string): string => secretText(yaml.load(fs.readFileSync(path.join(cwd, dir, secretFile(dir)!), "utf8"))).password;
+      assert.equal(password("staging-secrets"), "staging-only");
+      assert.notEqual(password("prod-secrets"), "staging-only");
+      const prod = applyScript(cwd, [], {}, "prod");
+      assert.equal(prod.status, 0, prod.stderr);
+      const applied = prod.calls.filter((c) => c.startsWith("apply")).join(" ");
+      assert.match(applied, /prod-secrets\/\S*-secret-web-secret\.yaml/);
+      assert.doesNotMatch(applied, /staging/);
+    });
+
+    it("one secrets folder named for both: the second render refuses and leaves prod's Secrets as they were", () => {
+      const { cwd, staging } = twoRenders(["--secrets-out", "shared"]);
+      assert.equal(staging.status, 1, staging.all);
+      assert.match(staging.stderr, /shared: holds the Secrets of the output folder prod, not of staging; refusing to replace them\. Give each output its own secrets folder \(--secrets-out\), or remove shared first/);
+      assert.ok(!fs.existsSync(path.join(cwd, "staging")), "nothing written");
+      assert.equal(applyScript(cwd, ["--dry-run"], {}, "prod").status, 0, "prod's pair still applies");
+    });
+
+    it("apply.sh pointed at another output's secrets says whose they are, and applies nothing", () => {
+      const { cwd } = twoRenders();
+      const r = applyScript(cwd, [], { GEN_MANIFESTS_SECRETS_DIR: path.join(cwd, "staging-secrets") }, "prod");
+      assert.equal(r.status, 1, r.stderr);
+      assert.match(r.stderr, /^apply\.sh: \S*staging-secrets holds the Secrets of \S*\/staging, another output folder: render this one again, or set GEN_MANIFESTS_SECRETS_DIR to its own secrets folder; nothing was applied\n$/);
+      assert.deepEqual(r.calls, []);
     });
   });
 });

@@ -5,15 +5,21 @@ import fs from "node:fs";
 import path from "node:path";
 import { describe, it } from "node:test";
 import { parse, parseAllDocuments } from "yaml";
-import { CLI, EXAMPLE_PARAMS, makeChart, REPO, runCli, SECRET_TEMPLATE, snapshot, tmpDir, WEB_TEMPLATE, writeFiles } from "./helpers";
+import { CLI, EXAMPLE_PARAMS, makeChart, REPO, runCli, secretText, SECRET_TEMPLATE, snapshot, tmpDir, WEB_TEMPLATE, writeFiles } from "./helpers";
 
 const SENTINEL = "SENTINEL-7f3a9c-secret";
 const PARAMS = { name: "web", password: SENTINEL };
 const chart = (templates: Record<string, string> = { "web.yaml.hbs": WEB_TEMPLATE, "secret.yaml.hbs": SECRET_TEMPLATE }, params: Record<string, unknown> = PARAMS) => makeChart(templates, params);
 const render = (cwd: string, ...extra: string[]) => runCli(["--params", "params.json", ...extra], { cwd });
 
+/** The sentinel's base64 text at each byte alignment inside longer data (a Secret's data holds it so). */
+const SENTINEL_BASE64 = [0, 1, 2].map((offset) => {
+  const encoded = Buffer.concat([Buffer.alloc(offset), Buffer.from(SENTINEL)]).toString("base64");
+  return encoded.slice(Math.ceil((8 * offset) / 6), Math.floor((8 * (offset + Buffer.byteLength(SENTINEL))) / 6));
+});
+
 function assertNoSentinel(...texts: string[]): void {
-  for (const t of texts) assert.ok(!t.includes(SENTINEL), `no secret in:\n${t}`);
+  for (const t of texts) for (const form of [SENTINEL, ...SENTINEL_BASE64]) assert.ok(!t.includes(form), `no secret (${form}) in:\n${t}`);
 }
 
 /** Runs a failing command and checks that out/ and secrets/ are byte for byte as before. */
@@ -52,7 +58,8 @@ describe("cli: rendering", () => {
     const cwd = chart();
     assert.equal(render(cwd).status, 0);
     for (const f of fs.readdirSync(path.join(cwd, "out"))) assertNoSentinel(fs.readFileSync(path.join(cwd, "out", f), "utf8"));
-    assert.ok(fs.readFileSync(path.join(cwd, "secrets", "20-secret-web-secret.yaml"), "utf8").includes(SENTINEL));
+    const secret = parse(fs.readFileSync(path.join(cwd, "secrets", "20-secret-web-secret.yaml"), "utf8"));
+    assert.ok(Object.values(secretText(secret)).some((v) => v.includes(SENTINEL)));
   });
 
   it("--inline-secrets puts the Secrets into out/, in phase order", () => {
@@ -116,6 +123,30 @@ describe("cli: rendering", () => {
     assert.equal(r.status, 0, `${r.error ?? ""}${r.stderr}`);
   });
 
+  describe("installing the command, with no registry reachable", () => {
+    // A registry that refuses every connection, and offline mode: any request to it fails the command.
+    const NO_REGISTRY = { npm_config_registry: "http://127.0.0.1:9/", npm_config_offline: "true", npm_config_update_notifier: "false", NO_COLOR: "1" };
+    const version = (JSON.parse(fs.readFileSync(path.join(REPO, "package.json"), "utf8")) as { version: string }).version;
+
+    for (const where of [".", "kubernetes-in"]) {
+      it(`npx gen-manifests in the project folder (${where}) runs the project's own bin, never the registry's`, () => {
+        const r = spawnSync("npx", ["gen-manifests", "--version"], { cwd: path.join(REPO, where), encoding: "utf8", env: { ...process.env, ...NO_REGISTRY }, timeout: 60_000 });
+        assert.equal(r.status, 0, `${r.error ?? ""}${r.stderr}`);
+        assert.equal(r.stdout, `${version}\n`);
+      });
+    }
+
+    it("npm install -g from a clone puts gen-manifests on PATH; run in a GitOps repository, it renders that repository's kubernetes-in/ and params/", () => {
+      const prefix = tmpDir("gm-prefix-");
+      const install = spawnSync("npm", ["install", "-g", "--prefix", prefix, REPO], { encoding: "utf8", env: { ...process.env, ...NO_REGISTRY }, timeout: 120_000 });
+      assert.equal(install.status, 0, `${install.error ?? ""}${install.stderr}`);
+      const gitops = chart();
+      const r = spawnSync("gen-manifests", ["--params", "params.json"], { cwd: gitops, encoding: "utf8", env: { ...process.env, PATH: `${path.join(prefix, "bin")}:${process.env.PATH}`, NO_COLOR: "1" } });
+      assert.equal(r.status, 0, `${r.error ?? ""}${r.stderr}`);
+      assert.deepEqual(fs.readdirSync(path.join(gitops, "out")).filter((f) => f.endsWith(".yaml")).sort(), ["50-service-web.yaml", "70-deployment-web.yaml"]);
+    });
+  });
+
   it("the committed out/ is what params/example.json renders today", () => {
     const r = runCli(["--params", "params/example.json", "--check"]);
     assert.equal(r.status, 0, r.all);
@@ -132,7 +163,7 @@ describe("cli: --out - prints the objects as one YAML stream (as helm template d
     const files = fs.readdirSync(path.join(REPO, "out")).filter((f) => /^\d\d-/.test(f)).sort();
     assert.deepEqual(objects.map((o) => o.kind), files.map((f) => parse(fs.readFileSync(path.join(REPO, "out", f), "utf8")).kind));
     assert.ok(!objects.some((o) => o.kind === "Secret"));
-    assert.match(r.stderr, /^rendered 35 objects to standard output in [\d.]+ s; 13 Secrets left out \(add --inline-secrets to print them, or --secrets-out DIR to write them\)$/m);
+    assert.match(r.stderr, /^rendered 39 objects to standard output in [\d.]+ s; 14 Secrets left out \(add --inline-secrets to print them, or --secrets-out DIR to write them\)$/m);
     assert.deepEqual(snapshot(cwd), { "/": snapshot(cwd)["/"] });
   });
 
@@ -140,16 +171,16 @@ describe("cli: --out - prints the objects as one YAML stream (as helm template d
     const { r } = render(["-o", "-", "--inline-secrets", "--quiet"]);
     assert.equal(r.status, 0, r.stderr);
     assert.equal(r.stderr, "");
-    const secrets = parseAllDocuments(r.stdout).map((d) => d.toJS() as { kind: string; stringData?: Record<string, string> }).filter((o) => o.kind === "Secret");
-    assert.equal(secrets.length, 13);
-    assert.ok(secrets.some((o) => Object.values(o.stringData ?? {}).includes(String(EXAMPLE_PARAMS.rabbitmq_password))), "a secret value, not [secret]");
+    const secrets = parseAllDocuments(r.stdout).map((d) => d.toJS() as { kind: string; data?: Record<string, string> }).filter((o) => o.kind === "Secret");
+    assert.equal(secrets.length, 14);
+    assert.ok(secrets.some((o) => Object.values(secretText(o)).includes(String(EXAMPLE_PARAMS.rabbitmq_password))), "a secret value, not [secret]");
   });
 
   it("with --secrets-out, writes the Secrets there and prints the rest", () => {
     const { cwd, r } = render(["--out", "-", "--secrets-out", "sec"]);
     assert.equal(r.status, 0, r.stderr);
-    assert.equal(fs.readdirSync(path.join(cwd, "sec")).filter((f) => f.endsWith(".yaml")).length, 13);
-    assert.equal(parseAllDocuments(r.stdout).length, 35);
+    assert.equal(fs.readdirSync(path.join(cwd, "sec")).filter((f) => f.endsWith(".yaml")).length, 14);
+    assert.equal(parseAllDocuments(r.stdout).length, 39);
   });
 
   for (const args of [["--out", "-", "--check"], ["diff", "--out", "-"], ["plan", "-o", "-"]]) {
@@ -231,6 +262,26 @@ describe("cli: --watch", () => {
       assert.equal(r.status, 2, r.all);
     });
   }
+});
+
+describe("cli: names in a parameters file that are not declared", () => {
+  const stack = JSON.stringify({ stack_status: "CREATE_COMPLETE", outputs: [["name", "web"], ["password", "p"], ["floating_network_id", "x"], ["server_ip", "y"]].map(([k, v]) => ({ output_key: k, output_value: v })) });
+  it("a stack's own outputs are ignored quietly, and listed once with --verbose", () => {
+    const cwd = chart();
+    fs.writeFileSync(path.join(cwd, "stack.json"), stack);
+    const quiet = runCli(["--params", "stack.json"], { cwd });
+    assert.equal(quiet.status, 0, quiet.all);
+    assert.equal(quiet.stderr, "");
+    const verbose = runCli(["--params", "stack.json", "--verbose"], { cwd });
+    assert.equal(verbose.status, 0, verbose.all);
+    assert.equal(verbose.stderr, "note: stack.json: ignored, not declared parameters: floating_network_id, server_ip\n");
+  });
+  it("a name near a declared one is an error at its place, where --set is too", () => {
+    const cwd = chart(undefined, { ...PARAMS, replica: 9 });
+    const r = render(cwd);
+    assert.equal(r.status, 1, r.all);
+    assert.match(r.stderr, /^error: params\.json:1:\d+: \/replica: is not a declared parameter \(did you mean replicas\?\)$/m);
+  });
 });
 
 describe("cli: --check", () => {

@@ -8,7 +8,7 @@ import path from "node:path";
 import { describe, it } from "node:test";
 import { type DialectName, type Piece, writeConfigText } from "../src/config-dialects";
 import type { ParamSchema } from "../src/types";
-import { problemsOf, renderInMemory, tmpDir } from "./helpers";
+import { problemsOf, renderInMemory, secretText, tmpDir } from "./helpers";
 
 /** `{0}` in a line stands for value 0 of `values`. */
 function write(dialect: DialectName, text: string, values: unknown[]): { text: string; faults: string[] } {
@@ -41,6 +41,12 @@ describe("config-dialects: how each format writes a value", () => {
     { name: "paste: $ and quotes as they are", dialect: "paste", text: "p = {0}", values: [`$a"'`], expected: `p = $a"'` },
     { name: "paste: a blank at an end refused", dialect: "paste", text: "p = {0}", values: ["a "], fault: /blank, which ConfigParser strips/ },
     { name: "paste: a blank inside is kept", dialect: "paste", text: "p = x{0}y", values: [" a "], expected: "p = x a y" },
+    // swift's NicerInterpolation interpolates only a value that holds "%(": % is doubled only then.
+    { name: "swift: % as it is in a value without %(", dialect: "swift", text: "p = {0}", values: ["100% $x %%"], expected: "p = 100% $x %%" },
+    { name: "swift: every % doubled in a value with %(", dialect: "swift", text: "p = {0}", values: ["5% of %(here)s"], expected: "p = 5%% of %%(here)s" },
+    { name: "swift: a % that the template's ( follows makes a %(", dialect: "swift", text: "p = {0}(x)", values: ["a%"], expected: "p = a%%(x)" },
+    { name: "swift: the template's own %(here)s kept, the value's % doubled", dialect: "swift", text: "p = %(here)s/{0}", values: ["b%c"], expected: "p = %(here)s/b%%c" },
+    { name: "swift: a blank at an end refused", dialect: "swift", text: "p = {0}", values: [" a"], fault: /blank, which ConfigParser strips/ },
     { name: "uwsgi: a port", dialect: "uwsgi", text: "http-socket = :{0}", values: [5000], expected: "http-socket = :5000" },
     { name: "uwsgi: % refused", dialect: "uwsgi", text: "processes = {0}", values: ["%k"], fault: /uwsgi reads/ },
     { name: "rabbitmq: # refused", dialect: "rabbitmq", text: "a = {0}", values: ["x#y"], fault: /cuttlefish/ },
@@ -105,7 +111,7 @@ function renderConfig(dialect: DialectName, lines: (i: number) => string, values
   const template = `apiVersion: v1\nkind: Secret\nmetadata:\n  name: s\nstringData:\n  file: |\n    {{#config "${dialect}"}}\n    [DEFAULT]\n    [group]\n${body}\n    {{/config}}\n`;
   const params = Object.fromEntries(values.map((v, i) => [`p${i}`, v]));
   const result = renderInMemory({ templates: { "s.yaml.hbs": template }, params, schema: schemaOf(values.length) });
-  return (result.manifests[0].object as unknown as { stringData: Record<string, string> }).stringData.file;
+  return secretText(result.manifests[0].object).file;
 }
 
 /** Runs Debian's Python (where oslo.config, paste.deploy and swift are installed) with a JSON request. */
@@ -136,6 +142,17 @@ nicer = NicerConfigParser(req["file"], defaults={"here": "/etc/swift", "__file__
 nicer.optionxform = str
 nicer.read(req["file"], encoding="utf-8")
 print(json.dumps([[plain.get("group", n) for n in req["names"]], [nicer.get("group", n) for n in req["names"]]]))
+`;
+
+/** A swift server's file as swift.common.wsgi gives it to the app (paste.deploy, swift's interpolation), and a daemon's section as readconf gives it. */
+const READ_SWIFT = `
+import json, sys
+from swift.common.utils import readconf
+from swift.common.wsgi import appconfig
+req = json.load(sys.stdin)
+server = appconfig(req["file"], name="main")
+daemon = readconf(req["file"], "object-auditor")
+print(json.dumps([{k: v for k, v in server.items() if isinstance(v, str)}, {k: v for k, v in daemon.items() if isinstance(v, str)}]))
 `;
 
 const READ_GLANCE_SWIFT = `
@@ -173,6 +190,23 @@ describe("config files: hostile values read back exactly by the services' own pa
     const [plain, nicer] = python(READ_PASTE, { file, names: holdable.map((_, i) => `p${i}`) }) as string[][];
     assert.deepEqual(plain, holdable);
     assert.deepEqual(nicer, holdable);
+  });
+
+  it("swift's servers (paste.deploy as swift loads it) and daemons (readconf) read every value they can hold as written", () => {
+    const holdable = HOSTILE.filter((v) => v.trim() === v);
+    const lines = (prefix: string) => holdable.map((_, i) => `    ${prefix}${i} = {{p${i}}}`).join("\n");
+    const template = `apiVersion: v1\nkind: Secret\nmetadata:\n  name: s\nstringData:\n  file: |\n    {{#config "swift"}}\n    [DEFAULT]\n${lines("d")}\n    [app:main]\n    use = egg:swift#object\n${lines("a")}\n    [object-auditor]\n${lines("o")}\n    {{/config}}\n`;
+    const params = Object.fromEntries(holdable.map((v, i) => [`p${i}`, v]));
+    const result = renderInMemory({ templates: { "s.yaml.hbs": template }, params, schema: schemaOf(holdable.length) });
+    const file = path.join(dir, "swift-server.conf");
+    fs.writeFileSync(file, secretText(result.manifests[0].object).file);
+    const [server, daemon] = python(READ_SWIFT, { file }) as Record<string, string>[];
+    holdable.forEach((v, i) => {
+      assert.equal(server[`d${i}`], v, `[DEFAULT] d${i}, as the server reads it`);
+      assert.equal(server[`a${i}`], v, `[app:main] a${i}, as the server reads it`);
+      assert.equal(daemon[`d${i}`], v, `[DEFAULT] d${i}, as the daemon reads it`);
+      assert.equal(daemon[`o${i}`], v, `[object-auditor] o${i}, as the daemon reads it`);
+    });
   });
 
   it("glance_store's swift reference file reads every value as written (its quotes and ConfigParser's %)", () => {
@@ -218,7 +252,7 @@ describe("config files: hostile values read back exactly by the services' own pa
   it("a {{#config}} block names a known format", () => {
     const template = 'apiVersion: v1\nkind: Secret\nmetadata:\n  name: s\nstringData:\n  a: |\n    {{#config "toml"}}\n    a = {{p0}}\n    {{/config}}\n';
     const problems = problemsOf(() => renderInMemory({ templates: { "s.yaml.hbs": template }, params: { p0: "x" }, schema: schemaOf(1) }));
-    assert.match(problems[0], /^tpl\/s\.yaml\.hbs:7:5: #config names the format of the text it writes: one of "oslo", "paste", "glance-swift", "uwsgi", "rabbitmq", "json"$/);
+    assert.match(problems[0], /^tpl\/s\.yaml\.hbs:7:5: #config names the format of the text it writes: one of "oslo", "paste", "swift", "glance-swift", "uwsgi", "rabbitmq", "json"$/);
   });
 
   it("a value printed by a partial inside a {{#config}} block is written by the block's format", () => {
@@ -227,6 +261,6 @@ describe("config files: hostile values read back exactly by the services' own pa
       "s.yaml.hbs": 'apiVersion: v1\nkind: Secret\nmetadata:\n  name: s\nstringData:\n  f: |\n    {{#config "oslo"}}\n    [g]\n    {{> opt value=p0}}\n    {{/config}}\n',
     };
     const result = renderInMemory({ templates, params: { p0: "a$b" }, schema: schemaOf(1) });
-    assert.equal((result.manifests[0].object as unknown as { stringData: Record<string, string> }).stringData.f, "[g]\np = a$$b\n");
+    assert.equal(secretText(result.manifests[0].object).f, "[g]\np = a$$b\n");
   });
 });

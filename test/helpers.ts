@@ -1,5 +1,6 @@
 // Shared by the tests: in-memory template sets, temporary charts on disk, and the CLI as a user
 // runs it (a new process of the built binary).
+import assert from "node:assert/strict";
 import { spawnSync, SpawnSyncReturns } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
@@ -204,3 +205,10 @@ metadata:
 stringData:
   password: {{password}}
 `;
+
+/** A rendered Secret's values as text: the pipeline writes them as the API server stores them, base64 under `data`. */
+export function secretText(object: unknown): Record<string, string> {
+  const o = object as { kind?: string; data?: Record<string, string>; stringData?: unknown };
+  assert.equal(o.stringData, undefined, "a rendered Secret has no stringData");
+  return Object.fromEntries(Object.entries(o.data ?? {}).map(([k, v]) => [k, Buffer.from(v, "base64").toString("utf8")]));
+}

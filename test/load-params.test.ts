@@ -172,6 +172,13 @@ describe("load-params: a parameter's problem names its line in the file that sup
       files: { "s.yaml": "stack_status: CREATE_COMPLETE\noutputs:\n  - output_key: name\n    output_value: n\n  - output_key: password\n    output_value: p\n  - output_key: replicas\n    output_value: three\n" },
       error: "s.yaml:8:19: /replicas: must be an integer",
     },
+    { name: "a mistyped name in JSON: did you mean, at its value", files: { "p.json": '{\n  "name": "n",\n  "password": "p",\n  "replica": 9\n}\n' }, error: "p.json:4:14: /replica: is not a declared parameter (did you mean replicas?)" },
+    { name: "a mistyped name in YAML", files: { "p.yaml": "name: n\npassword: p\nreplica: 9\n" }, error: "p.yaml:3:10: /replica: is not a declared parameter (did you mean replicas?)" },
+    {
+      name: "a mistyped output of a Heat stack: its output_value",
+      files: { "s.yaml": "stack_status: CREATE_COMPLETE\noutputs:\n  - output_key: name\n    output_value: n\n  - output_key: pasword\n    output_value: p\n" },
+      error: "s.yaml:6:19: /pasword: is not a declared parameter (did you mean password?)",
+    },
     { name: "the later of two files, which supplied the value", files: { "a.yaml": "name: n\npassword: p\nreplicas: 2\n", "b.yaml": "# prod\nreplicas: many\n" }, error: "b.yaml:2:11: /replicas: must be an integer" },
   ];
   for (const c of cases) {
@@ -181,11 +188,37 @@ describe("load-params: a parameter's problem names its line in the file that sup
     });
   }
 
-  it("a derived parameter that cannot be derived says from what, and why", () => {
-    const schema = { ...TEST_SCHEMA, properties: { ...TEST_SCHEMA.properties, swift_siteurl: { type: "string" }, swift_container: { type: "string" } }, required: ["name", "password", "swift_container"] };
-    const problems = problemsOf(() =>
-      runPipeline({ paramsFiles: [{ path: "p.yaml", text: "name: n\npassword: p\nswift_siteurl: https://example.com\n" }], sets: [], schema, schemaFile: "schema.json", templates: templateFiles({ "a.yaml.hbs": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n" }), outDir: "out", secretsDir: "secrets", inlineSecrets: false }),
-    );
-    assert.ok(problems.includes("p.yaml: /swift_container: required parameter is missing: it is derived from swift_siteurl, which is not a URL whose path ends in /TENANT/CONTAINER; set it, or correct swift_siteurl"), problems.join("\n"));
+  describe("a parameter derived from swift_siteurl: one mistake, one message, at swift_siteurl", () => {
+    const schema = {
+      ...TEST_SCHEMA,
+      properties: { ...TEST_SCHEMA.properties, swift_siteurl: { type: "string" }, swift_container: { type: "string" }, swift_tenant_name: { type: "string" } },
+      required: ["name", "password", "swift_siteurl", "swift_container", "swift_tenant_name"],
+    };
+    const pipeline = (text: string) => runPipeline({ paramsFiles: [{ path: "p.yaml", text }], sets: [], schema, schemaFile: "schema.json", templates: templateFiles({ "a.yaml.hbs": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n" }), outDir: "out", secretsDir: "secrets", inlineSecrets: false });
+    const run = (text: string) => problemsOf(() => pipeline(text));
+    const cases = [
+      { name: "a URL without /TENANT/CONTAINER", text: "name: n\npassword: p\nswift_siteurl: https://example.com\n", error: "p.yaml:3:16: /swift_siteurl: is not a URL whose path ends in /TENANT/CONTAINER, and swift_container and swift_tenant_name are derived from it; correct it, or set them" },
+      { name: "missing", text: "name: n\npassword: p\n", error: "p.yaml: /swift_siteurl: required parameter is missing (swift_container and swift_tenant_name are derived from it)" },
+      { name: "its name mistyped", text: "name: n\npassword: p\nswift_siteur: https://example.com/v1/t/c\n", error: "p.yaml:3:15: /swift_siteur: is not a declared parameter (did you mean swift_siteurl?)" },
+      { name: "not a string", text: "name: n\npassword: p\nswift_siteurl: 3\n", error: "p.yaml:3:16: /swift_siteurl: must be of type string, and was read as a number: put it in quotes to keep it as written (unquoted, 2014.10 reads as 2014.1) (swift_container and swift_tenant_name are derived from it)" },
+    ];
+    for (const c of cases) it(c.name, () => assert.deepEqual(run(c.text), [c.error]));
+    it("set explicitly, the derived ones need nothing from it", () => {
+      assert.equal(pipeline("name: n\npassword: p\nswift_siteurl: https://example.com\nswift_container: c\nswift_tenant_name: t\n").params.values.swift_container, "c");
+    });
+  });
+
+  it("a name near no declared one (a Heat stack's own output) is ignored, and listed for --verbose", () => {
+    const result = runPipeline({
+      paramsFiles: [{ path: "s.yaml", text: "stack_status: CREATE_COMPLETE\noutputs:\n  - output_key: name\n    output_value: n\n  - output_key: password\n    output_value: p\n  - output_key: floating_network_id\n    output_value: x\n" }],
+      sets: [],
+      schema: TEST_SCHEMA,
+      schemaFile: "schema.json",
+      templates: templateFiles({ "a.yaml.hbs": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{name}}\n" }),
+      outDir: "out",
+      secretsDir: "secrets",
+      inlineSecrets: false,
+    });
+    assert.deepEqual(result.params.ignored, [{ name: "floating_network_id", file: "s.yaml" }]);
   });
 });

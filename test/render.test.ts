@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { parse } from "yaml";
-import { problemsOf, renderInMemory, WEB_TEMPLATE } from "./helpers";
+import { problemsOf, renderInMemory, secretText, WEB_TEMPLATE } from "./helpers";
 
 const CM = (data: string): string => `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm\ndata:\n${data}`;
 
@@ -42,7 +42,7 @@ describe("compile-templates: every error names the template, line and column", (
     { name: "undeclared parameter", templates: { "a.yaml.hbs": CM("  a: {{nme}}\n") }, error: 'tpl/a.yaml.hbs:6:8: "nme" is not a declared parameter (did you mean "name"?); declare it in params/schema.json' },
     { name: "undeclared parameter inside a block", templates: { "a.yaml.hbs": `{{#if flag}}\n${CM("  a: {{other}}\n")}{{/if}}\n` }, error: /^tpl\/a\.yaml\.hbs:7:8: "other" is not a declared parameter/ },
     { name: "undeclared parameter as a helper argument", templates: { "a.yaml.hbs": CM('  a: {{image nope}}\n') }, error: /"nope" is not a declared parameter/ },
-    { name: "unknown helper", templates: { "a.yaml.hbs": CM("  a: {{upper name}}\n") }, error: /^tpl\/a\.yaml\.hbs:6:6: unknown helper "upper"; known helpers: image and the blocks #if, #unless, #each, #with, #config$/ },
+    { name: "unknown helper", templates: { "a.yaml.hbs": CM("  a: {{upper name}}\n") }, error: /^tpl\/a\.yaml\.hbs:6:6: unknown helper "upper"; known helpers: image, uri_component and the blocks #if, #unless, #each, #with, #config$/ },
     { name: "unknown block helper", templates: { "a.yaml.hbs": "{{#repeat name}}x{{/repeat}}\n" }, error: /^tpl\/a\.yaml\.hbs:1:1: unknown block helper "#repeat"/ },
     { name: "the log helper is not available", templates: { "a.yaml.hbs": "{{log password}}\n" }, error: /unknown helper "log"/ },
     { name: "missing partial", templates: { "a.yaml.hbs": "{{> nothere}}\n" }, error: /^tpl\/a\.yaml\.hbs:1:1: no partial named "nothere" \(expected a file _nothere\.hbs\)$/ },
@@ -211,6 +211,12 @@ describe("render: values are data, never structure", () => {
     assert.equal(run({ docker_registry: "", docker_image_prefix: "anguslees", image_tag: "2014.2" }).data.image, "anguslees/keystone:2014.2");
     assert.equal(run({ docker_registry: "reg.example.com:4999", docker_image_prefix: "os", image_tag: "1" }).data.image, "reg.example.com:4999/os/keystone:1");
   });
+
+  it("uri_component percent-encodes a value for a URL (every character that ends or changes a part of it)", () => {
+    const out = objects({ "a.yaml.hbs": CM('  url: "rabbit://{{uri_component name}}@h/"\n') }, { name: ` a:b@c/d?e#f%g$h'i(j)*k!l+m é`, password: "p" });
+    assert.equal(out["ConfigMap/cm"].data.url, "rabbit://%20a%3Ab%40c%2Fd%3Fe%23f%25g%24h%27i%28j%29%2Ak%21l%2Bm%20%C3%A9@h/");
+    assert.equal(decodeURIComponent(out["ConfigMap/cm"].data.url.slice(9, -3)), ` a:b@c/d?e#f%g$h'i(j)*k!l+m é`);
+  });
 });
 
 describe("render: secrets stay secret", () => {
@@ -234,9 +240,18 @@ describe("render: secrets stay secret", () => {
     });
   }
 
+  it("a secret through uri_component is still a secret: refused in a ConfigMap, kept in a Secret", () => {
+    const problems = problemsOf(() => renderInMemory({ templates: { "a.yaml.hbs": CM("  u: x{{uri_component password}}\n") }, params: { name: "web", password: "SENTINEL-pw" } }));
+    assert.equal(problems.length, 1, problems.join("\n"));
+    assert.match(problems[0], /secret parameter "password" lands in ConfigMap cm at data\.u/);
+    assert.doesNotMatch(problems[0], /SENTINEL/);
+    const out = objects({ "a.yaml.hbs": "apiVersion: v1\nkind: Secret\nmetadata:\n  name: s\nstringData:\n  u: amqp://u:{{uri_component password}}@h/\n" }, { name: "u", password: "p@ss word" });
+    assert.equal(secretText(out["Secret/s"]).u, "amqp://u:p%40ss%20word@h/");
+  });
+
   it("a secret may land in a Secret's stringData or data, alone or inside a text", () => {
     const out = objects({ "a.yaml.hbs": 'apiVersion: v1\nkind: Secret\nmetadata:\n  name: s\nstringData:\n  pw: {{password}}\n  userpw: "{{name}}:{{password}}"\n' }, { name: "u", password: "p: #w" });
-    assert.deepEqual(out["Secret/s"].stringData, { pw: "p: #w", userpw: "u:p: #w" });
+    assert.deepEqual(secretText(out["Secret/s"]), { pw: "p: #w", userpw: "u:p: #w" });
   });
 });
 

@@ -6,7 +6,7 @@ import { describe, it } from "node:test";
 import { runPipeline } from "../src/pipeline";
 import { readInputs } from "../src/read-inputs";
 import type { KubeObject } from "../src/types";
-import { REPO } from "./helpers";
+import { REPO, secretText } from "./helpers";
 
 const inputs = readInputs({ params: ["params/example.json"] }, REPO);
 const result = runPipeline({ ...inputs, sets: [], outDir: "out", secretsDir: "secrets", inlineSecrets: false });
@@ -69,11 +69,11 @@ describe("shipped set: every object of the seed, carried to Zed", () => {
     ["catalog-setup", "service-setup", ["/usr/bin/python3", "-c"]],
   ];
   for (const [name, phase, command] of jobs) {
-    it(`Job ${name} runs in phase ${phase}, and cleans up after itself`, () => {
+    it(`Job ${name} runs in phase ${phase}, and stays once finished (no TTL: apply.sh and Flux would create it again)`, () => {
       const j = get("Job", name);
       assert.equal(j.apiVersion, "batch/v1");
       assert.equal(podSpec(j).restartPolicy, "OnFailure");
-      assert.equal(j.spec.ttlSecondsAfterFinished, 3600);
+      assert.equal(j.spec.ttlSecondsAfterFinished, undefined);
       assert.deepEqual(podSpec(j).containers[0].command, command);
       assert.equal(result.manifests.find((m) => m.object === j)!.phase.name, phase);
     });
@@ -87,8 +87,8 @@ describe("shipped set: every object of the seed, carried to Zed", () => {
       "keystone-fernet-keys:→/etc/keystone/fernet-keys",
       "keystone-credential-keys:→/etc/keystone/credential-keys",
     ]);
-    assert.deepEqual(Object.keys(get("Secret", "keystone-fernet-keys").stringData), ["0", "1", "2"]);
-    assert.deepEqual(Object.keys(get("Secret", "keystone-credential-keys").stringData), ["0", "1"]);
+    assert.deepEqual(Object.keys(secretText(get("Secret", "keystone-fernet-keys"))), ["0", "1", "2"]);
+    assert.deepEqual(Object.keys(secretText(get("Secret", "keystone-credential-keys"))), ["0", "1"]);
   });
 
   it("swift's storage keeps its data on a volume claim per pod, and every swift pod builds the same rings", () => {
@@ -97,13 +97,33 @@ describe("shipped set: every object of the seed, carried to Zed", () => {
     const rings = (o: any) => podSpec(o).initContainers.find((c: any) => c.name === "swift-rings");
     assert.deepEqual(rings(sts), rings(get("Deployment", "swift-proxy")));
     assert.match(rings(sts).args[0], /rebalance --seed 1/);
-    assert.deepEqual(podSpec(sts).containers.map((c: any) => c.name), ["swift-account-server", "swift-container-server", "swift-object-server", "swift-object-auditor"]);
+    assert.deepEqual(podSpec(sts).containers.map((c: any) => c.name), [
+      "swift-account-server", "swift-container-server", "swift-object-server",
+      "swift-account-replicator", "swift-account-auditor",
+      "swift-container-replicator", "swift-container-updater", "swift-container-auditor",
+      "swift-object-replicator", "swift-object-updater", "swift-object-auditor",
+      "swift-rsync",
+    ]);
+  });
+
+  it("each of swift's storage daemons runs with the server file that holds its section, and the replicators push to the pods' rsync modules", () => {
+    const config = secretText(get("Secret", "swift-config"));
+    for (const c of podSpec(get("StatefulSet", "swift-storage")).containers.filter((x: any) => /-(replicator|updater|auditor)$/.test(x.name))) {
+      const daemon = c.name.replace(/^swift-/, "");
+      const file = `${daemon.split("-")[0]}-server.conf`;
+      assert.deepEqual(c.command, [`/usr/bin/swift-${daemon}`, `/etc/swift/${file}`, "--verbose"]);
+      assert.ok(c.volumeMounts.some((m: any) => m.mountPath === `/etc/swift/${file}` && m.subPath === file), `${c.name} mounts ${file}`);
+      assert.match(config[file], new RegExp(`^\\[${daemon}\\]$`, "m"), `${file} has [${daemon}]`);
+    }
+    const modules = [...config["rsyncd.conf"].matchAll(/^\[(\w+)\]$/gm)].map((m) => m[1]);
+    assert.deepEqual(modules, ["account", "container", "object"]);
+    for (const m of modules) assert.match(config[`${m}-server.conf`], new RegExp(`^rsync_module = rsync://\\{replication_ip\\}:6203/${m}$`, "m"));
   });
 
   it("RabbitMQ's OpenStack user is never guest, and more than one broker is refused", () => {
     assert.notEqual(result.params.values.rabbitmq_user, "guest");
     assert.equal(inputs.schema.properties!.rabbitmq_replicas.maximum, 1);
-    const definitions = JSON.parse(get("Secret", "rabbitmq-config").stringData["definitions.json"]);
+    const definitions = JSON.parse(secretText(get("Secret", "rabbitmq-config"))["definitions.json"]);
     assert.deepEqual(definitions.users.map((u: any) => u.name), ["openstack"]);
   });
 
@@ -164,7 +184,7 @@ describe("shipped set: today's Kubernetes, with the seed's bugs fixed", () => {
   });
 
   it("glance stores into the object store account of swift_user, its password only in the Secret", () => {
-    const conf = get("Secret", "glance-config").stringData["glance-swift.conf"];
+    const conf = secretText(get("Secret", "glance-config"))["glance-swift.conf"];
     assert.match(conf, new RegExp(`^user = ${result.params.values.swift_tenant_name}:${result.params.values.swift_user}$`, "m"));
     assert.match(conf, /^auth_version = 3$/m);
   });
@@ -186,7 +206,9 @@ describe("shipped set: today's Kubernetes, with the seed's bugs fixed", () => {
     // The seed's admin token and keystone password: bootstrap replaced both, the names stay valid.
     const retired = ["keystone_admin_token", "keystone_admin_password"];
     for (const name of Object.keys(inputs.schema.properties ?? {})) {
-      if (viaHelper.includes(name) || retired.includes(name) || name === "swift_siteurl") continue;
+      // The checksums' key is read by the pipeline (annotate-checksums), never by a template.
+      const checksumKey = inputs.schema.properties?.[name]?.["x-checksum-key"] === true;
+      if (viaHelper.includes(name) || retired.includes(name) || checksumKey || name === "swift_siteurl") continue;
       assert.ok(new RegExp(`\\b${name}\\b`).test(text), `${name} is used`);
     }
   });

@@ -64,18 +64,59 @@ describe("validate-params: the shipped schema", () => {
     const origin = { keystone_replicas: "params/prod.json", nova_db_uri: "--set", glance_metadata_encryption_key: "params/base.yaml" };
     const problems = problemsOf(() => validate(values, origin));
     assert.deepEqual(problems.sort(), [
+      "--set: /nova_db_uri: must be a URI that starts with mysql+pymysql:// (the database driver the images hold)",
       "--set: /nova_db_uri: must match format \"uri\"",
-      "--set: /nova_db_uri: must match pattern \"^mysql\\+pymysql://\"",
-      "params/base.yaml: /glance_metadata_encryption_key: must match pattern \"^(.{16}|.{24}|.{32})$\"",
+      "params/base.yaml: /glance_metadata_encryption_key: must be exactly 16, 24 or 32 characters long",
       "params/prod.json: /keystone_replicas: must be an integer",
       "params/prod.json: /swift_password: required parameter is missing",
     ]);
+  });
+
+  describe("messages an operator can act on", () => {
+    const cases: { name: string; values: Record<string, unknown>; problem: string }[] = [
+      { name: "a tag read as a number: quote it", values: { image_tag: 2014.2 }, problem: "params/prod.json: /image_tag: must be of type string, and was read as a number: put it in quotes to keep it as written (unquoted, 2014.10 reads as 2014.1)" },
+      { name: "a string read as a boolean: quote it", values: { region_name: true }, problem: "params/prod.json: /region_name: must be of type string, and was read as a boolean: put it in quotes to keep it as written (unquoted, 2014.10 reads as 2014.1)" },
+      { name: "a mapping where a string belongs: no quoting hint", values: { image_tag: { a: 1 } }, problem: "params/prod.json: /image_tag: must be of type string" },
+      { name: "a pattern, in words", values: { namespace: "Open_Stack" }, problem: "params/prod.json: /namespace: must be a DNS label: lower-case letters, digits and '-', starting and ending with a letter or digit" },
+      { name: "a pattern of a shared definition ($ref), in words", values: { keystone_resources: { requests: { cpu: "1 core", memory: "1Gi" } } }, problem: "params/prod.json: /keystone_resources/requests/cpu: must be a Kubernetes quantity: a number with an optional unit m, k, M, G, T, P, E or Ki, Mi, Gi, Ti, Pi, Ei (500m, 1Gi)" },
+    ];
+    for (const c of cases) {
+      it(c.name, () => {
+        const origin = Object.fromEntries(Object.keys(c.values).map((k) => [k, "params/prod.json"]));
+        assert.deepEqual(problemsOf(() => validate({ ...EXAMPLE_PARAMS, ...c.values }, origin)), [c.problem]);
+      });
+    }
+    it("every pattern in the shipped schema says in words what it asks for (x-pattern-description)", () => {
+      const missing: string[] = [];
+      const walk = (node: unknown, at: string): void => {
+        if (Array.isArray(node)) node.forEach((n, i) => walk(n, `${at}/${i}`));
+        else if (node && typeof node === "object") {
+          const o = node as Record<string, unknown>;
+          // The placeholder check (patternProperties' not) has a message of its own.
+          if (typeof o.pattern === "string" && !at.endsWith("/not") && typeof o["x-pattern-description"] !== "string") missing.push(at);
+          for (const [k, v] of Object.entries(o)) walk(v, `${at}/${k}`);
+        }
+      };
+      walk(SHIPPED_SCHEMA, "");
+      assert.deepEqual(missing, []);
+    });
   });
 
   it("accepts encryption keys of 16, 24 and 32 characters only", () => {
     for (const n of [16, 24, 32]) validate({ ...EXAMPLE_PARAMS, glance_metadata_encryption_key: "k".repeat(n) });
     for (const n of [15, 17, 31, 33]) assert.equal(problemsOf(() => validate({ ...EXAMPLE_PARAMS, glance_metadata_encryption_key: "k".repeat(n) })).length, 1);
   });
+
+  // catalog-setup creates swift_user with swift_password: a service user's name would have its password reset.
+  const swiftUsers: [string, boolean][] = [["registry", true], ["glance-store", true], ["glance", false], ["Swift", false], ["admin ", false], ["demo", false], ["placement", false], ["nova", false]];
+  for (const [user, accepted] of swiftUsers) {
+    it(`${accepted ? "accepts" : "refuses"} swift_user ${JSON.stringify(user)}${accepted ? "" : ", a user catalog-setup sets up with its own password"}`, () => {
+      if (accepted) return assert.equal(validate({ ...EXAMPLE_PARAMS, swift_user: user }).values.swift_user, user);
+      const problems = problemsOf(() => validate({ ...EXAMPLE_PARAMS, swift_user: user }));
+      assert.deepEqual(problems, ["params/prod.json: /swift_user: is refused: it " + (SHIPPED_SCHEMA.properties!.swift_user.not as { description: string }).description]);
+      assert.match(problems[0], /catalog-setup would set that user's password to swift_password/);
+    });
+  }
 
   it("never prints a value in a message", () => {
     const problems = problemsOf(() => validate({ ...EXAMPLE_PARAMS, keystone_db_uri: "SENTINEL-not a uri", swift_hash_path_prefix: "" }));

@@ -141,7 +141,7 @@ describe("diff and plan", () => {
   it("plan of the shipped set waits for each db-sync job before the servers", () => {
     const json = JSON.parse(shipped(REPO, "plan", "--params", "params/example.json", "--output", "json").stdout);
     const jobs = json.phases.find((p: { phase: string }) => p.phase === "jobs");
-    assert.equal(jobs.waitFor.length, 5);
+    assert.equal(jobs.waitFor.length, 6);
     assert.ok(json.phases.findIndex((p: { phase: string }) => p.phase === "jobs") < json.phases.findIndex((p: { phase: string }) => p.phase === "workloads"));
   });
 });
@@ -178,6 +178,40 @@ describe("apply, and apply again", () => {
     assert.notEqual(waits[0], waits[1], "the second rollout waits for a new job, not the finished one");
   });
 
+  describe("a finished Job is never created again by the next apply or reconcile", () => {
+    const JOB = "apiVersion: batch/v1\nkind: Job\nmetadata:\n  name: migrate\n  namespace: apps\nspec:\n  ttlSecondsAfterFinished: {{replicas}}\n  template:\n    spec:\n      restartPolicy: OnFailure\n      containers:\n        - name: m\n          image: example/app:{{name}}\n";
+    const jobOf = (cwd: string, ...extra: string[]) => {
+      assert.equal(runCli(["--params", "params.json", "--quiet", ...extra], { cwd }).status, 0);
+      const file = fs.readdirSync(path.join(cwd, "out")).find((f) => f.includes("-job-"))!;
+      return yaml.load(fs.readFileSync(path.join(cwd, "out", file), "utf8")) as Record<string, any>;
+    };
+    it("for apply.sh, kubectl apply -k and Flux, Jobs have no TTL, whatever the template says: the cluster keeps them, so applying again changes nothing", () => {
+      const cwd = makeChart({ "job.yaml.hbs": JOB }, { name: "v1", password: "p", replicas: 600 });
+      const job = jobOf(cwd);
+      assert.equal(job.spec.ttlSecondsAfterFinished, undefined);
+      assert.equal(jobOf(cwd, "--set", "replicas=60").metadata.name, job.metadata.name, "the TTL (mutable) is not part of the name");
+    });
+    it("for Argo CD (--argocd) they are Sync hooks, which Argo CD does not compare: they keep their TTL, and the same name", () => {
+      const cwd = makeChart({ "job.yaml.hbs": JOB }, { name: "v1", password: "p", replicas: 600 });
+      const plain = jobOf(cwd);
+      const hook = jobOf(cwd, "--argocd");
+      assert.equal(hook.spec.ttlSecondsAfterFinished, 600);
+      assert.equal(hook.metadata.annotations["argocd.argoproj.io/hook"], "Sync");
+      assert.equal(hook.metadata.name, plain.metadata.name);
+    });
+    it("the shipped set: no Job in out/ expires; with --argocd each expires after job_ttl_seconds", () => {
+      const cwd = tmpDir();
+      const jobs = (...extra: string[]) => {
+        assert.equal(shipped(cwd, "--params", path.join(REPO, "params/example.json"), "--quiet", ...extra).status, 0);
+        return fs.readdirSync(path.join(cwd, "out")).filter((f) => /^\d\d-job-/.test(f)).map((f) => yaml.load(fs.readFileSync(path.join(cwd, "out", f), "utf8")) as Record<string, any>);
+      };
+      const plain = jobs();
+      assert.ok(plain.length >= 4);
+      assert.deepEqual(plain.map((j) => j.spec.ttlSecondsAfterFinished), plain.map(() => undefined));
+      assert.deepEqual(jobs("--argocd", "--set", "job_ttl_seconds=120").map((j) => j.spec.ttlSecondsAfterFinished), plain.map(() => 120));
+    });
+  });
+
   it("--argocd annotates each object with its phase's sync wave, and makes jobs Sync hooks", () => {
     const cwd = tmpDir();
     assert.equal(shipped(cwd, "--params", path.join(REPO, "params/example.json"), "--argocd", "--inline-secrets", "--quiet").status, 0);
@@ -200,7 +234,7 @@ describe("apply, and apply again", () => {
 describe("out/ holds Kubernetes objects and their Kustomization, nothing else in YAML", () => {
   it("every .yaml, .yml or .json file (what kubectl apply -f reads) is one object with apiVersion, kind and name", () => {
     const read = fs.readdirSync(path.join(REPO, "out")).filter((f) => /\.(ya?ml|json)$/.test(f));
-    assert.equal(read.length, 35);
+    assert.equal(read.length, 39);
     for (const f of read) {
       const docs = yaml.loadAll(fs.readFileSync(path.join(REPO, "out", f), "utf8")) as { apiVersion?: string; kind?: string; metadata?: { name?: string } }[];
       assert.equal(docs.length, 1, f);
@@ -261,7 +295,7 @@ describe("for people and for programs", () => {
     const cwd = tmpDir();
     fs.writeFileSync(path.join(cwd, "p.json"), JSON.stringify(EXAMPLE_PARAMS));
     const result = generate({ params: path.join(cwd, "p.json"), templatesDir: path.join(REPO, "kubernetes-in"), cwd });
-    assert.equal(result.objects.length, 48);
+    assert.equal(result.objects.length, 53);
     assert.equal(result.plan.steps[0].phase.name, "namespaces");
     assert.ok(result.files.out["Kustomization"]);
     assert.deepEqual(fs.readdirSync(cwd), ["p.json"]);

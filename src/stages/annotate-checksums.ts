@@ -1,7 +1,8 @@
 // A pod reads its config files and secrets when it starts; Kubernetes does not restart it when
-// they change. So every pod template carries a checksum of the Secrets and ConfigMaps it mounts
-// or reads: a change to one of them changes the template, and the workload rolls out (a Job gets a
-// new name, see name-jobs.ts). The checksum is an HMAC keyed with the secret parameters' values,
+// they change. So every pod template carries a checksum of exactly the Secrets and ConfigMaps it
+// mounts or reads: a change to one of them changes the template of its readers, and only theirs,
+// and they roll out (a Job gets a new name, see name-jobs.ts). The checksum is an HMAC keyed with a
+// secret that is not in out/ and does not change with the config (see checksumKey in pipeline.ts),
 // so out/ gives no way to test a guess of a secret against it.
 import { createHmac } from "node:crypto";
 import type { KubeObject, RenderedObject } from "../types";

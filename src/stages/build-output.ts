@@ -5,7 +5,7 @@ import { createHash } from "node:crypto";
 import path from "node:path";
 import type { OutputFile, OutputTree, PlacedManifest, Plan } from "../types";
 import { serializeManifest } from "../kube-yaml";
-import { MARKER_FILE, MARKER_TEXT, RUN_PREFIX } from "../output-marker";
+import { MARKER_FILE, MARKER_TEXT, OUT_PREFIX, RUN_PREFIX } from "../output-marker";
 import { writeApplyScript } from "./write-apply-script";
 
 export { MARKER_FILE, MARKER_TEXT } from "../output-marker";
@@ -51,7 +51,9 @@ export function buildOutput(input: BuildOutputInput): OutputTrees {
   if (secrets) {
     // Not to be committed by accident: the folder ignores itself.
     secrets.files.set(".gitignore", { content: "# Secrets rendered by gen-manifests: never commit them.\n*\n", mode: 0o600 });
-    secrets.files.set(MARKER_FILE, { mode: 0o600, get content() { return marker(); } });
+    // It also names its output folder: a render for another output refuses to take it.
+    const outRel = path.relative(path.resolve(input.secretsDir), path.resolve(input.outDir)).split(path.sep).join("/");
+    secrets.files.set(MARKER_FILE, { mode: 0o600, get content() { return `${marker()}${OUT_PREFIX}${outRel}\n`; } });
   }
   return { out, secrets };
 }

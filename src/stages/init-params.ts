@@ -105,7 +105,9 @@ export function upgradeParams(input: UpgradeParamsInput): UpgradeParamsResult {
   if (Array.isArray(existing.outputs) || "stack" in existing || "stack_status" in existing) {
     throw new GenError("load-params", [{ file: input.file.path, message: "is a Heat stack's output: update the stack with the new params/heat-setup.yaml (openstack stack update), which generates the new secrets" }]);
   }
-  const fresh = initParams({ schema: input.schema, supplied: {}, pick: input.pick }).values;
+  // A new database URI is assembled on the file's own database host, with a fresh password.
+  const host = typeof existing.database_host === "string" && existing.database_host !== "" ? existing.database_host : undefined;
+  const fresh = initParams({ schema: input.schema, supplied: host ? { database_host: host } : {}, pick: input.pick }).values;
   const props = input.schema.properties ?? {};
   const added: string[] = [];
   const rewritten: string[] = [];
@@ -113,7 +115,8 @@ export function upgradeParams(input: UpgradeParamsInput): UpgradeParamsResult {
   for (const [name, prop] of Object.entries(props)) {
     const value = existing[name];
     if (value === undefined) {
-      if (prop["x-generate"] !== undefined && !(prop["x-generate"] as Generate).databaseUri) {
+      const gen = prop["x-generate"] as Generate | undefined;
+      if (gen !== undefined && (!gen.databaseUri || host !== undefined)) {
         existing[name] = fresh[name];
         added.push(name);
       } else if ((input.schema.required ?? []).includes(name) && !DERIVATIONS.some((d) => d.name === name)) missing.push(name);

@@ -147,7 +147,7 @@ const requireAjvRuntime = (id: string): unknown => (AJV_RUNTIME[id] ?? (() => re
 
 /** The schema's validator: ajv's standalone code from the cache, or compiled and cached. */
 function schemaValidator(schema: ParamSchema, schemaFile: string, cache: CompileCache): ValidateFunction {
-  const key = cacheKey("params-validator-v3", AJV_VERSION, JSON.stringify(schema));
+  const key = cacheKey("params-validator-v4", AJV_VERSION, JSON.stringify(schema));
   const cached = cache.get(key);
   if (cached) {
     try {
@@ -171,6 +171,8 @@ function schemaValidator(schema: ParamSchema, schemaFile: string, cache: Compile
     useDefaults: true,
     strict: false,
     messages: true,
+    // Each error carries the schema it failed (parentSchema): a pattern's description is read there.
+    verbose: true,
     inlineRefs: false,
     code: { source: true, optimize: false, formats: _`require("./param-formats").paramFormats` },
   });
@@ -187,22 +189,71 @@ function schemaValidator(schema: ParamSchema, schemaFile: string, cache: Compile
 }
 
 export function validateParams(input: ValidateParamsInput): Params {
+  const declared = input.schema.properties ?? {};
+  const sources = input.sources.length ? input.sources.join(", ") : "parameters";
+  const { mistyped, ignored } = undeclaredNames(input.values, input.origin, Object.keys(declared), sources);
   const derived = deriveParams(input.values, input.origin);
   const values = structuredClone(derived.values);
   const origin = { ...derived.origin };
-  const declared = input.schema.properties ?? {};
   for (const name of Object.keys(declared)) {
     if (values[name] === undefined && declared[name].default !== undefined) origin[name] = "default";
   }
 
   const validate = schemaValidator(input.schema, input.schemaFile, input.cache ?? NO_CACHE);
   const valid = validate(values);
-  if (!valid) {
-    const sources = input.sources.length ? input.sources.join(", ") : "parameters";
-    const problems = (validate.errors ?? []).map((e) => describeSchemaError(e, origin, sources, values));
-    throw new GenError("validate-params", listMissing(problems, sources));
+  if (!valid || mistyped.problems.length) {
+    const problems = (validate.errors ?? []).map((e) => describeSchemaError(e, { origin, sources, values }));
+    // One mistake, one message: a parameter missing because its name was mistyped is said by the typo.
+    const owned = problems.filter((p) => !(p.message === MISSING && mistyped.meant.has(p.pointer!.slice(1))));
+    const placed = [...mistyped.problems, ...foldDerived(owned, values, origin, sources, mistyped.meant)];
+    throw new GenError("validate-params", listMissing(placed, sources));
   }
-  return { values, origin, secretNames: secretParamNames(input.schema) };
+  return { values, origin, secretNames: secretParamNames(input.schema), ignored };
+}
+
+/**
+ * Names the schema does not declare: one near a declared name is a typo, and an error ("did you
+ * mean"); the others (a Heat stack's own outputs) are ignored, and listed for --verbose.
+ */
+function undeclaredNames(values: ParamValues, origin: Record<string, string>, names: string[], sources: string) {
+  const problems: Problem[] = [];
+  const meant = new Set<string>();
+  const ignored: { name: string; file: string }[] = [];
+  for (const name of Object.keys(values).filter((n) => !names.includes(n)).sort()) {
+    const hint = closestName(name, names);
+    const file = origin[name] ?? sources;
+    if (hint === undefined) ignored.push({ name, file });
+    else {
+      meant.add(hint);
+      problems.push({ file, pointer: `/${pointerSegment(name)}`, message: `is not a declared parameter (did you mean ${hint}?)` });
+    }
+  }
+  return { mistyped: { problems, meant }, ignored };
+}
+
+/**
+ * A derived parameter is missing when its source is: said once, at the source (missing, mistyped,
+ * invalid, or without the shape it is derived from), naming what is derived from it.
+ */
+function foldDerived(problems: Problem[], values: ParamValues, origin: Record<string, string>, sources: string, meant: Set<string>): Problem[] {
+  let kept = problems;
+  for (const from of new Set(DERIVATIONS.map((d) => d.from))) {
+    const derivations = DERIVATIONS.filter((d) => d.from === from);
+    const isMissingDerived = (p: Problem): boolean => p.message === MISSING && derivations.some((d) => p.pointer === `/${pointerSegment(d.name)}`);
+    const missing = derivations.filter((d) => kept.some((p) => isMissingDerived(p) && p.pointer === `/${pointerSegment(d.name)}`)).map((d) => d.name);
+    if (!missing.length) continue;
+    const derivedMissing = kept.filter(isMissingDerived);
+    kept = kept.filter((p) => !isMissingDerived(p));
+    if (meant.has(from)) continue;
+    const names = missing.length === 1 ? `${missing[0]} is` : `${missing.slice(0, -1).join(", ")} and ${missing.at(-1)} are`;
+    const at = `/${pointerSegment(from)}`;
+    const own = kept.find((p) => p.pointer === at);
+    if (own) own.message += ` (${names} derived from it)`;
+    else if (typeof values[from] === "string") {
+      kept.push({ file: origin[from] ?? sources, pointer: at, message: `is not ${derivations[0].expects}, and ${names} derived from it; correct it, or set ${missing.length === 1 ? "it" : "them"}` });
+    } else kept.push(...derivedMissing);
+  }
+  return kept;
 }
 
 const MISSING = "required parameter is missing";
@@ -212,7 +263,7 @@ const MISSING = "required parameter is missing";
  * all, and says how to add them. A derived parameter's own message stays as it is.
  */
 function listMissing(problems: Problem[], sources: string): Problem[] {
-  const missing = problems.filter((p) => p.message === MISSING && p.pointer?.split("/").length === 2);
+  const missing = problems.filter((p) => p.message.startsWith(MISSING) && p.pointer?.split("/").length === 2);
   if (missing.length < 2) return problems;
   const names = missing.map((p) => p.pointer!.slice(1));
   const files = [...new Set(missing.map((p) => p.file ?? sources))].join(", ");
@@ -223,23 +274,51 @@ function listMissing(problems: Problem[], sources: string): Problem[] {
   return [listed, ...problems.filter((p) => !missing.includes(p))];
 }
 
-function describeSchemaError(e: ErrorObject, origin: Record<string, string>, sources: string, values: ParamValues): Problem {
+/** What a schema error's message may draw on: never the value itself, only its type. */
+interface ErrorContext {
+  origin: Record<string, string>;
+  sources: string;
+  values: ParamValues;
+}
+
+/** The part of a JSON document at a JSON pointer (`/a/0/b`). */
+function atPointer(doc: unknown, pointer: string): unknown {
+  let node = doc;
+  for (const raw of pointer.split("/").slice(1)) {
+    const key = raw.replace(/~1/g, "/").replace(/~0/g, "~");
+    node = node !== null && typeof node === "object" && Object.hasOwn(node, key) ? (node as Record<string, unknown>)[key] : undefined;
+  }
+  return node;
+}
+
+/** How a pattern reads in words, from the schema's `x-pattern-description` beside it. */
+const PATTERN_DESCRIPTION = "x-pattern-description";
+
+function describeSchemaError(e: ErrorObject, { origin, sources, values }: ErrorContext): Problem {
   let pointer = e.instancePath;
   let message = e.message ?? "is invalid";
   if (e.keyword === "required") {
     pointer += `/${pointerSegment(e.params.missingProperty)}`;
     message = MISSING;
-    // A derived parameter is missing because its source did not have the shape it is derived from.
-    const derivation = pointer.split("/").length === 2 ? DERIVATIONS.find((d) => d.name === e.params.missingProperty) : undefined;
-    if (derivation && typeof values[derivation.from] === "string") {
-      message += `: it is derived from ${derivation.from}, which is not ${derivation.expects}; set it, or correct ${derivation.from}`;
-    }
   } else if (e.keyword === "type") {
     message = `must be ${e.params.type === "integer" ? "an integer" : `of type ${e.params.type}`}`;
+    // `image_tag: 2014.2`: YAML and JSON read it as a number, which also drops a trailing zero.
+    const read = typeof atPointer(values, pointer);
+    if (e.params.type === "string" && (read === "number" || read === "boolean")) {
+      message += `, and was read as a ${read}: put it in quotes to keep it as written (unquoted, 2014.10 reads as 2014.1)`;
+    }
   } else if (e.keyword === "not" && e.schemaPath.startsWith("#/patternProperties")) {
     message = "is still a placeholder from init-params; fill it in";
+  } else if (e.keyword === "not" && /^#\/properties\/[^/]+\/not$/.test(e.schemaPath)) {
+    // A parameter's refused values: the schema says why (never the value, which may be a secret).
+    const why = ((e.parentSchema as ParamSchema | undefined)?.not as ParamSchema | undefined)?.description;
+    if (why) message = `is refused: it ${why}`;
   } else if (e.keyword === "pattern" && /^\/[a-z]+_db_uri$/.test(pointer) && /^mysql\+mysqlconnector:/.test(String(values[pointer.slice(1)]))) {
     message = "uses the seed's mysql+mysqlconnector:// driver, which the images do not hold: write mysql+pymysql:// (`gen-manifests init-params --upgrade FILE` rewrites it, keeping the rest)";
+  } else if (e.keyword === "pattern") {
+    // The regular expression means little to an operator: the schema says in words what it asks for.
+    const described = (e.parentSchema as Record<string, unknown> | undefined)?.[PATTERN_DESCRIPTION];
+    message = typeof described === "string" ? `must be ${described}` : `does not have the form the schema asks for (its pattern has no ${PATTERN_DESCRIPTION})`;
   } else if (e.keyword === "enum") {
     message = `must be one of ${(e.params.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(", ")}`;
   }

@@ -11,6 +11,7 @@ import { GenError, Problem } from "../errors";
 import type { FileChange, OutputTree } from "../types";
 import { FileWriter, openFileWriter } from "../file-writer";
 import { MARKER_FILE } from "./build-output";
+import { outputOfMarker } from "../output-marker";
 
 function isInside(child: string, parent: string): boolean {
   const rel = path.relative(parent, child);
@@ -47,9 +48,26 @@ export function checkTargets(trees: OutputTree[], templatesDir: string, displayN
     else if (!stat.isDirectory()) problems.push({ file: name, message: "is a file; expected a folder (or nothing) to write into" });
     else if (!lstat(path.join(dir, MARKER_FILE))?.isFile() && fs.readdirSync(dir).length > 0) {
       problems.push({ file: name, message: `is a folder gen-manifests did not create (it has no ${MARKER_FILE} file) and is not empty; refusing to replace it. Choose an empty or new folder` });
+    } else {
+      const owner = ownerOf(dir);
+      const planned = tree.files.get(MARKER_FILE);
+      const mine = planned && outputOfMarker(dir, planned.content);
+      if (owner && mine && owner !== mine && lstat(path.join(owner, MARKER_FILE))?.isFile()) {
+        const shown = displayName(path.relative(process.cwd(), owner) || ".");
+        problems.push({ file: name, message: `holds the Secrets of the output folder ${shown}, not of ${displayName(path.relative(process.cwd(), mine) || ".")}; refusing to replace them. Give each output its own secrets folder (--secrets-out), or remove ${name} first` });
+      }
     }
   });
   if (problems.length) throw new GenError("write-output", problems);
+}
+
+/** The output folder that a secrets folder on disk belongs to, by its marker. */
+function ownerOf(dir: string): string | undefined {
+  try {
+    return outputOfMarker(dir, fs.readFileSync(path.join(dir, MARKER_FILE), "utf8"));
+  } catch {
+    return undefined;
+  }
 }
 
 /** What writing the tree would change on disk. Never follows links inside the folder. */

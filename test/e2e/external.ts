@@ -60,8 +60,8 @@ export interface Database {
   socket: string;
   /** SQL run as MariaDB's root over its socket. */
   sql(statement: string): Promise<string>;
-  /** Every table's rows of a database, in a stable order, for comparing two states. */
-  dump(database: string): Promise<string>;
+  /** Every table's rows of a database, in a stable order, for comparing two states; `ignore` names tables left out. */
+  dump(database: string, ignore?: string[]): Promise<string>;
 }
 
 /**
@@ -99,8 +99,9 @@ export async function startDatabase(node: NodeHandle, dir: string, host: string,
   const adminUser = "dbadmin";
   const quoted = adminPassword.replace(/\\/g, "\\\\").replace(/'/g, "\\'");
   await sql(`CREATE USER '${adminUser}'@'%' IDENTIFIED BY '${quoted}'; GRANT ALL PRIVILEGES ON *.* TO '${adminUser}'@'%' WITH GRANT OPTION;`);
-  const dump = async (database: string): Promise<string> => {
-    const r = await node.runOnNode(["mariadb-dump", "--no-defaults", `--socket=${socket}`, "-u", "root", "--skip-dump-date", "--skip-extended-insert", "--order-by-primary", "--skip-comments", database]);
+  const dump = async (database: string, ignore: string[] = []): Promise<string> => {
+    const skip = ignore.map((t) => `--ignore-table=${database}.${t}`);
+    const r = await node.runOnNode(["mariadb-dump", "--no-defaults", `--socket=${socket}`, "-u", "root", "--skip-dump-date", "--skip-extended-insert", "--order-by-primary", "--skip-comments", ...skip, database]);
     if (r.code !== 0) throw new Error(`mariadb-dump ${database}: ${r.stderr}`);
     return r.stdout.toString();
   };

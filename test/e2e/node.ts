@@ -105,6 +105,24 @@ function hash(value: unknown): string {
   return createHash("sha256").update(JSON.stringify(value)).digest("hex").slice(0, 10);
 }
 
+/**
+ * An object as the API server stores it, for what the shipped set could get wrong: a Secret's
+ * stringData folded into data (base64), and an env var's empty value dropped (omitempty). kubectl
+ * reports "configured" when what it sends differs from the live object, as apply() does.
+ */
+function storedForm(sent: Obj): Obj {
+  const obj = JSON.parse(JSON.stringify(sent)) as Obj;
+  if (obj.kind === "Secret" && obj.stringData) {
+    const data: Obj = { ...(obj.data ?? {}) };
+    for (const [k, v] of Object.entries(obj.stringData as Record<string, string>)) data[k] = Buffer.from(v, "utf8").toString("base64");
+    delete obj.stringData;
+    obj.data = Object.fromEntries(Object.keys(data).sort().map((k) => [k, data[k]]));
+  }
+  const pod: Obj | undefined = obj.kind === "Pod" ? obj.spec : obj.spec?.template?.spec ?? obj.spec?.jobTemplate?.spec?.template?.spec;
+  for (const c of [...(pod?.initContainers ?? []), ...(pod?.containers ?? [])]) for (const e of c.env ?? []) if (e.value === "") delete e.value;
+  return obj;
+}
+
 function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
@@ -359,15 +377,17 @@ export class Node {
 
   /** Creates or updates one object, as the API server and the controllers would; returns kubectl's line. */
   apply(input: Obj, namespaceFlag: string | undefined, dryRun: boolean): string {
-    const obj = JSON.parse(JSON.stringify(input)) as Obj;
-    const kind = obj.kind as string;
+    const sent = JSON.parse(JSON.stringify(input)) as Obj;
+    const kind = sent.kind as string;
     const clusterScoped = ["Namespace", "ClusterRole", "ClusterRoleBinding", "StorageClass", "PersistentVolume"].includes(kind);
-    if (!clusterScoped) obj.metadata.namespace ??= namespaceFlag ?? "default";
+    if (!clusterScoped) sent.metadata.namespace ??= namespaceFlag ?? "default";
+    const obj = storedForm(sent);
     const key = `${kind}/${obj.metadata.namespace ?? ""}/${obj.metadata.name}`;
     const word = `${kind.toLowerCase()}${["Deployment", "StatefulSet", "DaemonSet"].includes(kind) ? ".apps" : kind === "Job" ? ".batch" : ""}/${obj.metadata.name}`;
     const old = this.objects.get(key);
     const suffix = dryRun ? " (server dry run)" : "";
-    if (old && JSON.stringify(old) === JSON.stringify(obj)) return `${word} unchanged${suffix}`;
+    // Unchanged only if what is sent is what is stored: a field the server folded or dropped is sent again every time.
+    if (old && JSON.stringify(old) === JSON.stringify(sent)) return `${word} unchanged${suffix}`;
     if (old) this.checkImmutable(old, obj);
     if (dryRun) return `${word} ${old ? "configured" : "created"}${suffix}`;
     this.objects.set(key, obj);
