@@ -5,6 +5,8 @@
 // of a set run in turns, round after round (in a different order each round), so each ratio is
 // taken pair by pair from runs made moments apart, and the machine's slow minutes weigh on both
 // sides alike. Prints a markdown table and writes it to bench/results.md.
+// BENCH_BASELINE=<folder>: also runs the gen-manifests built in that folder (another checkout,
+// built), in the same turns, and divides by it: the old build and the new side by side.
 import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
@@ -13,6 +15,7 @@ import path from "node:path";
 const REPO = path.resolve(__dirname, "..", "..");
 const CLI = path.join(REPO, "dist", "gen-manifests.js");
 const RUNS = Number(process.env.BENCH_RUNS ?? 7);
+const BASELINE = process.env.BENCH_BASELINE ? path.resolve(process.env.BENCH_BASELINE) : undefined;
 const TIME = "/usr/bin/time";
 const HAVE_TIME = fs.existsSync(TIME);
 const HAVE_KUBECTL = spawnSync("kubectl", ["version", "--client"], { encoding: "utf8" }).status === 0;
@@ -20,6 +23,8 @@ const HAVE_KUBECTL = spawnSync("kubectl", ["version", "--client"], { encoding: "
 interface Sample {
   seconds: number;
   rssMb: number;
+  /** User and system CPU seconds: on a machine others load, what a command costs, whatever it waited. */
+  cpu: number;
 }
 
 interface Command {
@@ -32,10 +37,11 @@ interface Command {
 function measure(c: Command): Sample {
   const options = { cwd: c.cwd, env: { ...process.env, ...c.env }, encoding: "utf8" as const, maxBuffer: 1 << 30 };
   const started = process.hrtime.bigint();
-  const r = HAVE_TIME ? spawnSync(TIME, ["-f", "%M", ...c.argv], options) : spawnSync(c.argv[0], c.argv.slice(1), options);
+  const r = HAVE_TIME ? spawnSync(TIME, ["-f", "%M %U %S", ...c.argv], options) : spawnSync(c.argv[0], c.argv.slice(1), options);
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
   if (r.status !== 0) throw new Error(`${c.argv.join(" ")} failed:\n${(r.stderr ?? String(r.error)).slice(-2000)}`);
-  return { seconds, rssMb: HAVE_TIME ? Number(r.stderr.trim().split("\n").pop()) / 1024 : NaN };
+  const [rss, user, system] = HAVE_TIME ? r.stderr.trim().split("\n").pop()!.split(" ").map(Number) : [NaN, NaN, NaN];
+  return { seconds, rssMb: rss / 1024, cpu: user + system };
 }
 
 export const median = (xs: number[]): number => {
@@ -168,8 +174,8 @@ export interface Row {
   name: string;
   objects?: number;
   samples: Sample[];
-  /** Paired ratios, by what they divide by. */
-  ratios: { kustomize?: number; node?: number; floor?: number };
+  /** Paired ratios, by what they divide by (old: this row's CPU time by the old build's, and wall time). */
+  ratios: { kustomize?: number; node?: number; floor?: number; oldCpu?: number; oldWall?: number };
   targets?: string;
 }
 
@@ -178,8 +184,8 @@ const times = (r: number | undefined): string => (r === undefined ? "" : `${r.to
 
 export function formatTable(rows: Row[]): string {
   const lines = [
-    "| what | objects | median wall | peak RSS | objects/s | ÷ kustomize | ÷ node -e 0 | ÷ I/O floor | targets |",
-    "|---|---:|---:|---:|---:|---:|---:|---:|---|",
+    "| what | objects | median wall | median CPU | peak RSS | objects/s | ÷ kustomize | ÷ node -e 0 | ÷ I/O floor | ÷ old build (CPU / wall) | targets |",
+    "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
   ];
   for (const r of rows) {
     const wall = median(r.samples.map((s) => s.seconds));
@@ -188,11 +194,13 @@ export function formatTable(rows: Row[]): string {
       r.name,
       r.objects ? r.objects.toLocaleString("en") : "",
       ms(wall),
+      Number.isNaN(r.samples[0]?.cpu) ? "n/a" : ms(median(r.samples.map((s) => s.cpu))),
       Number.isNaN(rss) ? "n/a" : `${rss.toFixed(0)} MB`,
       r.objects ? Math.round(r.objects / wall).toLocaleString("en") : "",
       times(r.ratios.kustomize),
       times(r.ratios.node),
       times(r.ratios.floor),
+      r.ratios.oldCpu === undefined ? "" : `${times(r.ratios.oldCpu)} / ${times(r.ratios.oldWall)}`,
       r.targets ?? "",
     ];
     lines.push(`| ${cells.join(" | ")} |`);
@@ -216,11 +224,18 @@ interface SetResult {
   node: Sample[];
   floor: Sample[];
   kustomize?: Sample[];
+  /** The baseline build, rendering the same set in the same rounds. */
+  old?: Sample[];
 }
 
 /** gen-manifests rendering a set into `out`, as a user runs it; `env` replaces the set's own. */
 function renderCommand(set: BenchSet, out: string, env = set.env, ...extra: string[]): Command {
   return { argv: [process.execPath, CLI, "--params", set.params, "--out", out, "--quiet", ...extra], cwd: set.cwd, env };
+}
+
+/** The baseline build rendering a set, with a compile cache of its own. */
+function baselineCommand(set: BenchSet, out: string, cacheDir: string): Command {
+  return { argv: [process.execPath, path.join(BASELINE!, "dist", "gen-manifests.js"), "--params", set.params, "--out", out, "--quiet"], cwd: set.cwd, env: { GEN_MANIFESTS_CACHE_DIR: cacheDir } };
 }
 
 function benchSet(set: BenchSet, work: string, fresh: () => string, copy: string): SetResult {
@@ -236,10 +251,13 @@ function benchSet(set: BenchSet, work: string, fresh: () => string, copy: string
     () => render(path.join(fresh(), "out")),
     () => ({ argv: [process.execPath, copy, path.join(reference, "files"), fresh()], cwd: set.cwd }),
   ];
+  const oldCache = path.join(work, `cache-baseline-${set.label.replace(/\W+/g, "-")}`);
+  if (BASELINE) make.push(() => baselineCommand(set, path.join(fresh(), "out"), oldCache));
   if (set.kustomize) make.push(() => ({ argv: ["kubectl", "kustomize", path.join(reference, "inline", "out")], cwd: set.cwd }));
   process.stderr.write(`${set.label}: ${objects} objects, ${RUNS} rounds of ${make.length} commands\n`);
-  const [node, gen, floor, kustomize] = inTurns(make, RUNS);
-  return { set, objects, gen, node, floor, kustomize };
+  const [node, gen, floor, ...more] = inTurns(make, RUNS);
+  const old = BASELINE ? more.shift() : undefined;
+  return { set, objects, gen, node, floor, kustomize: more.shift(), old };
 }
 
 /**
@@ -308,12 +326,14 @@ function main(): void {
   const diskAfter = diskCalibration(work);
 
   // The first run after an install (a CI job after npm ci) has an empty compile cache: each run here
-  // gets one. The package's seed still serves the shipped set; a synthetic set compiles. Last,
-  // because filling caches is what slows this disk down; no targets apply.
+  // gets one, so every set compiles. Last, because filling caches is what slows this disk down; no
+  // targets apply.
   const firstRun = (r: SetResult, runs: number): Sample[] =>
     Array.from({ length: runs }, () => measure(renderCommand(r.set, path.join(fresh(), "out"), { GEN_MANIFESTS_CACHE_DIR: path.join(fresh(), "cache") })));
 
   const seconds = (xs: Sample[]): number[] => xs.map((s) => s.seconds);
+  const cpus = (xs: Sample[]): number[] => xs.map((s) => s.cpu);
+  const versusOld = (xs: Sample[], old: Sample[] | undefined) => (old ? { oldCpu: pairedRatio(cpus(xs), cpus(old)), oldWall: pairedRatio(seconds(xs), seconds(old)) } : {});
   const verdict = (ok: boolean): string => (ok ? "PASS" : "FAIL");
   const [openstack, , oneK, tenK] = results;
   const rows: Row[] = [{ name: "node -e 0 (all rounds)", samples: results.flatMap((r) => r.node), ratios: { node: 1 } }];
@@ -322,9 +342,10 @@ function main(): void {
       name: `gen-manifests: ${r.set.label}`,
       objects: r.objects,
       samples: r.gen,
-      ratios: { node: pairedRatio(seconds(r.gen), seconds(r.node)), floor: pairedRatio(seconds(r.gen), seconds(r.floor)), kustomize: r.kustomize && pairedRatio(seconds(r.gen), seconds(r.kustomize)) },
+      ratios: { node: pairedRatio(seconds(r.gen), seconds(r.node)), floor: pairedRatio(seconds(r.gen), seconds(r.floor)), kustomize: r.kustomize && pairedRatio(seconds(r.gen), seconds(r.kustomize)), ...versusOld(r.gen, r.old) },
     };
     rows.push(gen);
+    if (r.old) rows.push({ name: `old build: ${r.set.label}`, objects: r.objects, samples: r.old, ratios: { node: pairedRatio(seconds(r.old), seconds(r.node)) } });
     if (r.kustomize) rows.push({ name: `kubectl kustomize: ${r.set.label} (same objects)`, objects: r.objects, samples: r.kustomize, ratios: { kustomize: 1, node: pairedRatio(seconds(r.kustomize), seconds(r.node)) } });
     rows.push({ name: `I/O floor: ${r.set.label} (Node writing the same files)`, objects: r.objects, samples: r.floor, ratios: { node: pairedRatio(seconds(r.floor), seconds(r.node)), floor: 1 } });
     if (r === openstack) {
@@ -338,7 +359,9 @@ function main(): void {
     }
   }
   process.stderr.write("first runs, each with an empty compile cache\n");
-  rows.push({ name: "gen-manifests: OpenStack set, empty cache (first run; its code from the package's seed)", objects: openstack.objects, samples: firstRun(openstack, RUNS), ratios: {} });
+  const firstRuns = inTurns([() => renderCommand(openstack.set, path.join(fresh(), "out"), { GEN_MANIFESTS_CACHE_DIR: path.join(fresh(), "cache") }), ...(BASELINE ? [() => baselineCommand(openstack.set, path.join(fresh(), "out"), path.join(fresh(), "cache"))] : [])], RUNS);
+  rows.push({ name: "gen-manifests: OpenStack set, empty cache (first run)", objects: openstack.objects, samples: firstRuns[0], ratios: versusOld(firstRuns[0], firstRuns[1]) });
+  if (BASELINE) rows.push({ name: "old build: OpenStack set, empty cache (first run)", objects: openstack.objects, samples: firstRuns[1], ratios: {} });
   rows.push({ name: "gen-manifests: 10,000 templates, empty cache (first run; 1 run)", objects: tenK.objects, samples: firstRun(tenK, 1), ratios: {} });
   process.stderr.write("one template edited, then rendered again into the same out/\n");
   const openstackCopy = copyOfOpenStackSet(openstack.set, work, env);
@@ -346,6 +369,15 @@ function main(): void {
   for (const r of [results[1], tenK]) rows.push({ name: `gen-manifests: ${r.set.label}, one edited, into the existing out/`, objects: r.objects, samples: editRuns(r.set, RUNS, fresh), ratios: {} });
   process.stderr.write("one template added (another each round), then rendered again into the same out/\n");
   for (const r of [results[1], tenK]) rows.push({ name: `gen-manifests: ${r.set.label}, one added near the start, into the existing out/`, objects: r.objects + 1, samples: addRuns(r.set, RUNS, fresh), ratios: {} });
+
+  if (BASELINE) {
+    // What `npm ci` runs besides installing the same lockfile: the build (the old one also rendered
+    // the shipped set twice to seed its cache). tsc's part is the same, and left out. Last: it rewrites dist/.
+    process.stderr.write("the build's bundling step, this build and the old one\n");
+    const builds = inTurns([REPO, BASELINE].map((cwd) => () => ({ argv: [process.execPath, "scripts/build.mjs"], cwd })), Math.min(RUNS, 3));
+    rows.push({ name: "npm ci's build step after tsc (node scripts/build.mjs)", samples: builds[0], ratios: versusOld(builds[0], builds[1]) });
+    rows.push({ name: "old build: the same step (bundle and seed)", samples: builds[1], ratios: {} });
+  }
 
   const table = [
     `Machine: ${machine()}.`,
@@ -357,7 +389,8 @@ function main(): void {
   console.log(table);
   const resultsFile = path.join(REPO, "bench", "results.md");
   const previous = fs.existsSync(resultsFile) ? fs.readFileSync(resultsFile, "utf8") : "";
-  const history = previous.includes("\n## What each change bought") ? previous.slice(previous.indexOf("\n## What each change bought")) : "";
+  // What follows the table (its first section heading on) is kept: what the numbers mean.
+  const history = previous.includes("\n## ") ? previous.slice(previous.indexOf("\n## ")) : "";
   fs.writeFileSync(resultsFile, `# Benchmark results\n\nWritten by \`npm run bench\`.\n\n${table}\n${history}`);
   fs.rmSync(work, { recursive: true, force: true });
 }

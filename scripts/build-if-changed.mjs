@@ -8,8 +8,8 @@ import { fileURLToPath } from "node:url";
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 /** Written by scripts/build.mjs when a build ends, with the time it began and the Node that built it. */
 export const BUILD_STAMP = path.join(ROOT, "dist", ".build-stamp");
-/** What the build reads: the TypeScript, the build's own files, and what the compile-cache seed renders. */
-const SOURCES = ["src", "test", "bench", "scripts", "kubernetes-in", "params", "package.json", "package-lock.json", "tsconfig.json"];
+/** What the build reads: the TypeScript and the build's own files. */
+const SOURCES = ["src", "test", "bench", "scripts", "package.json", "package-lock.json", "tsconfig.json"];
 
 function newestChange(entry) {
   let stat;
@@ -31,7 +31,7 @@ export function buildIsCurrent() {
   } catch {
     return false;
   }
-  // The seed holds V8's code caches, valid for the Node that made them only.
+  // Another Node may need another build (its dependencies' install scripts, esbuild's binary).
   return stamp.node === process.version && Math.max(...SOURCES.map((s) => newestChange(path.join(ROOT, s)))) < stamp.time;
 }
 

@@ -2,9 +2,8 @@
 // from V8's code cache, dist/gen-manifests.js (after `tsc`, which builds dist/src and the tests).
 import { createHash } from "node:crypto";
 import fs from "node:fs";
-import Module, { createRequire } from "node:module";
+import Module from "node:module";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 import * as esbuild from "esbuild";
 
 /**
@@ -101,11 +100,20 @@ function finishBundle(outdir) {
   if (profile) text = text.replace(/[^\x00-\x7f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
   const nonAscii = text.search(/[^\x00-\x7f]/);
   if (nonAscii !== -1) throw new Error(`${bundle}: a character that is not ASCII at offset ${nonAscii}; the launcher reads the bundle as latin1`);
-  const wrapped = Module.wrap(text);
-  fs.writeFileSync(bundle, wrapped);
+  // The build id (src/build-id.ts), part of every compile-cache key: the bundle's hash, written into
+  // the bundle and the launcher. Not into tsc's output, which tsc may update file by file: run
+  // unbundled, gen-manifests keeps its cache in memory rather than one another build's code may be read from.
+  const buildId = createHash("sha256").update(text).digest("hex");
   const launcher = path.join(outdir, "gen-manifests.js");
-  const code = fs.readFileSync(launcher, "utf8");
+  const withId = (file, code) => {
+    const placeholder = "__GEN_MANIFESTS_BUILD_ID__";
+    if (code.split(placeholder).length !== 2) throw new Error(`${file}: expected the placeholder ${placeholder} once`);
+    return code.replace(placeholder, buildId);
+  };
+  const wrapped = Module.wrap(withId(bundle, text));
+  fs.writeFileSync(bundle, wrapped);
   const placeholder = "__GEN_MANIFESTS_BUNDLE_SHA256__";
+  const code = withId(launcher, fs.readFileSync(launcher, "utf8"));
   if (code.split(placeholder).length !== 2) throw new Error(`${launcher}: expected the placeholder ${placeholder} once`);
   fs.writeFileSync(launcher, code.replace(placeholder, createHash("sha256").update(wrapped).digest("hex")));
 }
@@ -114,13 +122,6 @@ finishBundle(profile ? "dist/profile" : "dist");
 
 // The launcher is the bin; dist/src/cli.js stays executable for npx caches made before the bundle.
 if (!profile) for (const f of ["dist/gen-manifests.js", "dist/src/cli.js"]) fs.chmodSync(f, 0o755);
-
-// The compile cache's seed, made by rendering the shipped set (dist/src is tsc's output, built first).
-if (!profile) {
-  const { seedCompileCache } = createRequire(import.meta.url)("../dist/src/tools/seed-compile-cache.js");
-  const result = seedCompileCache(path.resolve(path.dirname(fileURLToPath(import.meta.url)), ".."));
-  if ("skipped" in result) console.warn(`build: no compile-cache seed, so first runs compile the shipped set: ${result.skipped}`);
-}
 
 // For scripts/build-if-changed.mjs: the build is complete, made by this Node from the sources as they were when it began.
 if (!profile) {

@@ -10,6 +10,7 @@ export default async function* compactReporter(source) {
   const output = new Map(); // file → what it printed, shown only if it fails
   const failures = [];
   const counts = {};
+  const fileTimes = new Map(); // file → milliseconds its top-level tests took (GEN_MANIFESTS_TEST_TIMES=1)
   let column = 0;
   const mark = (c) => {
     column = (column + 1) % COLUMNS;
@@ -26,7 +27,9 @@ export default async function* compactReporter(source) {
       stacks.set(file, stack);
     } else if (type === "test:stdout" || type === "test:stderr") {
       output.set(file, (output.get(file) ?? "") + data.message);
-    } else if (type === "test:pass") {
+    }
+    if ((type === "test:pass" || type === "test:fail") && data.nesting === 0 && file) fileTimes.set(file, (fileTimes.get(file) ?? 0) + (data.details?.duration_ms ?? 0));
+    if (type === "test:pass") {
       if (data.details?.type !== "suite") yield mark(data.skip !== undefined || data.todo !== undefined ? "s" : ".");
     } else if (type === "test:fail") {
       const error = data.details?.error;
@@ -51,6 +54,10 @@ export default async function* compactReporter(source) {
       yield `  what ${path.relative(".", file)} printed:\n${indent(printed.trimEnd())}\n`;
       output.delete(file);
     }
+  }
+  if (process.env.GEN_MANIFESTS_TEST_TIMES) {
+    yield "\nslowest files (their tests' time, in seconds):\n";
+    for (const [file, ms] of [...fileTimes].sort((a, b) => b[1] - a[1]).slice(0, 12)) yield `  ${(ms / 1000).toFixed(1).padStart(6)}  ${path.relative(".", file)}\n`;
   }
   const extra = ["cancelled", "todo"].filter((k) => counts[k]).map((k) => `, ${counts[k]} ${k}`).join("");
   const seconds = ((counts.duration_ms ?? 0) / 1000).toFixed(1);

@@ -3,6 +3,7 @@
 //   file   a test to run alone: test/cli.test.ts, dist/test/cli.test.js or cli; a folder runs
 //          every *.test.ts in it (test/e2e is run this way only: `npm test` leaves it out)
 //   --deep the property tests' full number of runs (GEN_MANIFESTS_DEEP_TESTS=1 does the same)
+//   --times the slowest files, with the time their tests took (GEN_MANIFESTS_TEST_TIMES=1)
 //   --…    any other option is node --test's, e.g. --test-name-pattern="--help"
 // Node 22 and newer read `node --test <folder>` as a module, so the files are listed here.
 import { spawnSync } from "node:child_process";
@@ -30,8 +31,9 @@ function builtTests(arg) {
 
 const args = process.argv.slice(2);
 const deep = args.includes("--deep");
+const times = args.includes("--times");
 // Other options go to node --test as they are: --test-name-pattern=…, --test-only.
-const nodeOptions = args.filter((a) => a.startsWith("--") && a !== "--deep");
+const nodeOptions = args.filter((a) => a.startsWith("--") && a !== "--deep" && a !== "--times");
 const names = args.filter((a) => !a.startsWith("--"));
 
 const buildStatus = buildIfChanged();
@@ -46,7 +48,7 @@ try {
   console.error(e.message);
   process.exit(2);
 }
-const env = deep ? { ...process.env, GEN_MANIFESTS_DEEP_TESTS: "1" } : process.env;
+const env = { ...process.env, ...(deep ? { GEN_MANIFESTS_DEEP_TESTS: "1" } : {}), ...(times ? { GEN_MANIFESTS_TEST_TIMES: "1" } : {}) };
 // By default node --test runs one file fewer than there are cores at a time: on 2 cores, one.
 const concurrency = os.availableParallelism?.() ?? os.cpus().length;
 const r = spawnSync(

@@ -6,7 +6,7 @@ import path from "node:path";
 import yargs, { Argv } from "yargs";
 import { GenError, formatProblem } from "./errors";
 import { PipelineResult, runPipeline } from "./pipeline";
-import { openCompileCache } from "./compile-cache";
+import { type CompileCache, openCompileCache, type UserCompileCache } from "./compile-cache";
 import { defaultSchemaFile, defaultTemplatesDir, PACKAGE_ROOT, readInputs, readParamsText, STDIN } from "./read-inputs";
 import { parseParamsFile } from "./stages/load-params";
 import { closestName } from "./closest-name";
@@ -250,6 +250,8 @@ interface Context {
   print: Printer;
   secretValues: Set<string>;
   seconds: () => string;
+  /** The user's compile cache, opened when first asked for. */
+  cache: () => CompileCache;
 }
 
 /** `--out -`: standard output instead of a folder. */
@@ -276,7 +278,7 @@ function render(ctx: Context): { result: PipelineResult; outDir: string; secrets
     inlineSecrets: a["inline-secrets"],
     argocd: a.argocd,
     kubeVersion,
-    cache: openCompileCache(PACKAGE_ROOT),
+    cache: ctx.cache(),
     secretValues: ctx.secretValues,
   });
   if (ctx.args.verbose) listIgnored(ctx.print, result.params.ignored ?? []);
@@ -562,9 +564,27 @@ function printCompletionScript(shell: string | undefined, print: Printer): numbe
   return 0;
 }
 
-export { generatedCode } from "./compile-cache";
+/** What the launcher needs of a run. */
+export interface RunOutcome {
+  exitCode: number;
+  /**
+   * Whether the run generated code into the compile cache: its functions then include ajv's and
+   * Handlebars' compilers, which a warm run never calls, so it is no sample for the CLI's code cache.
+   */
+  generatedCode: boolean;
+}
 
 export function main(argv: string[], write: WriteLine = writeLine): number {
+  return run(argv, write).exitCode;
+}
+
+export function run(argv: string[], write: WriteLine = writeLine): RunOutcome {
+  let cache: UserCompileCache | undefined;
+  const exitCode = runCommand(argv, write, () => (cache ??= openCompileCache()));
+  return { exitCode, generatedCode: cache?.wrote ?? false };
+}
+
+function runCommand(argv: string[], write: WriteLine, cache: () => CompileCache): number {
   const started = process.hrtime.bigint();
   const secretValues = new Set<string>();
   const print = makePrinter(secretValues, write);
@@ -576,7 +596,7 @@ export function main(argv: string[], write: WriteLine = writeLine): number {
     if (args.help || args.version) return 0;
     if (args._[0] === "completion") return printCompletionScript(args.shell as string | undefined, print);
     if (Array.isArray(args.params)) learn = () => learnSecrets(args.params as string[], args.schema as string | undefined, secretValues);
-    const ctx: Context = { args, argv, print, secretValues, seconds: () => (Number(process.hrtime.bigint() - started) / 1e9).toFixed(2) };
+    const ctx: Context = { args, argv, print, secretValues, seconds: () => (Number(process.hrtime.bigint() - started) / 1e9).toFixed(2), cache };
     switch (args._[0]) {
       case "diff":
         return runDiff(ctx);

@@ -1,54 +1,34 @@
 // A content-addressed cache of generated code (ajv's standalone validators, Handlebars'
-// precompiled templates), in the user's own cache folder ($XDG_CACHE_HOME/gen-manifests, else
-// ~/.cache/gen-manifests). Keys are hashes of everything the code depends on, so an entry is never
-// stale; entries are written atomically and an unreadable one is a miss. The code holds no
-// parameter value: only schemas and templates.
+// precompiled templates, the templates' parsed YAML), in the user's own cache folder
+// ($XDG_CACHE_HOME/gen-manifests, else ~/.cache/gen-manifests). A key is a hash of what the entry
+// was made from and of the build that made it (build-id.ts), so an entry is never stale; entries
+// are written atomically and an unreadable one is a miss. The code holds no parameter value: only
+// schemas and templates.
 // What it runs is code this user made: a folder or file that another user owns, or that anyone
 // else may write, is never read (the run compiles in memory instead), and each entry carries a hash
 // of its name and content, so an entry that is not what was stored under its key is a miss.
-// Two kinds of entry are keyed by a chunk's last template name instead, so that an edit to one
-// template, or one added or removed, leaves the others' usable: its templates' checks, and their
-// parsed YAML (the render stage's). Each holds the names and texts it was made from (rendered texts
-// hold tokens in place of values), and is used only where a template's text is the same.
-// GEN_MANIFESTS_CACHE=off disables it; GEN_MANIFESTS_CACHE_DIR moves it.
-//
-// Behind it, read-only, the package's seed: the entries of the shipped templates and schema, made
-// at build time (tools/seed-compile-cache.ts), with V8's code caches of the build's Node. A CI job
-// starts from an empty cache after `npm ci`; with the shipped set, its first run then compiles
-// nothing, and with the Node that built the package, runs from V8's code cache as a warm run does.
+// GEN_MANIFESTS_CACHE=off disables it; GEN_MANIFESTS_CACHE_DIR moves it. The stages take a
+// CompileCache, so they run in memory (NO_CACHE) without one.
 import { createHash } from "node:crypto";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import vm from "node:vm";
+import { BUILD_ID, isBuilt } from "./build-id";
 
 export interface CompileCache {
   get(key: string): string | undefined;
-  /** Whether there is an entry, without reading it. */
-  has(key: string): boolean;
   set(key: string, code: string): void;
-  /** V8's code cache for generated code, so it is not compiled again at every run. */
-  getCodeCache(key: string): Buffer | undefined;
-  setCodeCache(key: string, data: Buffer): void;
 }
 
-/** Whether this process generated code (a cache miss): see {@link generatedCode}. */
-let generated = false;
+export const NO_CACHE: CompileCache = { get: () => undefined, set: () => undefined };
 
-/**
- * Whether this run generated code: its compiled functions then include ajv's and Handlebars'
- * compilers, which a warm run never calls, so it is no sample for the CLI's V8 code cache.
- */
-export const generatedCode = (): boolean => generated;
+/** An entry's file: its key, with the build that made it (so another build never reads it). */
+const entryName = (key: string): string => `${cacheKey(BUILD_ID, key)}.js`;
 
-export const NO_CACHE: CompileCache = { get: () => undefined, has: () => false, set: () => undefined, getCodeCache: () => undefined, setCodeCache: () => undefined };
-
-/** Whether a file of the cache's folder is an entry: code (`<key>.js`) or V8's code cache (`v8-<key>.bin`). */
-export const isCacheEntry = (name: string): boolean => /^(v8-)?[0-9a-f]{64}\.(js|bin)$/.test(name);
-
-/** The name of a V8 code cache entry: valid only for this Node and architecture. */
+/** The name of a V8 code cache entry: valid only for this build, Node and architecture. */
 function codeCacheName(key: string): string {
-  return `v8-${cacheKey(key, process.version, process.arch)}.bin`;
+  return `v8-${cacheKey(BUILD_ID, key, process.version, process.arch)}.bin`;
 }
 
 export function cacheKey(...parts: string[]): string {
@@ -72,19 +52,18 @@ export function compileCacheDir(env: NodeJS.ProcessEnv = process.env): string | 
 const UID = process.getuid?.();
 
 /**
- * Whether code may be read from a file or folder: owned by this user (or, for the package's own
- * seed, by root, which installs packages for everyone) and writable by nobody else. Where there
- * are no user ids (Windows), the folder is in the user's profile.
+ * Whether code may be read from a file or folder: owned by this user and writable by nobody else.
+ * Where there are no user ids (Windows), the folder is in the user's profile.
  */
-function trusted(stat: fs.Stats, owners: readonly number[]): boolean {
+function trusted(stat: fs.Stats): boolean {
   if (UID === undefined) return true;
-  return owners.includes(stat.uid) && (stat.mode & 0o022) === 0;
+  return stat.uid === UID && (stat.mode & 0o022) === 0;
 }
 
 /** Whether a folder is one to read code from: a real folder (not a link to one), trusted. */
-function trustedDir(dir: string, owners: readonly number[]): boolean {
+function trustedDir(dir: string): boolean {
   const stat = fs.lstatSync(dir, { throwIfNoEntry: false });
-  return stat !== undefined && stat.isDirectory() && trusted(stat, owners);
+  return stat !== undefined && stat.isDirectory() && trusted(stat);
 }
 
 /**
@@ -106,7 +85,7 @@ const HASH_LINE = 68;
  * Reads an entry's content through one open file, checked as it was opened (owner, mode, no link
  * followed), or undefined: a missing, foreign, writable or damaged entry is a miss.
  */
-function readVerified(file: string, name: string, owners: readonly number[]): Buffer | undefined {
+function readVerified(file: string, name: string): Buffer | undefined {
   let fd: number;
   try {
     fd = fs.openSync(file, fs.constants.O_RDONLY | (fs.constants.O_NOFOLLOW ?? 0));
@@ -115,7 +94,7 @@ function readVerified(file: string, name: string, owners: readonly number[]): Bu
   }
   try {
     const stat = fs.fstatSync(fd);
-    if (!stat.isFile() || !trusted(stat, owners) || stat.size < HASH_LINE) return undefined;
+    if (!stat.isFile() || !trusted(stat) || stat.size < HASH_LINE) return undefined;
     const data = Buffer.allocUnsafe(stat.size);
     let read = 0;
     while (read < data.length) {
@@ -131,9 +110,6 @@ function readVerified(file: string, name: string, owners: readonly number[]): Bu
     fs.closeSync(fd);
   }
 }
-
-/** The package's read-only entries, made at build time for the shipped set. */
-export const seedDir = (packageRoot: string): string => path.join(packageRoot, "dist", "compile-seed");
 
 const asText = (data: Buffer): string => data.toString("utf8");
 const asBytes = (data: Buffer): Buffer => data;
@@ -152,7 +128,7 @@ function readCacheEntry<T>(dir: string, name: string, decode: (data: Buffer) => 
   try {
     const stat = fs.statSync(file, { throwIfNoEntry: false });
     if (!stat) return undefined;
-    const data = readVerified(file, name, [UID!]);
+    const data = readVerified(file, name);
     if (data === undefined) return undefined;
     const now = Date.now();
     if (now - stat.mtimeMs > DAY_MS) fs.utimesSync(file, now / 1000, now / 1000);
@@ -160,27 +136,6 @@ function readCacheEntry<T>(dir: string, name: string, decode: (data: Buffer) => 
   } catch {
     return undefined;
   }
-}
-
-/**
- * The package's seed: read-only, so never marked used. Its few entries are listed once, so a miss
- * costs no file system call. Installed by root for every user, or by this user.
- */
-function openSeed(seed: string): <T>(name: string, decode: (data: Buffer) => T) => T | undefined {
-  let names: Set<string> | undefined;
-  const owners = [UID!, 0];
-  return (name, decode) => {
-    if (!names) {
-      try {
-        names = trustedDir(seed, owners) ? new Set(fs.readdirSync(seed)) : new Set();
-      } catch {
-        names = new Set(); // no seed
-      }
-    }
-    if (!names.has(name)) return undefined;
-    const data = readVerified(path.join(seed, name), name, owners);
-    return data === undefined ? undefined : decode(data);
-  };
 }
 
 /**
@@ -196,7 +151,7 @@ function writeCacheEntry(dir: string, name: string, data: string | Uint8Array): 
     if (now - (readyDirs.get(dir) ?? -Infinity) > DAY_MS) {
       fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
       // A folder another user made (or may write) is not ours to fill: its entries would never be read.
-      if (!trustedDir(dir, [UID!])) return;
+      if (!trustedDir(dir)) return;
       pruneCompileCache(dir, now);
       readyDirs.set(dir, now);
     }
@@ -212,9 +167,8 @@ function writeCacheEntry(dir: string, name: string, data: string | Uint8Array): 
 
 /**
  * Past this size, the least recently used entries are removed (as ccache bounds its cache), down to
- * three quarters of it. Every edit of a template leaves its chunk's entries behind: ~0.25 MB for the
- * shipped set, so a day of saves under --watch would otherwise keep hundreds of MB for 30 days. One
- * version of a 10,000-template set takes ~50 MB.
+ * three quarters of it. Every edit of a template leaves the set's entries behind (the whole set's
+ * code), so a day of saves under --watch would otherwise keep hundreds of MB for 30 days.
  */
 export const MAX_CACHE_BYTES = 256 * 1024 * 1024;
 
@@ -259,27 +213,41 @@ export function pruneCompileCache(dir: string, now = Date.now(), maxBytes = MAX_
   }
 }
 
-export function openCompileCache(packageRoot: string, env: NodeJS.ProcessEnv = process.env): CompileCache {
+/** The user's compile cache; `wrote` says whether this process generated code into it. */
+export interface UserCompileCache extends CompileCache {
+  readonly wrote: boolean;
+  /** V8's code cache of the bundled CLI (the launcher's), so it is not compiled again at every run. */
+  getCodeCache(key: string): Buffer | undefined;
+  setCodeCache(key: string, data: Buffer): void;
+}
+
+const NO_USER_CACHE: UserCompileCache = { ...NO_CACHE, wrote: false, getCodeCache: () => undefined, setCodeCache: () => undefined };
+
+/** Unbundled (tsc's output, no build id), runs share one cache in memory: the same code, for this process only. */
+let inMemory: UserCompileCache | undefined;
+function processCache(): UserCompileCache {
+  const entries = new Map<string, string>();
+  return (inMemory ??= { ...NO_USER_CACHE, get: (key) => entries.get(key), set: (key, code) => void entries.set(key, code) });
+}
+
+/** The user's compile cache, or none (when it is turned off, or its folder is not this user's alone). */
+export function openCompileCache(env: NodeJS.ProcessEnv = process.env): UserCompileCache {
   const dir = compileCacheDir(env);
-  if (dir === undefined) return NO_CACHE;
+  if (dir === undefined) return NO_USER_CACHE;
+  if (!isBuilt()) return processCache();
   // A folder that exists but is not this user's alone is never read, nor written: the run compiles in memory.
-  if (fs.existsSync(dir) && !trustedDir(dir, [UID!])) return NO_CACHE;
-  const seed = seedDir(packageRoot);
-  const readSeedEntry = openSeed(seed);
+  if (fs.existsSync(dir) && !trustedDir(dir)) return NO_USER_CACHE;
   return {
+    wrote: false,
     get(key) {
-      return readCacheEntry(dir, `${key}.js`, asText) ?? readSeedEntry(`${key}.js`, asText);
-    },
-    has(key) {
-      return fs.existsSync(path.join(dir, `${key}.js`)) || readSeedEntry(`${key}.js`, (file) => fs.existsSync(file)) === true;
+      return readCacheEntry(dir, entryName(key), asText);
     },
     set(key, code) {
-      generated = true;
-      writeCacheEntry(dir, `${key}.js`, code);
+      (this as { wrote: boolean }).wrote = true;
+      writeCacheEntry(dir, entryName(key), code);
     },
     getCodeCache(key) {
-      const name = codeCacheName(key);
-      return readCacheEntry(dir, name, asBytes) ?? readSeedEntry(name, asBytes);
+      return readCacheEntry(dir, codeCacheName(key), asBytes);
     },
     setCodeCache(key, data) {
       writeCacheEntry(dir, codeCacheName(key), data);
@@ -287,61 +255,10 @@ export function openCompileCache(packageRoot: string, env: NodeJS.ProcessEnv = p
   };
 }
 
-/**
- * An entry kept by a chunk's last template name rather than by content: for each of its templates,
- * the name, the text it was made from and what was made of it (its checks; its parsed YAML). After
- * an edit to one template, or one added to the chunk or taken from it, the others' parts still
- * match by name; each part is used only where its text is the same.
- */
-export interface ByTemplateText<T> {
-  names: string[];
-  texts: string[];
-  made: T[];
-}
-
-/** Such an entry, or undefined (a damaged one too). */
-export function readByTemplateText<T>(cache: CompileCache, key: string): ByTemplateText<T> | undefined {
-  const text = cache.get(key);
-  if (text === undefined) return undefined;
-  try {
-    const entry = JSON.parse(text) as ByTemplateText<T>;
-    const size = Array.isArray(entry.names) ? entry.names.length : -1;
-    if (Array.isArray(entry.texts) && Array.isArray(entry.made) && entry.texts.length === size && entry.made.length === size) return entry;
-  } catch {
-    // A damaged entry: a miss.
-  }
-  return undefined;
-}
-
-/** Where the entry holds each of these names: its index, or -1 (and `texts[-1]` is undefined). */
-export function placesIn(entry: ByTemplateText<unknown> | undefined, names: string[]): number[] {
-  if (!entry) return names.map(() => -1);
-  const index = new Map(entry.names.map((name, i) => [name, i]));
-  return names.map((name) => index.get(name) ?? -1);
-}
-
-/** Whether an entry was made from exactly these templates and texts (if not, it is written again). */
-export const madeFrom = (entry: ByTemplateText<unknown> | undefined, names: string[], texts: (string | undefined)[]): boolean =>
-  entry !== undefined && entry.names.length === names.length && names.every((n, i) => n === entry.names[i] && texts[i] === entry.texts[i]);
-
-export interface ModuleCode {
-  exports: unknown;
-  /** Saves V8's code cache if there was none: call it once the code has run, so that it holds the functions compiled on first call. */
-  keepCompiled(): void;
-}
-
-/**
- * Evaluates cached CommonJS code, compiled with V8's code cache of an earlier run where there is
- * one (generated code is large: compiling it is most of its first run).
- */
-export function loadModuleCode(code: string, options: { require: (id: string) => unknown; cache: CompileCache; key: string; filename: string }): ModuleCode {
-  const cachedData = options.cache.getCodeCache(options.key);
-  const script = new vm.Script(`(function (require, module, exports) {${code}\n})`, { filename: options.filename, cachedData });
+/** Evaluates cached CommonJS code (ajv's standalone validator, templates' code); returns its exports. */
+export function evaluateModule(code: string, require: (id: string) => unknown, filename: string): unknown {
+  const script = new vm.Script(`(function (require, module, exports) {${code}\n})`, { filename });
   const module = { exports: {} as unknown };
-  (script.runInThisContext() as (...args: unknown[]) => void)(options.require, module, module.exports);
-  const compiledHere = cachedData === undefined || script.cachedDataRejected === true;
-  const keepCompiled = (): void => {
-    if (compiledHere) options.cache.setCodeCache(options.key, script.createCachedData());
-  };
-  return { exports: module.exports, keepCompiled };
+  (script.runInThisContext() as (...args: unknown[]) => void)(require, module, module.exports);
+  return module.exports;
 }

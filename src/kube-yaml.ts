@@ -120,17 +120,6 @@ const LOAD_TYPES = [boolV2, goIntType, goFloatType];
 export const KUBE_LOAD_SCHEMA = yaml.CORE_SCHEMA.extend({ implicit: [...LOAD_TYPES, ...(mergeType ? [mergeType] : [])] });
 export const KUBE_DUMP_SCHEMA = yaml.CORE_SCHEMA.extend({ implicit: AMBIGUOUS });
 
-const JS_YAML_VERSION = (require("js-yaml/package.json") as { version: string }).version;
-
-/** What reading depends on (the parser and its rules): the key under which parsed documents are kept. */
-export const KUBE_LOAD_ID = [
-  JS_YAML_VERSION,
-  String(mergeType !== undefined),
-  ...[BOOL_V2, GO_INT, GO_FLOAT, DOT_FLOAT].map((re) => re.source),
-  JSON.stringify([...FLOAT_WORDS.keys()]),
-  ...[startsLikeNumber, goInt, goFloat, writesBackAs, ...LOAD_TYPES.flatMap((t) => [t.resolve, t.construct])].map(String),
-].join("\0");
-
 /**
  * An integer that kubectl reads exactly (Go's int64) but a JavaScript number cannot hold: it would
  * be written back as another number. Refused instead, where it stands in the text.

@@ -24,34 +24,30 @@ function commandOf(argv: string[]): string {
   return `${command && COMMANDS.has(command) ? command : "render"}${help ? "-help" : ""}`;
 }
 
-interface Cli {
-  main(argv: string[]): number;
-  generatedCode(): boolean;
-}
+type Cli = typeof import("./cli");
 
-function loadBundle(argv: string[]): Cli {
+function runBundle(argv: string[]): number {
   // The build wraps the bundle as a CommonJS module and keeps it ASCII: read as latin1 (a copy of
   // its bytes, nothing to decode), it is compiled as it is. Its size and time stamp are part of
   // the key with the build's hash, so a bundle changed in place (patch-package) is compiled afresh.
   const { size, mtimeMs } = fs.statSync(BUNDLE);
   const source = fs.readFileSync(BUNDLE, "latin1");
-  const cache = openCompileCache(path.resolve(__dirname, ".."));
+  const cache = openCompileCache();
   const key = `bundle\0${BUNDLE_SHA256}\0${size}\0${mtimeMs}\0${commandOf(argv)}`;
   const cachedData = cache.getCodeCache(key);
   const script = new vm.Script(source, { filename: BUNDLE, cachedData });
   const bundle = new Module(BUNDLE, module);
-  // The cache is used as it is from then on, so it is taken from a typical run: one that went to
-  // the end (a failed run compiles few functions) and found its templates and validators in the
-  // compile cache (a run that generated them also compiled the compilers, a third more to load).
-  const typical = (code: number): boolean => code === 0 && !(bundle.exports as Cli).generatedCode();
-  if (cachedData === undefined || script.cachedDataRejected) process.once("exit", (code) => typical(code) && cache.setCodeCache(key, script.createCachedData()));
   bundle.filename = BUNDLE;
   bundle.paths = (Module as unknown as { _nodeModulePaths(dir: string): string[] })._nodeModulePaths(__dirname);
   const wrapper = script.runInThisContext() as (...args: unknown[]) => void;
   wrapper.call(bundle.exports, bundle.exports, Module.createRequire(BUNDLE), bundle, BUNDLE, __dirname);
   bundle.loaded = true;
-  return bundle.exports;
+  const outcome = (bundle.exports as Cli).run(argv);
+  // The cache is used as it is from then on, so it is taken from a typical run: one that went to
+  // the end (a failed run compiles few functions) and found its templates and validator in the
+  // compile cache (a run that generated them also compiled the compilers, a third more to load).
+  if ((cachedData === undefined || script.cachedDataRejected) && outcome.exitCode === 0 && !outcome.generatedCode) cache.setCodeCache(key, script.createCachedData());
+  return outcome.exitCode;
 }
 
-const argv = process.argv.slice(2);
-process.exitCode = loadBundle(argv).main(argv);
+process.exitCode = runBundle(process.argv.slice(2));

@@ -65,7 +65,7 @@ export function runPipeline(input: PipelineInput): PipelineResult {
   );
   const templateSet = compileTemplates({ files: input.templates, schema: input.schema, cache: input.cache });
   const templateCount = templateSet.templates.length;
-  const objects = renderTemplates(templateSet, params, { once: true, cache: input.cache });
+  const objects = renderTemplates(templateSet, params, { once: true });
   placingProblems(() => checkManifests(objects, { kubeVersion: input.kubeVersion }), (problems) => locateProblems(problems, templateSet, params));
   const named = nameJobsBySpec(annotateConfigChecksums(encodeSecretData(objects), checksumKey(params, input.schema)), { hooks: input.argocd });
   const { manifests, plan } = orderManifests(input.argocd ? annotateForArgoCD(named) : named);

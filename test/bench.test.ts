@@ -12,7 +12,9 @@ describe("bench", () => {
     const dir = tmpDir("gm-bench-set-");
     syntheticSet(dir, 20);
     assert.equal(fs.readdirSync(path.join(dir, "kubernetes-in")).filter((f) => !f.startsWith("_")).length, 20);
-    const r = runCli(["--params", "params.json", "--quiet"], { cwd: dir, env: { GEN_MANIFESTS_CACHE: "off" } });
+    // A compile cache of the test's own: after the first run, an edit compiles one template.
+    const env = { GEN_MANIFESTS_CACHE_DIR: tmpDir("gm-bench-cache-") };
+    const r = runCli(["--params", "params.json", "--quiet"], { cwd: dir, env });
     assert.equal(r.status, 0, r.all);
     const files = [...fs.readdirSync(path.join(dir, "out")), ...fs.readdirSync(path.join(dir, "secrets"))];
     const count = (kind: string) => files.filter((f) => f.includes(`-${kind}-`)).length;
@@ -24,7 +26,7 @@ describe("bench", () => {
     const before = fs.readdirSync(path.join(dir, "out")).map((f) => [f, fs.readFileSync(path.join(dir, "out", f), "utf8")]);
     for (const round of [0, 1]) {
       fs.writeFileSync(template, editTemplate(original, round));
-      const again = runCli(["--params", "params.json", "--quiet"], { cwd: dir, env: { GEN_MANIFESTS_CACHE: "off" } });
+      const again = runCli(["--params", "params.json", "--quiet"], { cwd: dir, env });
       assert.equal(again.status, 0, again.all);
       // Besides the marker, which names the new out/ (see output-marker.ts).
       const changed = before.filter(([f, text]) => f !== ".gen-manifests" && fs.readFileSync(path.join(dir, "out", f), "utf8") !== text).map(([f]) => f);
@@ -36,7 +38,7 @@ describe("bench", () => {
     for (const round of [0, 1]) {
       const [name, text] = addedTemplate(round);
       fs.writeFileSync(path.join(dir, "kubernetes-in", name), text);
-      const more = runCli(["--params", "params.json", "--quiet"], { cwd: dir, env: { GEN_MANIFESTS_CACHE: "off" } });
+      const more = runCli(["--params", "params.json", "--quiet"], { cwd: dir, env });
       assert.equal(more.status, 0, more.all);
       assert.ok(fs.existsSync(path.join(dir, "secrets", `20-secret-added-${round}.yaml`)), fs.readdirSync(path.join(dir, "secrets")).join(", "));
       assert.ok(fs.readdirSync(path.join(dir, "kubernetes-in")).filter((f) => !f.startsWith("_")).sort().indexOf(name) <= 1);
@@ -47,7 +49,7 @@ describe("bench", () => {
     const dir = tmpDir("gm-bench-openstack-");
     for (const sub of ["kubernetes-in", "params"]) fs.cpSync(path.join(REPO, sub), path.join(dir, sub), { recursive: true });
     const args = ["--params", "params/example.json", "--quiet"];
-    const env = { GEN_MANIFESTS_CACHE: "off" };
+    const env = { GEN_MANIFESTS_CACHE_DIR: tmpDir("gm-bench-cache-") };
     assert.equal(runCli(args, { cwd: dir, env }).status, 0);
     const template = path.join(dir, "kubernetes-in", OPENSTACK_EDITED);
     const original = fs.readFileSync(template, "utf8");
@@ -88,7 +90,7 @@ describe("bench", () => {
   it("inTurns: a warm-up round, then every command once a round, starting one further along each round", () => {
     const order: string[] = [];
     const make = ["a", "b", "c"].map((name) => (round: number) => ({ argv: [name, String(round)], cwd: "." }));
-    const samples = inTurns(make, 3, (c) => (order.push(c.argv.join("")), { seconds: Number(c.argv[1]), rssMb: 0 }));
+    const samples = inTurns(make, 3, (c) => (order.push(c.argv.join("")), { seconds: Number(c.argv[1]), rssMb: 0, cpu: 0 }));
     assert.deepEqual(order, ["a-1", "b-1", "c-1", "a0", "b0", "c0", "b1", "c1", "a1", "c2", "a2", "b2"]);
     assert.deepEqual(samples.map((s) => s.map((x) => x.seconds)), [[0, 1, 2], [0, 1, 2], [0, 1, 2]]);
   });

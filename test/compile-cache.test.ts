@@ -3,27 +3,10 @@ import assert from "node:assert/strict";
 import fs from "node:fs";
 import path from "node:path";
 import { describe, it } from "node:test";
-import fc from "fast-check";
 import { pruneCompileCache, sealEntry } from "../src/compile-cache";
-import { chunksOf } from "../src/stages/compile-templates";
-import { seedCompileCache } from "../src/tools/seed-compile-cache";
-import { EXAMPLE_PARAMS, makeChart, REPO, runCli, SECRET_TEMPLATE, SHIPPED_SCHEMA, snapshot, tmpDir, WEB_TEMPLATE } from "./helpers";
+import { makeChart, memoryCache, problemsOf, renderInMemory, REPO, runCli, SECRET_TEMPLATE, snapshot, TEST_SCHEMA, tmpDir, WEB_TEMPLATE } from "./helpers";
 
 const SENTINEL = "CACHE-SENTINEL-secret";
-
-/** 300 ConfigMap templates, cm000 to cm299 (a few chunks), and an empty cache for them. */
-function configMapChart() {
-  const templates: Record<string, string> = {};
-  for (let i = 0; i < 300; i++) templates[`cm${String(i).padStart(3, "0")}.yaml.hbs`] = `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm${i}\ndata:\n  name: {{name}}-${i}\n`;
-  const cacheDir = tmpDir("gm-cache-");
-  return { templates, cwd: makeChart(templates, { name: "web", password: SENTINEL }), cacheDir, env: { GEN_MANIFESTS_CACHE_DIR: cacheDir } };
-}
-
-/** An entry's content, without the line that seals it to its name. */
-const entryText = (file: string): string => fs.readFileSync(file, "utf8").replace(/^\/\/ [0-9a-f]{64}\n/, "");
-
-/** Whether a cache entry is a chunk of templates' code. */
-const isChunkCode = (file: string): boolean => file.endsWith(".js") && /^\/\/ [0-9a-f]{64}\n\/\/ [\d,]*\nmodule\.exports = \[/.test(fs.readFileSync(file, "utf8"));
 
 function renderWith(cwd: string, env: Record<string, string>, out: string, cli?: string): Record<string, string> {
   const r = runCli(["--params", "params.json", "--out", out, "--quiet"], { cwd, env, cli });
@@ -31,47 +14,98 @@ function renderWith(cwd: string, env: Record<string, string>, out: string, cli?:
   return snapshot(path.join(cwd, out));
 }
 
-/** A copy of the built CLI, with the package's seed or without it; returns the copy's CLI. */
-function copyOfCli(withSeed: boolean): string {
+/** A copy of the built CLI (its bundle may then be changed); returns the copy's CLI. */
+function copyOfCli(): string {
   const root = tmpDir("gm-package-");
   fs.mkdirSync(path.join(root, "dist"));
   for (const f of ["dist/gen-manifests.js", "dist/gen-manifests.bundle.js", "package.json"]) fs.copyFileSync(path.join(REPO, f), path.join(root, f));
-  if (withSeed) fs.cpSync(path.join(REPO, "dist", "compile-seed"), path.join(root, "dist", "compile-seed"), { recursive: true });
   fs.symlinkSync(path.join(REPO, "node_modules"), path.join(root, "node_modules"));
   return path.join(root, "dist", "gen-manifests.js");
 }
 
-/** The built CLI without the package's seed: what the launcher keeps on its own, in a cache it fills. */
-const seedlessCli = (): string => copyOfCli(false);
+describe("compile cache: a hit renders what a miss does", () => {
+  const cm = (name: string, extra = "") => `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: ${name}\n  labels:\n    {{> labels}}\ndata:\n  who: {{name}}\n${extra}`;
+  const widget = (name: string, body: string) => `apiVersion: example.com/v1\nkind: Widget\nmetadata:\n  name: ${name}\nspec:\n${body}`;
+  const TEMPLATES: Record<string, string> = {
+    "_labels.hbs": "app: {{name}}\n",
+    "a.yaml.hbs": cm("a"),
+    "b.yaml.hbs": cm("b"),
+    "c.yaml.hbs": widget("c", "  replicas: {{replicas}}\n{{#if flag}}  flagged: true\n{{/if}}"),
+    // What JSON cannot give back exactly: -0, infinities, NaN, and nodes an alias shares.
+    "odd.yaml.hbs": widget("odd", "  zero: -0\n  big: .inf\n  small: -.inf\n  nan: .nan\n  base: &b {k: '{{name}}' }\n  copy: *b\n"),
+    "s.yaml.hbs": "apiVersion: v1\nkind: Secret\nmetadata:\n  name: s\nstringData:\n  password: {{password}}\n",
+  };
+  const PARAMS = { name: "NAME-SENTINEL", password: "PASSWORD-SENTINEL", replicas: 7357 };
+  type Run = { templates?: Record<string, string>; params?: Record<string, unknown>; cache?: ReturnType<typeof memoryCache> };
+  const render = (run: Run = {}) => renderInMemory({ templates: run.templates ?? TEMPLATES, params: run.params ?? PARAMS, cache: run.cache }).trees;
 
-describe("template chunks", () => {
-  const names = (n: number, prefix = "t"): string[] => Array.from({ length: n }, (_, i) => `${prefix}${String(i).padStart(5, "0")}.yaml.hbs`);
+  /** How many template texts Handlebars parses while `run` runs (precompiling a parsed one is no parse). */
+  function parsesDuring(run: () => unknown): number {
+    const handlebars = require("handlebars") as typeof import("handlebars");
+    const parse = handlebars.parse;
+    let count = 0;
+    handlebars.parse = ((...args: Parameters<typeof parse>) => (typeof args[0] === "string" && count++, parse(...args))) as typeof parse;
+    try {
+      run();
+    } finally {
+      handlebars.parse = parse;
+    }
+    return count;
+  }
 
-  it("cut a set into runs of about 128, none longer than 512, that together are the set in order", () => {
-    for (const set of [names(10_000), names(10_000, "web-"), names(3_000, "db/")]) {
-      const chunks = chunksOf(set, (n) => n);
-      assert.deepEqual(chunks.flat(), set);
-      assert.ok(chunks.every((c) => c.length >= 1 && c.length <= 512));
-      const mean = set.length / chunks.length;
-      assert.ok(mean > 64 && mean < 256, `mean chunk of ${mean}`);
+  it("cold, warm, and after changes, the same bytes as without a cache; a warm run parses no template and writes nothing", () => {
+    const cache = memoryCache();
+    const uncached = render();
+    assert.equal(parsesDuring(() => assert.deepEqual(render({ cache }), uncached)), Object.keys(TEMPLATES).length);
+    cache.writes.length = 0;
+    assert.equal(parsesDuring(() => assert.deepEqual(render({ cache }), uncached)), 0);
+    assert.deepEqual(cache.writes, []);
+    // Parameters that change what an {{#if}} keeps, and others.
+    for (const params of [{ ...PARAMS, flag: true }, { ...PARAMS, replicas: 1 }, PARAMS]) assert.deepEqual(render({ cache, params }), render({ params }));
+  });
+
+  it("after an edit, only the edited template is parsed again; it is checked as a new one is", () => {
+    const cache = memoryCache();
+    render({ cache });
+    const edited = { ...TEMPLATES, "b.yaml.hbs": cm("b", "  more: x\n") };
+    let trees;
+    assert.equal(parsesDuring(() => (trees = render({ cache, templates: edited }))), 1);
+    assert.deepEqual(trees, render({ templates: edited }));
+    const added = { ...edited, "b2.yaml.hbs": cm("b2") };
+    assert.equal(parsesDuring(() => (trees = render({ cache, templates: added }))), 1);
+    assert.deepEqual(trees, render({ templates: added }));
+    const wrong = { ...added, "b.yaml.hbs": cm("b", "  more: {{nope}}\n") };
+    assert.match(problemsOf(() => render({ cache, templates: wrong })).join("\n"), /tpl\/b\.yaml\.hbs:9:\d+: "nope" is not a declared parameter/);
+  });
+
+  it("templates taken from the cache are still checked against a changed partial and schema", () => {
+    const cache = memoryCache();
+    render({ cache });
+    const partial = { ...TEMPLATES, "_labels.hbs": "app: {{name}}\nteam: {{team}}\n" };
+    assert.match(problemsOf(() => render({ cache, templates: partial })).join("\n"), /tpl\/a\.yaml\.hbs:6:5: partial "labels" uses "team" \(at tpl\/_labels\.hbs:2:9\), which is neither a declared parameter nor passed to it/);
+    const { replicas: _, ...properties } = TEST_SCHEMA.properties!;
+    const schema = { ...TEST_SCHEMA, properties };
+    const problems = problemsOf(() => renderInMemory({ templates: TEMPLATES, params: { name: "n", password: "p" }, schema, cache }));
+    assert.match(problems.join("\n"), /tpl\/c\.yaml\.hbs:6:\d+: "replicas" is not a declared parameter/);
+  });
+
+  it("a damaged entry is a miss: the run compiles and parses afresh, to the same bytes", () => {
+    const uncached = render();
+    for (const damage of ["not json {", "[]", "{}", "null", '[{"name":"_labels.hbs"}]', '[["a.yaml.hbs",[1,2]]]', '{"spec":1,"sites":[]}']) {
+      const cache = memoryCache();
+      render({ cache });
+      for (const key of cache.entries.keys()) cache.entries.set(key, damage);
+      assert.deepEqual(render({ cache }), uncached, damage);
+      assert.deepEqual(render({ cache }), uncached, `${damage}, written again`);
     }
   });
 
-  it("follow the names: a template added anywhere, or removed, changes only the chunk it is in", () => {
-    const set = names(2_000);
-    const before = chunksOf(set, (n) => n);
-    const key = (c: string[]): string => c.join("|");
-    fc.assert(
-      fc.property(fc.nat(set.length - 1), fc.string({ minLength: 1, maxLength: 8 }), fc.boolean(), (at, suffix, remove) => {
-        const changed = remove ? set.filter((_, i) => i !== at) : [...set.slice(0, at + 1), `${set[at]}${suffix}`, ...set.slice(at + 1)];
-        const after = new Set(chunksOf(changed, (n) => n).map(key));
-        // Every chunk is still there but the one that held set[at] and, if set[at] ended it, the next one.
-        const home = before.findIndex((c) => c.includes(set[at]));
-        const spared = before.filter((_, c) => c !== home && !(c === home + 1 && before[home].at(-1) === set[at]));
-        assert.deepEqual(spared.filter((c) => !after.has(key(c))), []);
-      }),
-      { numRuns: 300 },
-    );
+  it("holds no parameter value, secret or not: only the templates' text and tokens, and the schema", () => {
+    const cache = memoryCache();
+    render({ cache });
+    render({ cache, params: { ...PARAMS, flag: true } });
+    assert.ok(cache.entries.size > 0);
+    for (const [key, entry] of cache.entries) for (const value of ["NAME-SENTINEL", "PASSWORD-SENTINEL", "7357"]) assert.ok(!entry.includes(value), `${value} in ${key}`);
   });
 });
 
@@ -93,114 +127,7 @@ describe("compile cache", () => {
     assert.deepEqual(fs.readdirSync(offDir), []);
   });
 
-  it("a template chunk's entry that is missing or damaged, beside an intact set entry, is compiled and written again", () => {
-    // A few chunks of code, each an entry of its own.
-    const { templates, cwd, cacheDir, env } = configMapChart();
-    const layout = chunksOf(Object.keys(templates), (n) => n);
-    assert.ok(layout.length >= 2, "the test needs two chunks or more");
-    const cold = renderWith(cwd, env, "cold/out");
-    assert.equal(Object.keys(cold).filter((f) => f.includes("configmap-cm")).length, 300);
-    const chunkEntries = () => fs.readdirSync(cacheDir).filter((e) => isChunkCode(path.join(cacheDir, e))).sort();
-    const chunks = chunkEntries();
-    assert.equal(chunks.length, layout.length, fs.readdirSync(cacheDir).join(", "));
-    assert.deepEqual(renderWith(cwd, env, "warm/out"), cold);
-    fs.writeFileSync(path.join(cacheDir, chunks[0]), "module.exports = [");
-    fs.rmSync(path.join(cacheDir, chunks[1]));
-    assert.deepEqual(renderWith(cwd, env, "damaged/out"), cold);
-    assert.deepEqual(chunkEntries(), chunks, "both chunks written again");
-    assert.deepEqual(renderWith(cwd, env, "again/out"), cold);
-
-    // An edit to a template of the last chunk: the other chunks' code, and V8's compiled code of
-    // it, are used as they are (nothing of it is written again).
-    const entries = () => new Map(fs.readdirSync(cacheDir).map((e) => [e, fs.statSync(path.join(cacheDir, e)).mtimeMs]));
-    const before = entries();
-    fs.appendFileSync(path.join(cwd, "kubernetes-in", "cm299.yaml.hbs"), "# edited\n");
-    const edited = renderWith(cwd, env, "edited/out");
-    assert.equal(Object.keys(edited).length, Object.keys(cold).length);
-    const after = entries();
-    const added = [...after.keys()].filter((e) => !before.has(e));
-    const rewritten = [...before.keys()].filter((e) => after.get(e) !== before.get(e));
-    // Only the last chunk's checks and parsed documents, kept by the chunk's template names, take the new text.
-    const lastTexts = rewritten.map((e) => JSON.parse(entryText(path.join(cacheDir, e))).texts.at(-1)).sort();
-    assert.deepEqual(lastTexts, ["apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm299\ndata:\n  name: GMv9x0xGM-299\n# edited\n", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm299\ndata:\n  name: {{name}}-299\n# edited\n"]);
-    // The set's entry, the last chunk's code (its other templates' code taken from its code as it was), and V8's code of it.
-    assert.deepEqual(added.map((e) => e.slice(0, 3) === "v8-").sort(), [false, false, true], added.join(", "));
-  });
-
-  it("keeps a large set's code by chunk, not template by template; after an edit, a chunk's other templates take their code from the chunk as it was, or are compiled again if it is gone", () => {
-    const { templates, cwd, cacheDir, env } = configMapChart();
-    renderWith(cwd, env, "first/out");
-    const chunks = chunksOf(Object.keys(templates), (n) => n).length;
-    // The set, the validator, and per chunk its code, its checks and its parsed documents: no entry per template.
-    const code = () => fs.readdirSync(cacheDir).filter((e) => e.endsWith(".js"));
-    assert.ok(code().length <= 2 + 3 * chunks, code().join(", "));
-    const chunkCode = () => code().filter((e) => isChunkCode(path.join(cacheDir, e)));
-    const first = chunkCode();
-
-    const edit = (i: number) => fs.appendFileSync(path.join(cwd, "kubernetes-in", `cm${String(i).padStart(3, "0")}.yaml.hbs`), `# edit ${i}\n`);
-    edit(0);
-    const edited = renderWith(cwd, env, "edited/out");
-    assert.equal(chunkCode().length, first.length + 1, "the edited chunk's new code");
-    assert.deepEqual(edited, renderWith(cwd, { GEN_MANIFESTS_CACHE: "off" }, "uncached/out"));
-
-    // The chunk's code as it was is gone: its templates are parsed and compiled again, to the same bytes.
-    for (const e of chunkCode()) fs.rmSync(path.join(cacheDir, e));
-    edit(1);
-    const again = renderWith(cwd, env, "again/out");
-    assert.deepEqual(again, renderWith(cwd, { GEN_MANIFESTS_CACHE: "off" }, "uncached-again/out"));
-    assert.equal(chunkCode().length, chunks, "every chunk's code written again");
-  });
-
-  it("a template added to a large set makes new entries for its own chunk only: the chunks follow the names, not positions", () => {
-    const { templates, cwd, cacheDir, env } = configMapChart();
-    renderWith(cwd, env, "first/out");
-    renderWith(cwd, env, "warm/out");
-    const before = new Map(fs.readdirSync(cacheDir).map((e) => [e, fs.statSync(path.join(cacheDir, e)).mtimeMs]));
-    // Added near the start: with fixed runs of templates, every later chunk would have shifted.
-    const added = "cm000a.yaml.hbs";
-    fs.writeFileSync(path.join(cwd, "kubernetes-in", added), "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: added\ndata:\n  name: {{name}}\n");
-    const names = [...Object.keys(templates), added].sort();
-    const layout = chunksOf(names, (n) => n);
-    assert.ok(layout.length >= 2 && layout[0].includes(added), "the test needs the new template in the first of two chunks or more");
-    const out = renderWith(cwd, env, "added/out");
-    assert.ok(Object.keys(out).some((f) => f.includes("configmap-added")));
-    const after = fs.readdirSync(cacheDir);
-    const made = after.filter((e) => !before.has(e));
-    // The set's entry, and the first chunk's code and V8's code of it.
-    const code = made.filter((e) => isChunkCode(path.join(cacheDir, e)));
-    assert.equal(code.length, 1, made.join(", "));
-    assert.equal(made.length, 3, made.join(", "));
-    // The first chunk's checks and parsed documents, kept by its last name, now hold the new template too.
-    const rewritten = [...before.keys()].filter((e) => fs.statSync(path.join(cacheDir, e)).mtimeMs !== before.get(e));
-    assert.deepEqual(rewritten.map((e) => JSON.parse(entryText(path.join(cacheDir, e))).names), [layout[0], layout[0]]);
-  });
-
-  it("templates taken as checked before, after an edit elsewhere, are still checked against a changed partial and schema", () => {
-    // Two chunks of templates that include a partial; then edits that make the first chunk wrong
-    // without touching its text.
-    const templates: Record<string, string> = { "_labels.hbs": "app: {{name}}\n" };
-    for (let i = 0; i < 300; i++) templates[`cm${String(i).padStart(3, "0")}.yaml.hbs`] = `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm${i}\n  labels:\n    {{> labels}}\ndata:\n  n: "{{replicas}}"\n`;
-    const cwd = makeChart(templates, { name: "web", password: SENTINEL });
-    const env = { GEN_MANIFESTS_CACHE_DIR: tmpDir("gm-cache-") };
-    renderWith(cwd, env, "cold/out");
-    const edit = (name: string, text: string) => fs.writeFileSync(path.join(cwd, "kubernetes-in", name), text);
-    // An edit in the second chunk, and the partial now uses a name no caller passes.
-    edit("cm299.yaml.hbs", templates["cm299.yaml.hbs"].replace("n:", "m:"));
-    edit("_labels.hbs", "app: {{name}}\nteam: {{team}}\n");
-    const partial = runCli(["--params", "params.json", "--out", "partial/out", "--quiet"], { cwd, env });
-    assert.equal(partial.status, 1, partial.all);
-    assert.match(partial.stderr, /cm000\.yaml\.hbs:6:5: partial "labels" uses "team" \(at [^)]*_labels\.hbs:2:9\), which is neither a declared parameter nor passed to it/);
-    // The partial as it was, and a schema without the parameter the first chunk's templates use.
-    edit("_labels.hbs", templates["_labels.hbs"]);
-    const schema = JSON.parse(fs.readFileSync(path.join(cwd, "params", "schema.json"), "utf8"));
-    delete schema.properties.replicas;
-    fs.writeFileSync(path.join(cwd, "params", "schema.json"), JSON.stringify(schema));
-    const undeclared = runCli(["--params", "params.json", "--out", "schema/out", "--quiet"], { cwd, env });
-    assert.equal(undeclared.status, 1, undeclared.all);
-    assert.match(undeclared.stderr, /cm000\.yaml\.hbs:8:9: "replicas" is not a declared parameter/);
-  });
-
-  it("a parameters' validator from the cache, and from V8's code cache, reports the same problems as a fresh one", () => {
+  it("a parameters' validator from the cache reports the same problems as a fresh one", () => {
     const cwd = makeChart({ "web.yaml.hbs": WEB_TEMPLATE }, { name: "web", password: SENTINEL, replicas: "x", url: "not a url" });
     const env = { GEN_MANIFESTS_CACHE_DIR: tmpDir("gm-cache-") };
     const runs = [1, 2, 3].map(() => runCli(["--params", "params.json"], { cwd, env }));
@@ -209,17 +136,17 @@ describe("compile cache", () => {
     assert.deepEqual(runs.map((r) => r.stderr), [runs[0].stderr, runs[0].stderr, runs[0].stderr]);
   });
 
-  it("keeps V8's compiled code of the templates, and of the CLI and the parameters' validator from a warm run; then a run only reads it", () => {
+  it("keeps V8's compiled code of the CLI from a warm run; then a run only reads it", () => {
     const cwd = makeChart({ "web.yaml.hbs": WEB_TEMPLATE, "secret.yaml.hbs": SECRET_TEMPLATE }, { name: "web", password: SENTINEL });
     const cacheDir = tmpDir("gm-cache-");
     const env = { GEN_MANIFESTS_CACHE_DIR: cacheDir };
-    const cli = seedlessCli();
+    const cli = copyOfCli();
     const cold = renderWith(cwd, env, "cold/out", cli);
     const codeCaches = () => fs.readdirSync(cacheDir).filter((e) => /^v8-[0-9a-f]{64}\.bin$/.test(e)).sort();
-    // The chunk of templates; not the CLI's: the cold run also compiled the compilers, which a warm run never uses.
-    assert.equal(codeCaches().length, 1, fs.readdirSync(cacheDir).join(", "));
+    // Not from the cold run: it also compiled the compilers, which a warm run never uses.
+    assert.equal(codeCaches().length, 0, fs.readdirSync(cacheDir).join(", "));
     assert.deepEqual(renderWith(cwd, env, "warm/out", cli), cold);
-    assert.equal(codeCaches().length, 3, "the first warm run keeps the CLI's render command, and the validator it loaded from the cache");
+    assert.equal(codeCaches().length, 1, "the first warm run keeps the CLI's render command");
     const stamp = (names: string[]) => names.map((e) => `${e} ${fs.statSync(path.join(cacheDir, e)).mtimeMs}`);
     const before = stamp(fs.readdirSync(cacheDir).sort());
     assert.deepEqual(renderWith(cwd, env, "warm-again/out", cli), cold);
@@ -227,15 +154,15 @@ describe("compile cache", () => {
     // A failed run compiles little: it leaves no entry for its command to be stuck with.
     const failed = runCli(["plan", "--params", "missing.json"], { cwd, env, cli });
     assert.equal(failed.status, 1);
-    assert.equal(codeCaches().length, 3);
+    assert.equal(codeCaches().length, 1);
     // Another command compiles other functions: it gets an entry of its own.
     const plan = runCli(["plan", "--params", "params.json"], { cwd, env, cli });
     assert.equal(plan.status, 0, plan.all);
-    assert.equal(codeCaches().length, 4);
+    assert.equal(codeCaches().length, 2);
   });
 
   it("a bundle changed in place (as patch-package does) is compiled afresh, never run from V8's code of the one before", () => {
-    const cli = seedlessCli();
+    const cli = copyOfCli();
     const cwd = makeChart({ "web.yaml.hbs": WEB_TEMPLATE }, { name: "web", password: "p" });
     const env = { GEN_MANIFESTS_CACHE_DIR: tmpDir("gm-cache-") };
     renderWith(cwd, env, "out", cli);
@@ -255,12 +182,12 @@ describe("compile cache", () => {
     const cacheDir = tmpDir("gm-cache-");
     const env = { GEN_MANIFESTS_CACHE_DIR: cacheDir };
     const codeCaches = () => fs.readdirSync(cacheDir).filter((e) => e.startsWith("v8-")).length;
-    const cli = seedlessCli();
+    const cli = copyOfCli();
     for (const args of [["completion"], ["--help"], ["diff", "--help"]]) assert.equal(runCli(args, { cwd, env, cli }).status, 0);
     assert.equal(codeCaches(), 3);
     renderWith(cwd, env, "out", cli);
     renderWith(cwd, env, "out", cli);
-    assert.equal(codeCaches(), 6, "render's own entry, the templates' and the validator's");
+    assert.equal(codeCaches(), 4, "render's own entry");
   });
 
   it("forgets entries unused for 30 days, when it next grows, and keeps the ones in use", () => {
@@ -420,79 +347,5 @@ describe("compile cache: runs no code that this user did not make", () => {
     assert.ok(fs.readdirSync(path.join(home, ".cache", "gen-manifests")).some((e) => e.endsWith(".js")));
     assert.equal(fs.existsSync(path.join(cwd, "relative")), false);
     assert.equal(fs.existsSync(path.join(cwd, "node_modules")), false);
-  });
-});
-
-describe("compile cache: the package's seed, made at build time for the shipped set", () => {
-  const seed = path.join(REPO, "dist", "compile-seed");
-  const renderShipped = (cwd: string, env: Record<string, string>) => {
-    const r = runCli(["--params", "params/example.json", "--out", "-", "--quiet"], { cwd, env });
-    assert.equal(r.status, 0, r.all);
-    return r.stdout;
-  };
-  const entries = (dir: string) => fs.readdirSync(dir).filter((e) => e.endsWith(".js"));
-  const stamps = (dir: string) => fs.readdirSync(dir).map((e) => `${e} ${fs.statSync(path.join(dir, e)).mtimeMs}`);
-
-  it("a first run of the shipped set, with an empty cache (a CI job after npm ci), compiles nothing, renders what an uncached run does, and writes nothing", () => {
-    assert.ok(entries(seed).length > 0, "the build made a seed");
-    const cacheDir = tmpDir("gm-cache-");
-    const uncached = renderShipped(REPO, { GEN_MANIFESTS_CACHE: "off" });
-    assert.equal(renderShipped(REPO, { GEN_MANIFESTS_CACHE_DIR: cacheDir }), uncached);
-    // The same Node built the seed: its V8 code caches of the CLI, the validator and the templates hold too.
-    assert.deepEqual(fs.readdirSync(cacheDir), [], "the templates, the validator, and V8's compiled code of them and of the CLI came from the seed");
-  });
-
-  it("an edited copy of the shipped set compiles what changed into the user's cache; the seed is never written", () => {
-    const cwd = tmpDir("gm-shipped-");
-    for (const dir of ["kubernetes-in", "params"]) fs.cpSync(path.join(REPO, dir), path.join(cwd, dir), { recursive: true });
-    const seedBefore = stamps(seed);
-    const cacheDir = tmpDir("gm-cache-");
-    assert.equal(renderShipped(cwd, { GEN_MANIFESTS_CACHE_DIR: cacheDir }), renderShipped(REPO, { GEN_MANIFESTS_CACHE: "off" }));
-    assert.deepEqual(entries(cacheDir), [], "the copy is the shipped set: all from the seed");
-    const template = fs.readdirSync(path.join(cwd, "kubernetes-in")).find((f) => f.endsWith(".yaml.hbs"))!;
-    fs.appendFileSync(path.join(cwd, "kubernetes-in", template), "# edited\n");
-    const edited = renderShipped(cwd, { GEN_MANIFESTS_CACHE_DIR: cacheDir });
-    assert.equal(edited, renderShipped(cwd, { GEN_MANIFESTS_CACHE: "off" }));
-    const written = entries(cacheDir).length;
-    assert.ok(written > 0 && written < entries(seed).length, `the edited template's entries only: ${written} of the seed's ${entries(seed).length}`);
-    assert.deepEqual(stamps(seed), seedBefore);
-  });
-
-  it("a damaged seed is a miss: the run compiles what it needs into the user's cache, and renders the same", () => {
-    const cli = copyOfCli(true);
-    const copy = path.join(path.dirname(cli), "compile-seed");
-    for (const e of fs.readdirSync(copy)) fs.writeFileSync(path.join(copy, e), e.endsWith(".js") ? "this is not code {" : "not V8's code cache");
-    const cacheDir = tmpDir("gm-cache-");
-    const r = runCli(["--params", "params/example.json", "--out", "-", "--quiet"], { cwd: REPO, env: { GEN_MANIFESTS_CACHE_DIR: cacheDir }, cli });
-    assert.equal(r.status, 0, r.all);
-    assert.equal(r.stdout, renderShipped(REPO, { GEN_MANIFESTS_CACHE: "off" }));
-    assert.ok(entries(cacheDir).length > 0, "compiled afresh, into the user's cache");
-  });
-
-  it("a shipped set that does not render (a fork's example parameters behind its schema) leaves the package without a seed, and the build goes on", () => {
-    const root = path.dirname(path.dirname(copyOfCli(false)));
-    for (const dir of ["kubernetes-in", "params"]) fs.cpSync(path.join(REPO, dir), path.join(root, dir), { recursive: true });
-    const missing = SHIPPED_SCHEMA.required![0];
-    const { [missing]: _, ...behind } = EXAMPLE_PARAMS;
-    fs.writeFileSync(path.join(root, "params", "example.json"), JSON.stringify(behind));
-    const skipped = seedCompileCache(root);
-    assert.ok("skipped" in skipped, JSON.stringify(skipped));
-    assert.match(skipped.skipped, new RegExp(`example\\.json.*${missing}.*required parameter is missing`));
-    assert.ok(!fs.existsSync(path.join(root, "dist", "compile-seed")));
-    // Mended, the copy gets a seed like the build's: the same code entries, named by their content
-    // (V8's entry of the CLI is keyed by the copied bundle's time stamp too).
-    fs.cpSync(path.join(REPO, "params", "example.json"), path.join(root, "params", "example.json"));
-    assert.deepEqual(seedCompileCache(root), { entries: fs.readdirSync(seed).length });
-    assert.deepEqual(entries(path.join(root, "dist", "compile-seed")).sort(), entries(seed).sort());
-  });
-
-  it("holds no parameter value: only the shipped templates' and schema's code", () => {
-    const secrets = Object.entries(SHIPPED_SCHEMA.properties ?? {}).filter(([, p]) => (p as { writeOnly?: boolean }).writeOnly).map(([name]) => EXAMPLE_PARAMS[name]);
-    const values = secrets.filter((v): v is string => typeof v === "string" && v.length >= 4);
-    assert.ok(values.length > 0, "the example has secret values to look for");
-    for (const e of entries(seed)) {
-      const code = fs.readFileSync(path.join(seed, e), "utf8");
-      for (const v of values) assert.ok(!code.includes(v), `${e} holds a secret value of params/example.json`);
-    }
   });
 });

@@ -78,13 +78,10 @@ export function memoryCache(): CompileCache & { entries: Map<string, string>; wr
     entries,
     writes,
     get: (key) => entries.get(key),
-    has: (key) => entries.has(key),
     set: (key, code) => {
       writes.push(key);
       entries.set(key, code);
     },
-    getCodeCache: () => undefined,
-    setCodeCache: () => undefined,
   };
 }
 

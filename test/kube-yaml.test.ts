@@ -7,6 +7,7 @@ import fc from "fast-check";
 import { parse } from "yaml";
 import { emitYaml } from "../src/emit-yaml";
 import { AMBIGUOUS_FORMS, dumpYaml, dumpYamlWithJsYaml, InexactInteger, isAmbiguous, KUBE_DUMP_SCHEMA, KUBE_SCALAR_RULES, loadKubeDocument, loadKubeDocuments, readsAsOther } from "../src/kube-yaml";
+import { propertyRuns } from "./helpers";
 
 const fullTest = (s: string): boolean => AMBIGUOUS_FORMS.some((re) => re.test(s));
 const implicitTypes = (KUBE_DUMP_SCHEMA as unknown as { compiledImplicit: { resolve(s: string): boolean }[] }).compiledImplicit;
@@ -83,7 +84,7 @@ describe("kube-yaml: property: an integer is read exactly or refused, never chan
           assert.ok(v > BigInt(Number.MAX_SAFE_INTEGER) || v < -BigInt(Number.MAX_SAFE_INTEGER), text);
         }
       }),
-      { numRuns: 2000 },
+      { numRuns: propertyRuns(2000, 200) },
     );
   });
 });
@@ -95,13 +96,13 @@ describe("kube-yaml: the ambiguity pre-check", () => {
   });
 
   it("agrees with the full test on arbitrary strings and on number-like ones", () => {
-    fc.assert(fc.property(fc.oneof(fc.string(), numberish), (s) => isAmbiguous(s) === fullTest(s)), { numRuns: 20000 });
+    fc.assert(fc.property(fc.oneof(fc.string(), numberish), (s) => isAmbiguous(s) === fullTest(s)), { numRuns: propertyRuns(20000, 2000) });
   });
 
   it("readsAsOther agrees with all of the dump schema's types, on short, arbitrary and number-like strings", () => {
     const words = ["true", "True", "TRUE", "false", "FALSE", "null", "Null", "NULL", ".inf", "-.Inf", ".NaN", "0b101", "0x1F", "0o17", "1e3", "+12.5"];
     assert.deepEqual([...upToTwoChars, ...words].filter((s) => readsAsOther(s) !== readsAsOtherFull(s)), []);
-    fc.assert(fc.property(fc.oneof(fc.string(), numberish), (s) => readsAsOther(s) === readsAsOtherFull(s)), { numRuns: 20000 });
+    fc.assert(fc.property(fc.oneof(fc.string(), numberish), (s) => readsAsOther(s) === readsAsOtherFull(s)), { numRuns: propertyRuns(20000, 2000) });
   });
 });
 
@@ -120,7 +121,7 @@ const plainData = fc.letrec((tie) => ({
 
 describe("kube-yaml: the emitter writes js-yaml's bytes", () => {
   it("on generated manifests-like values: nested maps and lists, tricky strings and keys, every kind of number", () => {
-    fc.assert(fc.property(plainData, (v) => emitYaml(v, KUBE_SCALAR_RULES) === dumpYamlWithJsYaml(v)), { numRuns: 5000 });
+    fc.assert(fc.property(plainData, (v) => emitYaml(v, KUBE_SCALAR_RULES) === dumpYamlWithJsYaml(v)), { numRuns: propertyRuns(5000, 500) });
   });
 
   const cases: [string, unknown][] = [
@@ -157,7 +158,7 @@ describe("kube-yaml: written strings read back exactly", () => {
       fc.property(fc.oneof(numberish, words, fc.string()), (s) => {
         assert.deepEqual(loadKubeDocument(dumpYaml({ [s]: s })), { [s]: s });
       }),
-      { numRuns: 20000 },
+      { numRuns: propertyRuns(20000, 2000) },
     );
   });
 });

@@ -5,7 +5,7 @@ import { compileTemplates } from "../src/stages/compile-templates";
 import { discoverTemplates } from "../src/stages/discover-templates";
 import { mergeParamLayers, parseParamsFile } from "../src/stages/load-params";
 import { validateParams } from "../src/stages/validate-params";
-import type { TracedText } from "../src/stages/compile-templates";
+import type { TracedText } from "../src/value-tokens";
 import fc from "fast-check";
 import { EXAMPLE_PARAMS, problemsOf, renderInMemory, REPO, SECRET_TEMPLATE, SHIPPED_SCHEMA, templateFiles, TEST_SCHEMA, WEB_TEMPLATE } from "./helpers";
 

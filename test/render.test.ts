@@ -1,8 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { parse } from "yaml";
-import { chunksOf } from "../src/stages/compile-templates";
-import { memoryCache, problemsOf, renderInMemory, secretText, WEB_TEMPLATE } from "./helpers";
+import { problemsOf, renderInMemory, secretText, WEB_TEMPLATE } from "./helpers";
 
 const CM = (data: string): string => `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm\ndata:\n${data}`;
 
@@ -256,153 +255,10 @@ describe("render: secrets stay secret", () => {
   });
 });
 
-/** A cache's entries kept by template text (see ByTemplateText): the compiler's checks, or the render's parsed documents (lists, or null). */
-const entriesOf = (cache: ReturnType<typeof memoryCache>, kind: "checks" | "documents") =>
-  [...cache.entries].filter(([, v]) => {
-    try {
-      const made = JSON.parse(v).made;
-      return Array.isArray(made) && made.every((m: unknown) => (kind === "documents" ? m === null || Array.isArray(m) : typeof m === "object" && m !== null && "sites" in m));
-    } catch {
-      return false; // code, not JSON
-    }
-  });
-
-describe("compile-templates: a template checked before, with the same text, is not parsed again", () => {
-  const cm = (name: string, extra = "") => `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: ${name}\ndata:\n  who: {{name}}\n${extra}`;
-
-  it("after an edit to one template of a chunk, the others are taken as checked; the edited one is checked afresh", () => {
-    const cache = memoryCache();
-    renderInMemory({ templates: { "a.yaml.hbs": cm("a"), "b.yaml.hbs": cm("b") }, cache });
-    const [[key, entry]] = entriesOf(cache, "checks");
-    // What the entry holds is what the run uses: a phase put into a kept template's checks comes out.
-    const kept = JSON.parse(entry);
-    kept.made[0].phase = "namespaces";
-    cache.entries.set(key, JSON.stringify(kept));
-    const edited = renderInMemory({ templates: { "a.yaml.hbs": cm("a"), "b.yaml.hbs": cm("b", "  more: x\n") }, cache });
-    assert.deepEqual(
-      edited.manifests.map((m) => [m.object.metadata.name, m.phase.name]),
-      [["a", "namespaces"], ["b", "config"]],
-    );
-    assert.deepEqual((edited.manifests[1].object as Record<string, any>).data, { who: "demo", more: "x" });
-    // And the edited template is still checked: an undeclared name in it is caught.
-    const problems = problemsOf(() => renderInMemory({ templates: { "a.yaml.hbs": cm("a"), "b.yaml.hbs": cm("b", "  more: {{nope}}\n") }, cache }));
-    assert.match(problems.join("\n"), /tpl\/b\.yaml\.hbs:7:\d+: "nope" is not a declared parameter/);
-  });
-  it("after a template is added to a chunk, the others are taken as checked and as parsed; only the new one is parsed", () => {
-    const before = ["a.yaml.hbs", "c.yaml.hbs"];
-    const after = ["a.yaml.hbs", "b.yaml.hbs", "c.yaml.hbs"];
-    assert.equal(chunksOf(after, (n) => n).length, 1, "the test needs one chunk");
-    const cache = memoryCache();
-    renderInMemory({ templates: Object.fromEntries(before.map((f) => [f, cm(f[0])])), cache });
-    // Marks put into a's checks and parsed documents come out: neither was made again.
-    const [[checksKey, checks]] = entriesOf(cache, "checks");
-    const keptChecks = JSON.parse(checks);
-    keptChecks.made[0].phase = "namespaces";
-    cache.entries.set(checksKey, JSON.stringify(keptChecks));
-    const [[docsKey, docs]] = entriesOf(cache, "documents");
-    const keptDocs = JSON.parse(docs);
-    keptDocs.made[0][0].data.marked = "from the cache";
-    cache.entries.set(docsKey, JSON.stringify(keptDocs));
-    const added = renderInMemory({ templates: Object.fromEntries(after.map((f) => [f, cm(f[0])])), cache });
-    assert.deepEqual(
-      added.manifests.map((m) => [m.object.metadata.name, m.phase.name, (m.object as Record<string, any>).data]),
-      [["a", "namespaces", { who: "demo", marked: "from the cache" }], ["b", "config", { who: "demo" }], ["c", "config", { who: "demo" }]],
-    );
-  });
-
-  it("after an edit, the chunk's other templates take their code from the chunk's code as it was, not compiled again", () => {
-    const cache = memoryCache();
-    renderInMemory({ templates: { "a.yaml.hbs": cm("a"), "b.yaml.hbs": cm("b") }, cache });
-    const chunkCode = [...cache.entries].filter(([, v]) => v.startsWith("// "));
-    assert.equal(chunkCode.length, 1);
-    // What the chunk's code holds is what the run uses: a's text changed in it (same length) comes out.
-    const [key, code] = chunkCode[0];
-    assert.equal(code.split("who: ").length, 3, "a's and b's text, once each");
-    cache.entries.set(key, code.replace("who: ", "WHO: "));
-    const edited = renderInMemory({ templates: { "a.yaml.hbs": cm("a"), "b.yaml.hbs": cm("b", "  more: x\n") }, cache });
-    assert.deepEqual(
-      edited.manifests.map((m) => (m.object as Record<string, any>).data),
-      [{ WHO: "demo" }, { who: "demo", more: "x" }],
-    );
-    // A damaged chunk's code (a length that does not fit): its templates are parsed and compiled again.
-    for (const [k, v] of cache.entries) if (v.startsWith("// ")) cache.entries.set(k, v.replace(/^\/\/ (\d+)/, (_, n) => `// ${Number(n) + 1}`));
-    const again = renderInMemory({ templates: { "a.yaml.hbs": cm("a"), "b.yaml.hbs": cm("b", "  more: z\n") }, cache });
-    assert.deepEqual(
-      again.manifests.map((m) => (m.object as Record<string, any>).data),
-      [{ who: "demo" }, { who: "demo", more: "z" }],
-    );
-  });
-});
-
-describe("render: each text's parsed documents are kept between runs", () => {
-  const parsedEntries = (cache: ReturnType<typeof memoryCache>) => entriesOf(cache, "documents");
-  const widget = (name: string, body: string) => `apiVersion: example.com/v1\nkind: Widget\nmetadata:\n  name: ${name}\nspec:\n${body}`;
-  const templates = { "a.yaml.hbs": widget("a", "  who: {{name}}\n"), "b.yaml.hbs": widget("b", "  replicas: {{replicas}}\n{{#if flag}}  flagged: true\n{{/if}}") };
-
-  it("an unchanged text is not parsed again, and a warm run writes nothing", () => {
-    const cache = memoryCache();
-    const cold = renderInMemory({ templates, cache });
-    assert.equal(parsedEntries(cache).length, 1);
-    cache.writes.length = 0;
-    assert.deepEqual(renderInMemory({ templates, cache }).manifests, cold.manifests);
-    assert.deepEqual(cache.writes, []);
-    // What the entry holds is what the run uses: a mark put into a kept document comes out.
-    const [key, entry] = parsedEntries(cache)[0];
-    const kept = JSON.parse(entry);
-    kept.made[0][0].spec.marked = "from the cache";
-    cache.entries.set(key, JSON.stringify(kept));
-    const objects = renderInMemory({ templates, cache }).manifests.map((m) => m.object as Record<string, any>);
-    assert.equal(objects.find((o) => o.metadata.name === "a")!.spec.marked, "from the cache");
-  });
-
-  it("a changed text (an edit, or an {{#if}} that now keeps more) is parsed again; the chunk's other texts are not", () => {
-    const cache = memoryCache();
-    renderInMemory({ templates, cache });
-    const [key, entry] = parsedEntries(cache)[0];
-    const kept = JSON.parse(entry);
-    kept.made[0][0].spec.marked = "from the cache";
-    cache.entries.set(key, JSON.stringify(kept));
-    cache.writes.length = 0;
-    const flagged = renderInMemory({ templates, cache, params: { name: "demo", password: "p", flag: true } }).manifests.map((m) => m.object as Record<string, any>);
-    assert.equal(flagged.find((o) => o.metadata.name === "b")!.spec.flagged, true);
-    assert.equal(flagged.find((o) => o.metadata.name === "a")!.spec.marked, "from the cache");
-    assert.deepEqual(cache.writes, [key], "the chunk's entry is written again, with the new text");
-    const edited = { ...templates, "a.yaml.hbs": widget("a", "  who: {{name}}\n  edited: yes\n") };
-    const objects = renderInMemory({ templates: edited, cache }).manifests.map((m) => m.object as Record<string, any>);
-    assert.deepEqual(objects.find((o) => o.metadata.name === "a")!.spec, { who: "demo", edited: true });
-  });
-
-  it("a document that JSON cannot hold exactly (-0, .inf, .nan, aliases) is parsed again each time, with the same result", () => {
-    const odd = { "odd.yaml.hbs": widget("odd", "  zero: -0\n  big: .inf\n  small: -.inf\n  nan: .nan\n  base: &b {k: '{{name}}' }\n  copy: *b\n"), ...templates };
-    const cache = memoryCache();
-    const uncached = renderInMemory({ templates: odd });
-    assert.deepEqual(renderInMemory({ templates: odd, cache }).manifests, uncached.manifests);
-    assert.deepEqual(renderInMemory({ templates: odd, cache }).manifests, uncached.manifests);
-    assert.deepEqual(JSON.parse(parsedEntries(cache)[0][1]).made.map((d: unknown) => d === null), [false, false, true]);
-  });
-
-  it("a damaged entry is a miss: parsed afresh and written again", () => {
-    const cache = memoryCache();
-    const cold = renderInMemory({ templates, cache });
-    const [key] = parsedEntries(cache)[0];
-    for (const damage of ["not json {", '{"texts":["x"],"made":[[]]}', '{"texts":[1,2],"made":[3,4]}']) {
-      cache.entries.set(key, damage);
-      assert.deepEqual(renderInMemory({ templates, cache }).manifests, cold.manifests, damage);
-      assert.notEqual(cache.entries.get(key), damage, "written again");
-    }
-  });
-
+describe("render: problems", () => {
   it("reports each template's problems together, in the set's order, whatever stage found them", () => {
-    const broken = { "a.yaml.hbs": "a: [unclosed\n", "b.yaml.hbs": widget("b", "  x: {{obj.nothing}}\n"), "c.yaml.hbs": "c: [unclosed\n" };
-    const problems = problemsOf(() => renderInMemory({ templates: broken, cache: memoryCache() }));
+    const broken = { "a.yaml.hbs": "a: [unclosed\n", "b.yaml.hbs": "apiVersion: example.com/v1\nkind: Widget\nmetadata:\n  name: b\nspec:\n  x: {{obj.nothing}}\n", "c.yaml.hbs": "c: [unclosed\n" };
+    const problems = problemsOf(() => renderInMemory({ templates: broken }));
     assert.deepEqual(problems.map((p) => p.split(":")[0]), ["tpl/a.yaml.hbs", "tpl/b.yaml.hbs", "tpl/c.yaml.hbs"], problems.join("\n"));
-  });
-
-  it("holds no parameter value, secret or not: only the templates' text and tokens", () => {
-    const cache = memoryCache();
-    const secret = { "s.yaml.hbs": "apiVersion: v1\nkind: Secret\nmetadata:\n  name: s\nstringData:\n  password: {{password}}\n" };
-    renderInMemory({ templates: { ...templates, ...secret }, cache, params: { name: "NAME-SENTINEL", password: "PASSWORD-SENTINEL", replicas: 7357 } });
-    const [, entry] = parsedEntries(cache)[0];
-    for (const value of ["NAME-SENTINEL", "PASSWORD-SENTINEL", "7357"]) assert.ok(!entry.includes(value), value);
   });
 });

@@ -104,7 +104,7 @@ describe("taint follows the value, not the spelling", () => {
   });
 
   it("a secret is an opaque wrapper: no property of it can be read, listed or printed", () => {
-    const { SecretValue, unwrap } = require("../src/stages/compile-templates") as typeof import("../src/stages/compile-templates");
+    const { SecretValue, unwrap } = require("../src/value-tokens") as typeof import("../src/value-tokens");
     const s = new SecretValue(["password"], SECRET);
     assert.deepEqual(Object.getOwnPropertyNames(s), []);
     assert.equal(String(s), "[secret]");

@@ -1,11 +1,10 @@
-// Writing a folder: small folders are written on the main thread, large ones on a second thread.
-// Both must give the same files, bytes and modes, and a failure on either side must leave the
-// earlier folder as it was and nothing staged beside it.
+// Writing a folder: the files, bytes and modes planned, and a failure anywhere leaves the earlier
+// folder as it was and nothing staged beside it.
 import assert from "node:assert/strict";
 import fs from "node:fs";
 import path from "node:path";
 import { describe, it } from "node:test";
-import { createFile, WRITER_THREAD_MIN_FILES } from "../src/file-writer";
+import { createFile } from "../src/file-writer";
 import { MARKER_FILE, MARKER_TEXT } from "../src/stages/build-output";
 import { replaceTrees } from "../src/stages/write-output";
 import { GenError } from "../src/errors";
@@ -37,7 +36,7 @@ function planned(tree: OutputTree): Map<string, { content: string; mode: number 
 const siblings = (dir: string): string[] => fs.readdirSync(path.dirname(dir)).sort();
 
 describe("writing an output folder", () => {
-  for (const count of [3, WRITER_THREAD_MIN_FILES - 1, WRITER_THREAD_MIN_FILES, WRITER_THREAD_MIN_FILES * 2 + 7]) {
+  for (const count of [3, 257]) {
     it(`writes ${count} files with their bytes and modes, into a new folder and over an earlier one`, () => {
       const dir = path.join(tmpDir("gm-write-"), "out");
       const first = plannedTree(dir, count);
@@ -51,8 +50,7 @@ describe("writing an output folder", () => {
     });
   }
 
-  // Few files written (on the main thread), and enough to be written on the second thread, links and all.
-  for (const changing of [1, WRITER_THREAD_MIN_FILES]) {
+  for (const changing of [1, 100]) {
     it(`over an earlier folder (${changing} changed), a file that stays as it is keeps its inode and time stamps; the others are new`, () => {
       const dir = path.join(tmpDir("gm-write-keep-"), "out");
       const first = plannedTree(dir, changing + 20);
@@ -94,9 +92,9 @@ describe("writing an output folder", () => {
     assert.throws(() => createFile(noSpace, 0o022, path.join(dir, "other.yaml"), null, path.join(dir, "old.yaml")), /no space/);
   });
 
-  it("writes two folders (out/ and secrets/) through one writer, when only together they make a large run", () => {
+  it("writes two folders (out/ and secrets/) in one run", () => {
     const root = tmpDir("gm-write-two-");
-    const out = plannedTree(path.join(root, "out"), WRITER_THREAD_MIN_FILES - 100);
+    const out = plannedTree(path.join(root, "out"), 100);
     const secrets = plannedTree(path.join(root, "secrets"), 200, (i) => ({ content: `kind: Secret # ${i}\n`, mode: 0o600 }));
     secrets.dirMode = 0o700;
     replaceTrees([out, secrets], "/nonexistent-templates", (d) => d);
@@ -106,7 +104,7 @@ describe("writing an output folder", () => {
     assert.deepEqual(fs.readdirSync(root).sort(), ["out", "secrets"]);
   });
 
-  for (const count of [5, WRITER_THREAD_MIN_FILES + 10]) {
+  for (const count of [5]) {
     it(`a file that cannot be created (${count} files) fails the run and leaves the earlier folder as it was`, () => {
       const dir = path.join(tmpDir("gm-write-fail-"), "out");
       const earlier = plannedTree(dir, 4);
@@ -123,12 +121,12 @@ describe("writing an output folder", () => {
     });
   }
 
-  it("a failure while the second thread writes (a manifest that cannot be serialized) leaves nothing staged", () => {
+  it("a failure while the files are written (a manifest that cannot be serialized) leaves nothing staged", () => {
     const dir = path.join(tmpDir("gm-write-throw-"), "out");
-    const tree = plannedTree(dir, WRITER_THREAD_MIN_FILES * 2, (i) => ({
+    const tree = plannedTree(dir, 200, (i) => ({
       mode: 0o644,
       get content(): string {
-        if (i === WRITER_THREAD_MIN_FILES + 3) throw new Error("cannot serialize");
+        if (i === 103) throw new Error("cannot serialize");
         return `n: ${i}\n`;
       },
     }));

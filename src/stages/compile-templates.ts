@@ -1,493 +1,147 @@
-// Parses every template before any is rendered, checks what each one may use, and compiles them
-// in an isolated Handlebars environment.
-//
-// Values are data, never structure: every `{{expr}}` is rewritten to print an opaque token
-// instead of its value. The render stage parses the YAML with only tokens in it and puts each
-// value into the parsed tree afterwards, so no value ever passes through the YAML parser.
-import HandlebarsRuntime from "handlebars/runtime";
-import { closestName } from "../closest-name";
-import { DIALECT_NAMES, type DialectName, isDialectName } from "../config-dialects";
-import { type ByTemplateText, cacheKey, CompileCache, loadModuleCode, madeFrom, ModuleCode, NO_CACHE, placesIn, readByTemplateText } from "../compile-cache";
+// Parses every template before any is rendered, checks what each one may use (template-analysis.ts),
+// and compiles them for the Handlebars runtime (template-runtime.ts), through the compile cache
+// when it is given one.
+import { cacheKey, CompileCache, NO_CACHE } from "../compile-cache";
 import { GenError, Problem } from "../errors";
-import { Phase, phaseByName, PHASES } from "../phases";
-import { describeSyntaxError } from "../template-syntax";
+import { phaseByName } from "../phases";
+import { analyseTemplate, checkPartialCalls, type FileAnalysis, parseTemplate } from "../template-analysis";
+import { type CompiledTemplate, type CompiledUnit, instantiate, loadSet, partialName, precompiled, setSource, type TraceRender } from "../template-runtime";
+import { buildTracer, type Tracer } from "../template-trace";
 import { secretParamNames } from "./validate-params";
-import type { EmitSite, ParamSchema, ParamValue, ParamValues, TemplateFile } from "../types";
-
-type HelperOptions = import("handlebars").HelperOptions;
-type TemplateDelegate = import("handlebars").TemplateDelegate;
-type RuntimeOptions = import("handlebars").RuntimeOptions;
-
-/** The full compiler (parser, code generator), loaded only when a template must be compiled. */
-const compiler = (): typeof import("handlebars") => require("handlebars") as typeof import("handlebars");
-
-type Node = hbs.AST.Node;
-type Program = hbs.AST.Program;
-type Expression = hbs.AST.Expression;
-type PathExpression = hbs.AST.PathExpression;
-
-/** Alphanumeric, so it is a plain scalar wherever it stands in YAML. */
-export const TOKEN_PREFIX = "GMv9x";
-export const TOKEN_SUFFIX = "xGM";
-export const TOKEN_PATTERN = /GMv9x(\d+)xGM/g;
-export const tokenFor = (i: number): string => `${TOKEN_PREFIX}${i}${TOKEN_SUFFIX}`;
-
-/**
- * A secret parameter's value, wrapped so that every place it reaches is known. It has no property
- * of its own (its value and names are private fields), so no template path, block or lookup can
- * read into it: a template can only hand it on whole, and only {@link unwrap} takes the value out,
- * with the secret's name attached.
- */
-export class SecretValue {
-  readonly #names: string[];
-  readonly #value: ParamValue;
-  constructor(names: string[], value: ParamValue) {
-    this.#names = names;
-    this.#value = value;
-  }
-  static names(v: SecretValue): string[] {
-    return v.#names;
-  }
-  static value(v: SecretValue): ParamValue {
-    return v.#value;
-  }
-  // Whatever prints this by accident prints no secret.
-  toString(): string {
-    return "[secret]";
-  }
-  toJSON(): string {
-    return "[secret]";
-  }
-}
-
-/**
- * A value as a template handed it over, with every secret in it (at any depth: `{{this}}` at the
- * top is every parameter) replaced by its value, and the names of those secrets: whatever carries
- * any part of a secret is that secret, wherever it lands.
- */
-export function unwrap(v: unknown): { value: unknown; secrets: string[] } {
-  if (v instanceof SecretValue) return { value: SecretValue.value(v), secrets: SecretValue.names(v) };
-  if (v === null || typeof v !== "object") return { value: v, secrets: [] };
-  const secrets = new Set<string>();
-  const value = revealed(v, secrets, new Set());
-  return { value, secrets: [...secrets] };
-}
-
-/** A copy of `v` with its secrets' values in place of them; `v` itself when it holds none. */
-function revealed(v: unknown, secrets: Set<string>, path: Set<object>): unknown {
-  if (v instanceof SecretValue) {
-    for (const n of SecretValue.names(v)) secrets.add(n);
-    return SecretValue.value(v);
-  }
-  if (v === null || typeof v !== "object" || path.has(v)) return v;
-  path.add(v);
-  let copy: unknown[] | Record<string, unknown> | undefined;
-  const entries: [string | number, unknown][] = Array.isArray(v) ? v.map((x, i) => [i, x]) : Object.entries(v);
-  for (const [k, x] of entries) {
-    const y = revealed(x, secrets, path);
-    if (y === x && copy === undefined) continue;
-    copy ??= Array.isArray(v) ? [...v] : { ...v };
-    if (typeof k === "number") (copy as unknown[])[k] = y;
-    else Object.defineProperty(copy, k, { value: y, enumerable: true, writable: true, configurable: true });
-  }
-  path.delete(v);
-  return copy ?? v;
-}
-
-/** One value printed during a render, in the order the tokens were handed out. */
-export interface Emitted {
-  value: unknown;
-  secrets: string[];
-  site: EmitSite;
-  /** The format of the `{{#config}}` block it was printed in, if any (see config-dialects.ts). */
-  dialect?: DialectName;
-}
-
-export interface RenderedText {
-  text: string;
-  emitted: Emitted[];
-}
-
-/** A place in a template or partial, 1-based; no column where the text there was computed. */
-export interface SourcePlace {
-  file: string;
-  line: number;
-  column?: number;
-}
-
-/** A render that knows, for each character of its output, which template text produced it. */
-export interface TracedText extends RenderedText {
-  /** Where the output at `offset` (into `text`) was written in a template or partial. */
-  placeAt(offset: number): SourcePlace | undefined;
-}
-
-export interface CompiledTemplate {
-  file: TemplateFile;
-  phaseOverride?: Phase;
-  render(values: ParamValues, secretNames: Set<string>): RenderedText;
-  /**
-   * The same render, traced back to template lines (for error messages only: it compiles the
-   * set again, with line marks in the text, so it costs nothing until something is wrong).
-   */
-  trace(values: ParamValues, secretNames: Set<string>): TracedText;
-  /** Frees the template's code once it will not be rendered again. */
-  release(): void;
-}
-
-/** Thrown inside a render, caught by the render stage, which adds nothing but the file name. */
-export class RenderFault extends Error {
-  constructor(
-    readonly site: { template: string; line?: number; column?: number },
-    message: string,
-  ) {
-    super(message);
-  }
-}
-
-interface CustomHelper {
-  /** Declared parameters the helper reads from the root context. */
-  reads: string[];
-  usage: string;
-  fn: (args: unknown[], root: Record<string, unknown>) => unknown;
-}
-
-// The only helpers a template may call besides if/unless/each/with.
-const HELPERS: Record<string, CustomHelper> = {
-  image: {
-    reads: ["docker_registry", "docker_image_prefix", "image_tag"],
-    usage: '{{image "keystone"}}',
-    // <registry>/<prefix>/<name>:<tag>; an empty registry means the default one (no leading slash).
-    fn([name], root) {
-      if (typeof name !== "string" || name === "") throw new Error('expects an image name, e.g. {{image "keystone"}}');
-      const registry = String(unwrap(root.docker_registry).value ?? "").replace(/\/+$/, "");
-      const prefix = String(unwrap(root.docker_image_prefix).value ?? "").replace(/^\/+|\/+$/g, "");
-      const tag = String(unwrap(root.image_tag).value ?? "");
-      return [registry, prefix, name].filter((s) => s !== "").join("/") + (tag ? `:${tag}` : "");
-    },
-  },
-  uri_component: {
-    reads: [],
-    usage: "{{uri_component rabbitmq_password}}",
-    // A value inside a URL (a password in a transport URL): percent-encoded, so that `@`, `:`, `/`,
-    // `#`, `%` and blanks stay the value's own; the reader decodes it (oslo.messaging unquotes both).
-    fn([value]) {
-      if (typeof value !== "string" && typeof value !== "number") throw new Error("expects a text value, e.g. {{uri_component rabbitmq_password}}");
-      return encodeURIComponent(String(value)).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
-    },
-  },
-};
-const BLOCK_HELPERS = new Set(["if", "unless", "each", "with", "config"]);
-/** The helper of that name: its own entry in the table, never a name every object inherits (`constructor`). */
-const helperNamed = (name: string): CustomHelper | undefined => (Object.hasOwn(HELPERS, name) ? HELPERS[name] : undefined);
-const COMPILE_OPTIONS = {
-  strict: true,
-  noEscape: true,
-  knownHelpersOnly: true,
-  knownHelpers: Object.fromEntries([...Object.keys(HELPERS), "__emit", "config"].map((n) => [n, true])),
-};
-/** Part of every cache key. Taken once: Handlebars adds to the options it is given. */
-const COMPILE_OPTIONS_JSON = JSON.stringify(COMPILE_OPTIONS);
-/** A copy for each compilation, so that the options are the same for every template. */
-const compileOptions = (): CompileOptions => ({ ...COMPILE_OPTIONS, knownHelpers: { ...COMPILE_OPTIONS.knownHelpers } });
-const SCOPE_CHANGING = new Set(["each", "with"]);
-
-const DIRECTIVE = /^\s*gen-manifests:\s*phase\s*=\s*(\S+)\s*$/;
-
-/** What a context or a block parameter is known to be: the parameters, a secret, or anything else. */
-type Shape = "params" | "secret" | "unknown";
-
-interface Scope {
-  /** The contexts `../` steps back through, the current one last (#with and #each add one). */
-  contexts: Shape[];
-  blockParams: Map<string, Shape>;
-}
-
-/** Names every JavaScript object inherits (`constructor`, `__proto__`, `toString`, ...): never a parameter or a field. */
-export const INHERITED_NAMES: ReadonlySet<string> = new Set(Object.getOwnPropertyNames(Object.prototype));
-
-interface PartialCall {
-  partial: string;
-  hashKeys: Set<string>;
-  file: TemplateFile;
-  line: number;
-  column: number;
-}
-
-interface FileAnalysis {
-  file: TemplateFile;
-  /** Undeclared names used at root scope (allowed in partials if every caller passes them). */
-  freeVars: Map<string, { line: number; column: number }>;
-  calls: PartialCall[];
-  phaseOverride?: Phase;
-}
+import type { EmitSite, ParamSchema, TemplateFile } from "../types";
 
 export interface CompileTemplatesInput {
   files: TemplateFile[];
   schema: ParamSchema;
+  /** Where compiled templates are kept between runs; none (everything compiled in memory) by default. */
   cache?: CompileCache;
 }
 
+/** A template's YAML documents as JSON, with the rendered text (tokens in place of values) they were parsed from. */
+export type ParsedText = [text: string, documents: string];
+
 export interface TemplateSet {
   templates: CompiledTemplate[];
+  /** Each template's documents as an earlier run of this same set parsed them, by template name. */
+  parsedBefore(): Map<string, ParsedText>;
+  /** Keeps each template's documents as this run parsed them, for the next run of this set. */
+  keepParsed(parsed: Map<string, ParsedText>): void;
 }
 
-export function partialName(file: TemplateFile): string {
-  const base = file.name.replace(/(\.hbs)$/, "");
-  const slash = base.lastIndexOf("/");
-  return base.slice(0, slash + 1) + base.slice(slash + 2);
-}
-
-/** One template ready to run: its precompiled code, print sites and phase directive. */
-interface CompiledUnit {
-  file: TemplateFile;
-  /**
-   * Handlebars' precompiled code, evaluated only when the template is first rendered. A template
-   * (not a partial) of a set read from the cache has none here: its code is in its chunk's entry.
-   */
-  spec?: string;
-  sites: Omit<EmitSite, "template">[];
-  phaseOverride?: Phase;
-}
-
-/**
- * Templates (not partials) are evaluated, and kept in the cache, in chunks: a chunk ends after a
- * template whose name hashes to a multiple of 128, or at 512 templates. Its boundaries follow the
- * names, not positions (content-defined chunking, as rsync and restic cut files), so adding or
- * removing a template changes its own chunk's entries and no other; with fixed runs of 256, it
- * changed every later chunk's (+1.2 s once at 10,000 templates). Chunks average 128 templates, but
- * a template is in one of 256 on average (a long chunk holds more templates), as it was then: an
- * edit makes its whole chunk's code again.
- */
-const CHUNK_BOUNDARY = 128;
-const MAX_CHUNK = 512;
-
-/** FNV-1a over the name's UTF-16 units, finished as MurmurHash3 finishes: its low bits depend on every unit. */
-function nameHash(name: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < name.length; i++) h = Math.imul(h ^ name.charCodeAt(i), 0x01000193);
-  h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
-  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
-  return (h ^ (h >>> 16)) >>> 0;
-}
-
-/** Whether a chunk may end after the template of this name; a set asks once per name, several times a run. */
-const endsChunk = new Map<string, boolean>();
-const isChunkEnd = (name: string): boolean => {
-  let ends = endsChunk.get(name);
-  if (ends === undefined) endsChunk.set(name, (ends = nameHash(name) % CHUNK_BOUNDARY === 0));
-  return ends;
-};
-
-/** A list of templates cut into chunks, in order, by their names. */
-export function chunksOf<T>(list: T[], nameOf: (item: T) => string): T[][] {
-  const chunks: T[][] = [];
-  let chunk: T[] = [];
-  for (const item of list) {
-    chunk.push(item);
-    if (chunk.length === MAX_CHUNK || isChunkEnd(nameOf(item))) {
-      chunks.push(chunk);
-      chunk = [];
-    }
-  }
-  if (chunk.length) chunks.push(chunk);
-  return chunks;
-}
-
-const fileName = (f: TemplateFile): string => f.name;
-/** The name of a compiled unit or template, as chunks are cut by. */
-export const unitName = (u: { file: TemplateFile }): string => u.file.name;
-
-/**
- * A chunk's code: a CommonJS module whose exports are its templates' precompiled specs, in order.
- * Its first line holds each spec's length, so that after an edit to one template the others'
- * code is taken from it (see {@link specsOf}), with no entry of each template's own to write.
- */
-const chunkSource = (specs: string[]): string => `// ${specs.map((s) => s.length).join(",")}\nmodule.exports = [${specs.join(",\n")}];`;
-
-/** Each template's spec, as source text, from a chunk's code; undefined if it is not such code. */
-function specsOf(code: string | undefined, count: number): string[] | undefined {
-  const header = code?.match(/^\/\/ ([\d,]*)\nmodule\.exports = \[/);
-  if (!code || !header) return undefined;
-  const lengths = header[1].split(",").map(Number);
-  if (lengths.length !== count) return undefined;
-  const specs: string[] = [];
-  let at = header[0].length;
-  for (const [i, length] of lengths.entries()) {
-    specs.push(code.slice(at, at + length));
-    at += length;
-    const after = i === count - 1 ? "];" : ",\n";
-    if (code.slice(at, at + after.length) !== after) return undefined;
-    at += after.length;
-  }
-  return at === code.length ? specs : undefined;
-}
-
-/**
- * A chunk's cache key: what its code depends on (the compiler, and its templates' names and text),
- * not the whole set. An edit to one template then leaves the other chunks' entries, and V8's
- * compiled code of them, valid.
- */
-function chunkKey(members: TemplateFile[]): string {
-  // Asked for by the set's key, its checks, its entries and its loading: the text is hashed once.
-  const known = chunkKeys.get(members[0]);
-  if (known && known.last === members[members.length - 1] && known.size === members.length) return known.key;
-  const key = chunkKeyOf(members.map((f) => f.name), members.map((f) => f.text));
-  chunkKeys.set(members[0], { last: members[members.length - 1], size: members.length, key });
-  return key;
-}
-
-const chunkKeyOf = (names: string[], texts: string[]): string =>
-  cacheKey("template-chunk-v2", HANDLEBARS_VERSION, rewriteMustaches.toString(), COMPILE_OPTIONS_JSON, ...names.map((name, i) => `${name}\0${texts[i]}`));
-
-/** A chunk's key, by its first template (a chunk is a run of the set's templates: its first, last and size name it). */
-const chunkKeys = new WeakMap<TemplateFile, { last: TemplateFile; size: number; key: string }>();
-
-/**
- * What checking a template depends on besides its own text: the declared parameters and which
- * partials exist. A partial's own text is checked with every run that compiles (it is short).
- */
-const checkContextOf = (declared: Set<string>, secrets: Set<string>, partialNames: Set<string>): string =>
-  cacheKey(checkerId(), [...declared].sort().join(","), [...secrets].sort().join(","), [...partialNames].sort().join(","));
-
-/** The checks' own code and rules: another version of gen-manifests never takes an earlier one's results. */
-let checker: string | undefined;
-const checkerId = (): string =>
-  (checker ??= cacheKey(analyseTemplate.toString(), checkConfigBlock.toString(), JSON.stringify(Object.entries(HELPERS).map(([name, h]) => [name, h.reads])), [...BLOCK_HELPERS].join(","), [...INHERITED_NAMES].join(","), DIRECTIVE.source, PHASES.map((p) => p.name).join(",")));
-
-/** A template that passed its checks: its analysis, and what it prints where (with its code, once compiled). */
+/** A template that passed its checks: its analysis, and its code and print sites. */
 interface Checked {
   analysis: FileAnalysis;
   unit: CompiledUnit;
 }
 
-/** A checked template as its chunk's cache entry keeps it. */
-interface CheckedTemplate {
+/** A checked template as its own cache entry keeps it. */
+interface TemplateEntry {
+  spec: string;
   sites: Omit<EmitSite, "template">[];
   phase: string | null;
   freeVars: [string, number, number][];
   calls: [string, string[], number, number][];
 }
 
-/** A chunk's checks, in this context (the same declared parameters and partials), by its last template name: see {@link ByTemplateText}. */
-const checkedChunkKey = (members: TemplateFile[], context: string): string => cacheKey("checked-chunk-v4", context, members[members.length - 1].name);
-
-/** A template as it was checked before: what it prints where, and its analysis. */
-function asChecked(file: TemplateFile, t: CheckedTemplate): Checked {
-  const phaseOverride = t.phase ? phaseByName(t.phase) : undefined;
-  const freeVars = new Map(t.freeVars.map(([name, line, column]) => [name, { line, column }]));
-  const calls = t.calls.map(([partial, hashKeys, line, column]) => ({ partial, hashKeys: new Set(hashKeys), file, line, column }));
-  return { analysis: { file, freeVars, calls, phaseOverride }, unit: { file, sites: t.sites, phaseOverride } };
-}
-
 /**
- * The templates of the set that passed every check before, in another set with the same declared
- * parameters and partials (the set before an edit, or before a template was added or removed):
- * they need not be parsed again. In a chunk whose code must be made again (one of its templates
- * changed), each takes its code from the chunk's code as it was then (the names and texts its
- * checks were made from); if that is gone, the chunk's templates are parsed again.
+ * The set is compiled once and kept whole (one entry to read on a warm run). Each template is
+ * also kept on its own, by its name and text and what its checks depend on (the declared
+ * parameters, the secrets and the partials' names), so that after an edit only the edited
+ * template is parsed again. The gen-manifests build is part of every key (see compile-cache.ts).
  */
-function checkedBefore(cache: CompileCache, chunks: TemplateFile[][], earlier: (ByTemplateText<CheckedTemplate> | undefined)[]): Map<TemplateFile, Checked> {
-  const reused = new Map<TemplateFile, Checked>();
-  chunks.forEach((members, c) => {
-    const entry = earlier[c];
-    if (!entry) return;
-    const names = members.map(fileName);
-    const at = placesIn(entry, names);
-    const same = members.map((f, i) => entry.texts[at[i]] === f.text);
-    const whole = madeFrom(entry, names, members.map((f) => f.text));
-    const specs = whole ? [] : specsOf(cache.get(chunkKeyOf(entry.names, entry.texts)), entry.names.length);
-    if (!specs) return;
-    members.forEach((file, i) => {
-      if (!same[i]) return;
-      let t;
-      try {
-        t = asChecked(file, entry.made[at[i]]);
-      } catch {
-        return; // a damaged entry: checked afresh
-      }
-      if (!whole) t.unit.spec = specs[at[i]];
-      reused.set(file, t);
-    });
-  });
-  return reused;
-}
-
-function checkedChunk(members: Checked[]): CheckedTemplate[] {
-  return members.map(({ analysis: a, unit }) => ({
-    sites: unit.sites,
-    phase: a.phaseOverride?.name ?? null,
-    freeVars: [...a.freeVars].map(([name, { line, column }]) => [name, line, column]),
-    calls: a.calls.map((c) => [c.partial, [...c.hashKeys], c.line, c.column]),
-  }));
-}
-
 export function compileTemplates(input: CompileTemplatesInput): TemplateSet {
   const declared = new Set(Object.keys(input.schema.properties ?? {}));
   const secrets = secretParamNames(input.schema);
   const cache = input.cache ?? NO_CACHE;
-  // The whole set, when it compiled before exactly as it is: no parsing, one evaluation per chunk.
-  // Its templates are in it through their chunks' keys; the partials, which are in no chunk, by their text.
-  const partials = input.files.filter((f) => f.isPartial);
-  const chunks = chunksOf(input.files.filter((f) => !f.isPartial), fileName).map(chunkKey);
-  const setKey = cacheKey("template-set-v3", HANDLEBARS_VERSION, rewriteMustaches.toString(), COMPILE_OPTIONS_JSON, checkerId(), [...declared].sort().join(","), [...secrets].sort().join(","), ...partials.map((f) => `${f.name}\0${f.text}`), ...chunks);
-  const units = loadCompiledSet(cache, setKey, input.files) ?? compileSet(input.files, declared, secrets, cache, setKey, true);
-  // A chunk's code missing from the cache: everything is compiled again, from the templates.
-  return instantiate(units, cache, () => compileSet(input.files, declared, secrets, cache, setKey, false));
+  const partialNames = new Set(input.files.filter((f) => f.isPartial).map(partialName));
+  const context = cacheKey([...declared].sort().join(","), [...secrets].sort().join(","), [...partialNames].sort().join(","));
+  const setKey = cacheKey("template-set", context, ...input.files.map((f) => `${f.name}\0${f.text}`));
+  const cached = cache.get(setKey);
+  let units = cached === undefined ? undefined : loadSet(cached, input.files);
+  if (!units) {
+    // Compiled, then loaded from its code as a warm run loads it: a hit runs what a miss does.
+    const code = setSource(compileSet(input.files, declared, secrets, partialNames, cache, context));
+    cache.set(setKey, code);
+    units = loadSet(code, input.files);
+    if (!units) throw new Error("the compiled template set does not load");
+  }
+  const parsedKey = cacheKey("parsed-documents", setKey);
+  let before: Map<string, ParsedText> | undefined;
+  let tracer: Tracer | undefined;
+  const trace: TraceRender = (file, values, secretNames) => (tracer ??= buildTracer(input.files)).trace(file.name, values, secretNames);
+  return {
+    ...instantiate(units, trace),
+    parsedBefore: () => (before ??= readParsedEntry(cache.get(parsedKey))),
+    keepParsed(parsed) {
+      const earlier = before ?? readParsedEntry(cache.get(parsedKey));
+      const same = earlier.size === parsed.size && [...parsed].every(([name, [text, docs]]) => earlier.get(name)?.[0] === text && earlier.get(name)?.[1] === docs);
+      if (!same) cache.set(parsedKey, parsedEntry(parsed));
+    },
+  };
 }
 
 /**
- * The set's entry holds what every template needs before it renders (print sites, phases, and the
- * few partials' code); each chunk's code is an entry of its own, read when the chunk is first
- * used. It is plain JavaScript, not a JSON string to unescape, and a large set never holds all its
- * code at once.
+ * The parsed documents' entry: for each template, a line with its name and rendered text (JSON),
+ * then a line with its documents as JSON, as they are (JSON has no raw line break): a template's
+ * documents are read only where its text is the same, and never unescaped.
  */
-function loadCompiledSet(cache: CompileCache, key: string, files: TemplateFile[]): CompiledUnit[] | undefined {
-  const code = cache.get(key);
-  if (!code) return undefined;
+const parsedEntry = (parsed: Map<string, ParsedText>): string => [...parsed].map(([name, [text, docs]]) => `${JSON.stringify([name, text])}\n${docs}`).join("\n");
+
+/** Documents parsed by an earlier run, by template name; none from a missing or damaged entry. */
+function readParsedEntry(text: string | undefined): Map<string, ParsedText> {
+  const parsed = new Map<string, ParsedText>();
+  if (!text) return parsed;
+  const lines = text.split("\n");
   try {
-    const entries = JSON.parse(code) as { name: string; spec?: string; sites: CompiledUnit["sites"]; phase: string | null }[];
-    const byName = new Map(files.map((f) => [f.name, f]));
-    return entries.map((e) => ({ file: byName.get(e.name)!, spec: e.spec, sites: e.sites, phaseOverride: e.phase ? phaseByName(e.phase) : undefined }));
+    for (let i = 0; i + 1 < lines.length; i += 2) {
+      const [name, rendered] = JSON.parse(lines[i]) as unknown[];
+      if (typeof name !== "string" || typeof rendered !== "string") return new Map();
+      parsed.set(name, [rendered, lines[i + 1]]);
+    }
   } catch {
-    return undefined; // a damaged entry: compile afresh
+    return new Map();
+  }
+  return lines.length % 2 === 0 ? parsed : new Map();
+}
+
+const templateKey = (context: string, file: TemplateFile): string => cacheKey("template", context, file.name, file.text);
+
+/** A template as it was checked and compiled before, or undefined (a damaged entry too). */
+function readTemplateEntry(text: string | undefined, file: TemplateFile): Checked | undefined {
+  if (text === undefined) return undefined;
+  try {
+    const t = JSON.parse(text) as TemplateEntry;
+    if (typeof t.spec !== "string" || !Array.isArray(t.sites)) return undefined;
+    const phaseOverride = t.phase ? phaseByName(t.phase) : undefined;
+    const freeVars = new Map(t.freeVars.map(([name, line, column]) => [name, { line, column }]));
+    const calls = t.calls.map(([partial, hashKeys, line, column]) => ({ partial, hashKeys: new Set(hashKeys), file, line, column }));
+    return { analysis: { file, freeVars, calls, phaseOverride }, unit: { file, spec: t.spec, sites: t.sites, phaseOverride } };
+  } catch {
+    return undefined;
   }
 }
 
-/**
- * Writes the set's entries: the chunks first (those not already there, from another set), so that
- * a set entry is only ever read with its chunks written.
- */
-function saveCompiledSet(cache: CompileCache, key: string, units: CompiledUnit[]): void {
-  for (const members of chunksOf(units.filter((u) => !u.file.isPartial), unitName)) {
-    const id = chunkKey(members.map((u) => u.file));
-    // A chunk taken from the cache has no code here; if its entry is gone, rendering compiles it again.
-    if (!cache.has(id) && members.every((u) => u.spec !== undefined)) cache.set(id, chunkSource(members.map((u) => u.spec!)));
-  }
-  cache.set(key, JSON.stringify(units.map((u) => ({ name: u.file.name, phase: u.phaseOverride?.name ?? null, sites: u.sites, spec: u.file.isPartial ? u.spec : undefined }))));
+function templateEntry({ analysis: a, unit }: Checked): string {
+  const entry: TemplateEntry = {
+    spec: unit.spec!,
+    sites: unit.sites,
+    phase: a.phaseOverride?.name ?? null,
+    freeVars: [...a.freeVars].map(([name, { line, column }]) => [name, line, column]),
+    calls: a.calls.map((c) => [c.partial, [...c.hashKeys], c.line, c.column]),
+  };
+  return JSON.stringify(entry);
 }
 
 /**
- * Parses and checks every template, then compiles each whose chunk's code is not in the cache.
- * With `reuseChunks`, a template that passed before in the same context, with the same text, is
- * taken as it was checked, unparsed: after an edit to one template, only it is parsed again.
- * Without, everything is parsed and compiled (a chunk's code was missing or damaged).
+ * Parses, checks and compiles every template not found in the cache as it is; then checks what
+ * partials use across the set. Nothing is rendered before every template passed.
  */
-function compileSet(files: TemplateFile[], declared: Set<string>, secrets: Set<string>, cache: CompileCache, setKey: string, reuseChunks: boolean): CompiledUnit[] {
-  const partialNames = new Set(files.filter((f) => f.isPartial).map(partialName));
-  const context = checkContextOf(declared, secrets, partialNames);
+function compileSet(files: TemplateFile[], declared: Set<string>, secrets: Set<string>, partialNames: Set<string>, cache: CompileCache, context: string): CompiledUnit[] {
   const problems: Problem[] = [];
-  const chunks = chunksOf(files.filter((f) => !f.isPartial), fileName);
-  const earlier = chunks.map((members) => readByTemplateText<CheckedTemplate>(cache, checkedChunkKey(members, context)));
-  const reused = reuseChunks ? checkedBefore(cache, chunks, earlier) : new Map<TemplateFile, Checked>();
-  // A template whose chunk's code is in the cache (the same names and texts: only the checks' context changed) is not compiled.
-  const coded = new Set(reuseChunks ? chunks.filter((members) => cache.has(chunkKey(members))).flat() : []);
-
-  // 1. Parse and check everything, so a mistake anywhere stops the run before any rendering. Each
-  // template is compiled as soon as it is checked, and its syntax tree let go: a large set never
-  // holds every tree at once (they are most of a cold run's memory).
   const done: Checked[] = [];
+  const fresh: Checked[] = [];
   for (const file of files) {
-    const known = reused.get(file);
+    const known = readTemplateEntry(cache.get(templateKey(context, file)), file);
     if (known) {
       done.push(known);
       continue;
@@ -499,596 +153,15 @@ function compileSet(files: TemplateFile[], declared: Set<string>, secrets: Set<s
       done.push({ analysis, unit: { file, sites: [] } });
       continue;
     }
-    const { spec, sites } = precompiled(file, ast, !coded.has(file));
-    done.push({ analysis, unit: { file, spec, sites, phaseOverride: analysis.phaseOverride } });
+    // Compiled as soon as it is checked, and its syntax tree let go: a large set never holds every tree at once.
+    const checked = { analysis, unit: { file, ...precompiled(file, ast), phaseOverride: analysis.phaseOverride } };
+    done.push(checked);
+    fresh.push(checked);
   }
   if (problems.length) throw new GenError("compile-templates", problems);
-
-  // 2. A partial may use names its callers pass; everything else must be a declared parameter.
+  // A partial may use names its callers pass; everything else must be a declared parameter.
   checkPartialCalls(done.map((d) => d.analysis), declared, problems);
   if (problems.length) throw new GenError("compile-templates", problems);
-
-  const units = done.map((d) => d.unit);
-  saveCompiledSet(cache, setKey, units);
-  const checkedOf = new Map(done.map((d) => [d.analysis.file, d]));
-  chunks.forEach((files, c) => {
-    const names = files.map(fileName);
-    const texts = files.map((f) => f.text);
-    if (!madeFrom(earlier[c], names, texts)) cache.set(checkedChunkKey(files, context), JSON.stringify({ names, texts, made: checkedChunk(files.map((f) => checkedOf.get(f)!)) }));
-  });
-  return units;
-}
-
-/**
- * Sets up an isolated Handlebars environment with only the known helpers, and the templates in it.
- * `compile` compiles the set again, for a chunk whose cache entry is missing or damaged.
- */
-function instantiate(units: CompiledUnit[], cache: CompileCache, compile?: () => CompiledUnit[]): TemplateSet {
-  // 3. Compile in an isolated environment with only the known helpers.
-  const hb = HandlebarsRuntime.create();
-  for (const name of ["log", "lookup", "helperMissing", "blockHelperMissing"]) hb.unregisterHelper(name);
-  hb.registerHelper("if", function (this: unknown, cond: unknown, options: HelperOptions) {
-    return isEmpty(cond instanceof SecretValue ? SecretValue.value(cond) : cond) ? options.inverse(this) : options.fn(this);
-  });
-  hb.registerHelper("unless", function (this: unknown, cond: unknown, options: HelperOptions) {
-    return isEmpty(cond instanceof SecretValue ? SecretValue.value(cond) : cond) ? options.fn(this) : options.inverse(this);
-  });
-  // Each file's print sites, by its name: a precompiled template names its own file.
-  const sitesByFile = new Map<string, EmitSite[]>();
-  hb.registerHelper("__emit", function (value: unknown, fileName: string, siteId: number, options: HelperOptions) {
-    const site = sitesByFile.get(fileName)![siteId];
-    if (value === undefined) throw new RenderFault(site, `${site.expression} has no value (is it a declared parameter, or a field it has? A secret parameter has no fields)`);
-    if (typeof value === "function") throw new RenderFault(site, `${site.expression} is not a value`);
-    const { value: raw, secrets } = unwrap(value);
-    const emitted = (options.data as { gmEmitted: Emitted[] }).gmEmitted;
-    const dialect = (options.data as { gmDialect?: DialectName }).gmDialect;
-    emitted.push(dialect ? { value: raw, secrets, site, dialect } : { value: raw, secrets, site });
-    return tokenFor(emitted.length - 1);
-  });
-  // Every value printed inside is written by the block's config format (fill-config-text.ts).
-  hb.registerHelper("config", function (this: unknown, dialect: string, options: HelperOptions) {
-    const data = hb.createFrame(options.data) as { gmDialect?: string };
-    data.gmDialect = dialect;
-    return options.fn(this, { data });
-  });
-  for (const [name, helper] of Object.entries(HELPERS)) {
-    hb.registerHelper(name, function (...args: unknown[]) {
-      const options = args.pop() as HelperOptions;
-      const unwrapped = args.map(unwrap);
-      const root = (options.data as { root: Record<string, unknown> }).root;
-      const secrets = [...new Set(unwrapped.flatMap((u) => u.secrets).concat(helper.reads.flatMap((r) => unwrap(root[r]).secrets)))];
-      let result: unknown;
-      try {
-        result = helper.fn(unwrapped.map((u) => u.value), root);
-      } catch (e) {
-        const loc = (options as unknown as { loc?: hbs.AST.SourceLocation }).loc;
-        throw new RenderFault({ template: "", line: loc?.start.line, column: loc ? loc.start.column + 1 : undefined }, `${name}: ${(e as Error).message}`);
-      }
-      return secrets.length ? new SecretValue(secrets, result as ParamValue) : result;
-    });
-  }
-  const evaluate = (a: CompiledUnit): TemplateDelegate => hb.template(new Function(`return ${a.spec}`)() as TemplateSpecification);
-  // Templates are evaluated a chunk at a time, when the chunk is first used, and each is freed
-  // once rendered: one evaluation per chunk is cheap, and a large set never holds all its code.
-  // Each chunk is compiled with V8's code cache from an earlier run of the same set, taken once
-  // all its templates have rendered: compiling thousands of distinct template functions is
-  // otherwise the largest cost of a large set.
-  const chunks = new Map<number, { fns: (TemplateDelegate | undefined)[]; left: number; keepCompiled(): void }>();
-  let recompiled: CompiledUnit[] | undefined;
-  const load = (members: CompiledUnit[], c: number, id: string, code: string): ModuleCode & { specs: TemplateSpecification[] } => {
-    const loaded = loadModuleCode(code, { require, cache, key: id, filename: `templates-${c}.js` });
-    const specs = loaded.exports as TemplateSpecification[];
-    if (!Array.isArray(specs) || specs.length !== members.length) throw new Error(`templates-${c}.js: not the chunk's code`);
-    return { ...loaded, specs };
-  };
-  const main = units.filter((a) => !a.file.isPartial);
-  // Each template's chunk, and its place in it.
-  const layout = chunksOf(main, unitName);
-  const chunkOf = layout.flatMap((members, c) => members.map(() => c));
-  const placeOf = layout.flatMap((members) => members.map((_, k) => k));
-  const fromChunk = (i: number): TemplateDelegate => {
-    const c = chunkOf[i];
-    let chunk = chunks.get(c);
-    if (!chunk) {
-      const members = layout[c];
-      const id = chunkKey(members.map((m) => m.file));
-      let loaded;
-      if (members.every((m) => m.spec !== undefined)) loaded = load(members, c, id, chunkSource(members.map((m) => m.spec!)));
-      else {
-        try {
-          loaded = load(members, c, id, cache.get(id) ?? "");
-        } catch (e) {
-          // The chunk's entry is missing or damaged: the set is compiled again, and the chunk written again.
-          if (!compile) throw e;
-          recompiled ??= compile();
-          const code = chunkSource(chunksOf(recompiled.filter((u) => !u.file.isPartial), unitName)[c].map((m) => m.spec!));
-          cache.set(id, code);
-          loaded = load(members, c, id, code);
-        }
-      }
-      chunk = { fns: loaded.specs.map((spec) => hb.template(spec)), left: members.length, keepCompiled: loaded.keepCompiled };
-      members.forEach((m) => (m.spec = undefined));
-      chunks.set(c, chunk);
-    }
-    return chunk.fns[placeOf[i]]!;
-  };
-  const release = (i: number): void => {
-    const c = chunkOf[i];
-    const chunk = chunks.get(c);
-    if (!chunk) return;
-    chunk.fns[placeOf[i]] = undefined;
-    if (--chunk.left === 0) {
-      chunk.keepCompiled();
-      chunks.delete(c);
-    }
-  };
-  for (const a of units) {
-    sitesByFile.set(a.file.name, a.sites.map((site) => ({ ...site, template: a.file.path })));
-    if (a.file.isPartial) {
-      let fn: TemplateDelegate | undefined;
-      hb.registerPartial(partialName(a.file), (ctx: unknown, opts?: RuntimeOptions) => withFile(a.file, () => (fn ??= evaluate(a))(ctx, opts)));
-    }
-  }
-
-  const files = units.map((u) => u.file);
-  let tracer: Tracer | undefined;
-  const templates: CompiledTemplate[] = main.map((a, i) => {
-    let fn: TemplateDelegate | undefined;
-    return {
-      file: a.file,
-      phaseOverride: a.phaseOverride,
-      render(values: ParamValues, secretNames: Set<string>): RenderedText {
-        const emitted: Emitted[] = [];
-        const text = withFile(a.file, () => (fn ??= fromChunk(i))(renderContext(values, secretNames), { data: { gmEmitted: emitted }, ...NO_PROTO_ACCESS }));
-        return { text, emitted };
-      },
-      release(): void {
-        fn = undefined;
-        release(i);
-      },
-      trace(values: ParamValues, secretNames: Set<string>): TracedText {
-        tracer ??= buildTracer(files);
-        return tracer.trace(a.file.name, values, secretNames);
-      },
-    };
-  });
-  return { templates };
-}
-
-/**
- * Inherited properties stay unreadable (Handlebars' default), said explicitly: otherwise Handlebars
- * reports each denied name on the console, past the printer.
- */
-const NO_PROTO_ACCESS = { allowProtoPropertiesByDefault: false, allowProtoMethodsByDefault: false } as const;
-
-/** The parameters as templates see them: each secret wrapped, and every name an own property (`__proto__` too). */
-function renderContext(values: ParamValues, secretNames: Set<string>): Record<string, unknown> {
-  const context: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(values)) {
-    const value = secretNames.has(k) ? new SecretValue([k], v) : v;
-    if (k === "__proto__") Object.defineProperty(context, k, { value, enumerable: true, writable: true, configurable: true });
-    else context[k] = value;
-  }
-  return context;
-}
-
-// Marks put into the traced render's text, one before each piece of template text and after each
-// of its line breaks, and taken out again; NUL never stands in a template's YAML.
-const MARK = /\u0000(\d+)\u0001/g;
-const markFor = (id: number): string => `\u0000${id}\u0001`;
-
-interface Tracer {
-  trace(name: string, values: ParamValues, secretNames: Set<string>): TracedText;
-}
-
-/** Templates compiled again, one by one as asked for, with a mark at the start of every piece of text and line. */
-function buildTracer(files: TemplateFile[]): Tracer {
-  const places: SourcePlace[] = [];
-  const unitOf = (file: TemplateFile): CompiledUnit => {
-    const ast = compiler().parse(file.text);
-    const sites = rewriteMustaches(ast, file).map(({ line, column, expression }) => ({ line, column, expression }));
-    markContent(ast, file, places);
-    return { file, spec: compiler().precompile(ast, compileOptions()) as unknown as string, sites };
-  };
-  let partials: CompiledUnit[] | undefined;
-  return {
-    trace(name, values, secretNames) {
-      partials ??= files.filter((f) => f.isPartial).map(unitOf);
-      const [template] = instantiate([...partials, unitOf(files.find((f) => f.name === name)!)], NO_CACHE).templates;
-      const { text: marked, emitted } = template.render(values, secretNames);
-      // Take the marks out, remembering where each stood in the text that remains.
-      const marks: { offset: number; place: SourcePlace }[] = [];
-      let text = "";
-      let last = 0;
-      for (const m of marked.matchAll(MARK)) {
-        text += marked.slice(last, m.index);
-        marks.push({ offset: text.length, place: places[Number(m[1])] });
-        last = m.index! + m[0].length;
-      }
-      text += marked.slice(last);
-      // A template with a NUL of its own could be mistaken for marks: no places rather than wrong ones.
-      const trusted = !files.some((f) => f.text.includes("\u0000"));
-      return { text, emitted, placeAt: (offset) => (trusted ? placeAt(text, emitted, marks, offset) : undefined) };
-    },
-  };
-}
-
-/** Adds the marks to every piece of text (ContentStatement) of a parsed template. */
-function markContent(ast: Program, file: TemplateFile, places: SourcePlace[]): void {
-  const visit = (prog: Program | undefined): void => {
-    for (const stmt of prog?.body ?? []) {
-      if (stmt.type === "BlockStatement") {
-        visit((stmt as hbs.AST.BlockStatement).program);
-        visit((stmt as hbs.AST.BlockStatement).inverse);
-      }
-      if (stmt.type !== "ContentStatement") continue;
-      const content = stmt as hbs.AST.ContentStatement;
-      if (content.value === "") continue;
-      // Whitespace control may have cut blanks off either end of the text as written.
-      const original = (content as unknown as { original: string }).original; // mistyped in @types
-      let cut = 0;
-      while (cut < original.length && !original.startsWith(content.value, cut)) cut++;
-      const before = original.slice(0, cut);
-      const breaks = before.split("\n").length - 1;
-      let line = content.loc.start.line + breaks;
-      const column = breaks ? before.length - before.lastIndexOf("\n") - 1 : content.loc.start.column + cut;
-      const mark = (place: SourcePlace): string => markFor(places.push(place) - 1);
-      // Not after a final line break: Handlebars indents a partial's last line unless it is empty.
-      content.value = mark({ file: file.path, line, column: column + 1 }) + content.value.replace(/\n(?=[\s\S])/g, () => `\n${mark({ file: file.path, line: ++line, column: 1 })}`);
-    }
-  };
-  visit(ast);
-}
-
-/**
- * The template place of an offset in traced text: exact in template text (the last mark before
- * it started that text), the print site inside a value's token, and in a partial's indentation
- * (which Handlebars adds, so no template wrote it) the line the indentation belongs to.
- */
-function placeAt(text: string, emitted: Emitted[], marks: { offset: number; place: SourcePlace }[], offset: number): SourcePlace | undefined {
-  const lineStart = text.lastIndexOf("\n", offset - 1) + 1;
-  const lineEnd = text.indexOf("\n", offset) === -1 ? text.length : text.indexOf("\n", offset);
-  for (const m of text.slice(lineStart, lineEnd).matchAll(TOKEN_PATTERN)) {
-    const start = lineStart + m.index!;
-    if (offset >= start && offset < start + m[0].length) {
-      const site = emitted[Number(m[1])]?.site;
-      return site && { file: site.template, line: site.line, column: site.column };
-    }
-  }
-  let lo = 0;
-  let hi = marks.length - 1;
-  let found = -1;
-  while (lo <= hi) {
-    const mid = (lo + hi) >> 1;
-    if (marks[mid].offset <= offset) {
-      found = mid;
-      lo = mid + 1;
-    } else hi = mid - 1;
-  }
-  const mark = marks[found];
-  if (mark && mark.offset >= lineStart) return { ...mark.place, column: mark.place.column! + offset - mark.offset };
-  const next = marks[found + 1];
-  if (next && next.offset <= lineEnd) return { file: next.place.file, line: next.place.line };
-  return mark && { file: mark.place.file, line: mark.place.line };
-}
-
-function isEmpty(v: unknown): boolean {
-  return v === undefined || v === null || v === false || v === "" || (Array.isArray(v) && v.length === 0);
-}
-
-/** Runs a render, naming the file in any fault that does not name one yet. */
-function withFile<T>(file: TemplateFile, run: () => T): T {
-  try {
-    return run();
-  } catch (e) {
-    if (e instanceof RenderFault) {
-      if (!e.site.template) (e.site as { template: string }).template = file.path;
-      throw e;
-    }
-    const ex = e as { lineNumber?: number; column?: number; message?: string };
-    // Handlebars' own runtime messages can quote a value; keep only the first clause and never a value.
-    const reason = String(ex.message ?? e).split(/ - \d+:\d+|\n/)[0];
-    throw new RenderFault({ template: file.path, line: ex.lineNumber, column: ex.column !== undefined ? ex.column + 1 : undefined }, sanitiseRuntimeMessage(reason));
-  }
-}
-
-function sanitiseRuntimeMessage(reason: string): string {
-  if (/^Cannot use 'in' operator|^Cannot read prop/.test(reason)) return "looked up a field of something that is not an object";
-  if (/^The partial .* could not be found/.test(reason)) return reason;
-  if (/^You specified knownHelpersOnly|helper/.test(reason)) return reason;
-  return "failed while rendering";
-}
-
-function parseTemplate(file: TemplateFile, problems: Problem[]): Program | undefined {
-  if (file.text.includes(TOKEN_PREFIX)) {
-    const before = file.text.slice(0, file.text.indexOf(TOKEN_PREFIX));
-    problems.push({ file: file.path, line: before.split("\n").length, column: before.length - before.lastIndexOf("\n"), message: `contains "${TOKEN_PREFIX}", which the compiler reserves` });
-    return undefined;
-  }
-  try {
-    return compiler().parse(file.text);
-  } catch (e) {
-    problems.push(...describeParseError(file, e as Error & { lineNumber?: number; column?: number }));
-    return undefined;
-  }
-}
-
-/**
- * Handlebars' parse errors: either `msg - line:col`, or jison's `Parse error on line N:` with a
- * caret; put into words, at the tag to fix, by template-syntax.
- */
-export function describeParseError(file: TemplateFile, e: Error & { lineNumber?: number; column?: number }): Problem[] {
-  if (e.lineNumber !== undefined) {
-    return describeSyntaxError(file.path, file.text, { line: e.lineNumber, column: (e.column ?? 0) + 1 }, undefined, e.message.replace(/ - \d+:\d+$/, ""));
-  }
-  const m = /Parse error on line (\d+):\n(.*)\n(-*)\^\n(.*)/.exec(e.message);
-  if (!m) return describeSyntaxError(file.path, file.text, {}, undefined, e.message.split("\n")[0]);
-  const line = Number(m[1]);
-  // jison shows up to 20 characters before the fault, newlines removed: find them on the line.
-  const truncated = m[2].startsWith("...");
-  const shown = m[2].slice(0, m[3].length).replace(/^\.\.\./, "");
-  const lineText = file.text.split("\n")[line - 1] ?? "";
-  let column: number | undefined;
-  if (truncated && lineText.includes(shown)) column = lineText.indexOf(shown) + shown.length + 1;
-  else {
-    for (let k = Math.min(shown.length, lineText.length); k >= 0 && column === undefined; k--) if (shown.endsWith(lineText.slice(0, k))) column = k + 1;
-  }
-  return describeSyntaxError(file.path, file.text, { line, column }, m[4]);
-}
-
-function at(file: TemplateFile, node: Node, message: string): Problem {
-  return { file: file.path, line: node.loc.start.line, column: node.loc.start.column + 1, message };
-}
-
-function analyseTemplate(file: TemplateFile, ast: Program, declared: Set<string>, secrets: Set<string>, partials: Set<string>, problems: Problem[]): FileAnalysis {
-  const analysis: FileAnalysis = { file, freeVars: new Map(), calls: [] };
-  const undeclared = (node: Node, name: string, viaRoot: boolean): void => {
-    if (file.isPartial && !viaRoot) {
-      if (!analysis.freeVars.has(name)) analysis.freeVars.set(name, { line: node.loc.start.line, column: node.loc.start.column + 1 });
-      return;
-    }
-    const hint = closestName(name, [...declared]);
-    problems.push(at(file, node, `"${name}" is not a declared parameter${hint ? ` (did you mean "${hint}"?)` : ""}; declare it in params/schema.json`));
-  };
-
-  /**
-   * What a path reaches, checked whatever its spelling: the context it starts from (`@root`, `../`,
-   * a block parameter, `this` or the current one), then each name after it. A name every object
-   * inherits is never a parameter or a field; a secret is one value, with no fields to read.
-   */
-  const resolve = (path: PathExpression, scope: Scope): Shape => {
-    const inherited = path.parts.find((p) => INHERITED_NAMES.has(p));
-    if (inherited !== undefined) {
-      problems.push(at(file, path, `"${inherited}"${path.original === inherited ? "" : ` (in ${path.original})`} is a name every JavaScript object inherits, never a parameter or a field`));
-      return "unknown";
-    }
-    let shape: Shape;
-    let rest: string[];
-    let viaRoot = false;
-    if (path.data) {
-      if (path.parts[0] !== "root") return "unknown"; // @index, @key, @first, @last: never a secret
-      [shape, rest, viaRoot] = ["params", path.parts.slice(1), true];
-    } else if (path.depth > 0) {
-      shape = scope.contexts[scope.contexts.length - 1 - path.depth] ?? "unknown";
-      rest = path.parts;
-    } else if (!/^\.|^this\b/.test(path.original) && path.parts.length > 0 && scope.blockParams.has(path.parts[0])) {
-      [shape, rest] = [scope.blockParams.get(path.parts[0])!, path.parts.slice(1)];
-    } else {
-      [shape, rest] = [scope.contexts[scope.contexts.length - 1], path.parts];
-    }
-    if (shape === "params" && rest.length > 0) {
-      if (!declared.has(rest[0])) {
-        undeclared(path, rest[0], viaRoot);
-        return "unknown";
-      }
-      if (!secrets.has(rest[0])) return "unknown";
-      [shape, rest] = ["secret", rest.slice(1)];
-    }
-    if (shape === "secret" && rest.length > 0) {
-      problems.push(at(file, path, `${path.original} reads "${rest[0]}" of a secret parameter, which has no fields: a secret is used whole, and only in a Secret's data or stringData`));
-      return "unknown";
-    }
-    return rest.length === 0 ? shape : "unknown";
-  };
-
-  const checkHelperReads = (node: Node, name: string): void => {
-    for (const r of HELPERS[name].reads) {
-      if (!declared.has(r)) problems.push(at(file, node, `helper "${name}" reads "${r}", which params/schema.json does not declare`));
-    }
-  };
-
-  const expression = (expr: Expression, scope: Scope): Shape => {
-    if (expr.type === "PathExpression") return resolve(expr as PathExpression, scope);
-    if (expr.type === "SubExpression") call(expr as hbs.AST.SubExpression, scope, false);
-    return "unknown";
-  };
-
-  const call = (node: hbs.AST.MustacheStatement | hbs.AST.SubExpression, scope: Scope, isMustache: boolean): void => {
-    const path = node.path as Expression;
-    const hasArgs = node.params.length > 0 || (node.hash?.pairs.length ?? 0) > 0;
-    if (path.type !== "PathExpression") {
-      if (hasArgs) problems.push(at(file, node, "only a helper name can take arguments"));
-      return;
-    }
-    const name = (path as PathExpression).original;
-    if (helperNamed(name)) checkHelperReads(node, name);
-    else if ((hasArgs || !isMustache) && !(path as PathExpression).parts.some((p) => INHERITED_NAMES.has(p))) {
-      const known = Object.keys(HELPERS);
-      const hint = closestName(name, known);
-      problems.push(at(file, node, `unknown helper "${name}"${hint ? ` (did you mean "${hint}"?)` : ""}; known helpers: ${known.join(", ")} and the blocks #${[...BLOCK_HELPERS].join(", #")}`));
-      return;
-    } else resolve(path as PathExpression, scope);
-    node.params.forEach((p) => expression(p, scope));
-    node.hash?.pairs.forEach((p) => expression(p.value, scope));
-  };
-
-  const program = (prog: Program | undefined, scope: Scope): void => {
-    if (!prog) return;
-    for (const stmt of prog.body) statement(stmt, scope);
-  };
-
-  const statement = (stmt: hbs.AST.Statement, scope: Scope): void => {
-    switch (stmt.type) {
-      case "ContentStatement":
-        return;
-      case "CommentStatement": {
-        const m = DIRECTIVE.exec((stmt as hbs.AST.CommentStatement).value);
-        if (!m) return;
-        const phase = phaseByName(m[1]);
-        if (!phase) problems.push(at(file, stmt, `unknown phase "${m[1]}"; expected one of ${PHASES.map((p) => p.name).join(", ")}`));
-        else analysis.phaseOverride = phase;
-        return;
-      }
-      case "MustacheStatement":
-        return call(stmt as hbs.AST.MustacheStatement, scope, true);
-      case "BlockStatement": {
-        const block = stmt as hbs.AST.BlockStatement;
-        const name = (block.path as PathExpression).original;
-        if (!BLOCK_HELPERS.has(name)) {
-          problems.push(at(file, block, `unknown block helper "#${name}"; known: #${[...BLOCK_HELPERS].join(", #")}`));
-          return;
-        }
-        if (block.params.length !== 1) problems.push(at(file, block, `#${name} takes exactly one argument`));
-        else if (name === "config") checkConfigBlock(file, block, problems);
-        const shapes = block.params.map((p) => expression(p, scope));
-        if (name === "each" && shapes[0] === "secret") problems.push(at(file, block, `#each cannot go through a secret parameter: a secret is one value, used whole, and only in a Secret's data or stringData`));
-        // Inside #with, the context is what it was given; inside #each, one item of it (any parameter, in @root's).
-        const given: Shape = name === "with" ? (shapes[0] ?? "unknown") : "unknown";
-        const blockParams = new Map(scope.blockParams);
-        (block.program.blockParams ?? []).forEach((p, i) => blockParams.set(p, i === 0 ? given : "unknown"));
-        const inner: Scope = { contexts: SCOPE_CHANGING.has(name) ? [...scope.contexts, given] : scope.contexts, blockParams };
-        program(block.program, inner);
-        program(block.inverse, scope);
-        return;
-      }
-      case "PartialStatement": {
-        const partial = stmt as hbs.AST.PartialStatement;
-        if (partial.name.type !== "PathExpression") {
-          problems.push(at(file, partial, "a partial must be named, not computed"));
-          return;
-        }
-        const name = (partial.name as PathExpression).original;
-        if (!partials.has(name)) {
-          problems.push(at(file, partial, `no partial named "${name}" (expected a file _${name.split("/").pop()}.hbs)`));
-          return;
-        }
-        partial.params.forEach((p) => expression(p, scope));
-        partial.hash?.pairs.forEach((p) => expression(p.value, scope));
-        if (partial.params.length === 0 && scope.contexts[scope.contexts.length - 1] === "params") {
-          analysis.calls.push({
-            partial: name,
-            hashKeys: new Set(partial.hash?.pairs.map((p) => p.key) ?? []),
-            file,
-            line: partial.loc.start.line,
-            column: partial.loc.start.column + 1,
-          });
-        }
-        return;
-      }
-      default:
-        problems.push(at(file, stmt, `${stmt.type.replace(/Statement$/, "").toLowerCase()} is not supported in templates`));
-    }
-  };
-
-  program(ast, { contexts: ["params"], blockParams: new Map() });
-  return analysis;
-}
-
-/** `{{#config "oslo"}}`: a known format, named as written, not nested, with no `{{else}}`. */
-function checkConfigBlock(file: TemplateFile, block: hbs.AST.BlockStatement, problems: Problem[]): void {
-  const [arg] = block.params;
-  const named = arg.type === "StringLiteral" ? (arg as hbs.AST.StringLiteral).value : undefined;
-  if (!isDialectName(named)) problems.push(at(file, block, `#config names the format of the text it writes: one of ${DIALECT_NAMES.map((d) => `"${d}"`).join(", ")}`));
-  if (block.inverse) problems.push(at(file, block, "#config takes no {{else}}"));
-  const nested = (prog: Program | undefined): boolean =>
-    !!prog?.body.some((s) => s.type === "BlockStatement" && ((s as hbs.AST.BlockStatement).path as PathExpression).original === "config" ? true : s.type === "BlockStatement" && (nested((s as hbs.AST.BlockStatement).program) || nested((s as hbs.AST.BlockStatement).inverse)));
-  if (nested(block.program)) problems.push(at(file, block, "#config blocks do not nest: one text, one format"));
-}
-
-function checkPartialCalls(analyses: FileAnalysis[], declared: Set<string>, problems: Problem[]): void {
-  const byPartial = new Map(analyses.filter((a) => a.file.isPartial).map((a) => [partialName(a.file), a]));
-  const memo = new Map<string, Map<string, string>>();
-  // name → where it is first used, across nested partials.
-  const freeVarsOf = (name: string, stack: string[]): Map<string, string> => {
-    const cached = memo.get(name);
-    if (cached) return cached;
-    const a = byPartial.get(name)!;
-    if (stack.includes(name)) {
-      problems.push({ file: a.file.path, message: `partial "${name}" includes itself (${[...stack, name].join(" → ")})` });
-      return new Map();
-    }
-    const vars = new Map<string, string>();
-    for (const [v, loc] of a.freeVars) vars.set(v, `${a.file.path}:${loc.line}:${loc.column}`);
-    for (const c of a.calls) {
-      for (const [v, where] of freeVarsOf(c.partial, [...stack, name])) if (!c.hashKeys.has(v) && !vars.has(v)) vars.set(v, where);
-    }
-    memo.set(name, vars);
-    return vars;
-  };
-  for (const a of analyses) {
-    if (a.file.isPartial) continue;
-    for (const c of a.calls) {
-      for (const [v, where] of freeVarsOf(c.partial, [])) {
-        if (c.hashKeys.has(v) || declared.has(v)) continue;
-        problems.push({ file: c.file.path, line: c.line, column: c.column, message: `partial "${c.partial}" uses "${v}" (at ${where}), which is neither a declared parameter nor passed to it` });
-      }
-    }
-  }
-}
-
-const HANDLEBARS_VERSION = (require("handlebars/package.json") as { version: string }).version;
-
-/** The template's print sites, and its precompiled code unless its chunk's code is at hand. */
-function precompiled(file: TemplateFile, ast: Program, withCode: boolean): { spec?: string; sites: Omit<EmitSite, "template">[] } {
-  const sites = rewriteMustaches(ast, file).map(({ line, column, expression }) => ({ line, column, expression }));
-  return { spec: withCode ? flat(compiler().precompile(ast, compileOptions()) as unknown as string) : undefined, sites };
-}
-
-/**
- * Handlebars builds a template's code by appending thousands of small strings, which V8 keeps as
- * a tree of the pieces (~7 times the text's size) until something reads the text through; reading
- * a character makes V8 flatten it in place. A first run of 10,000 templates holds every template's
- * code until its chunk is written: 100 MB more at its peak, unflattened.
- */
-const flat = (s: string): string => (s.charCodeAt(0), s);
-
-type CompileOptions = typeof COMPILE_OPTIONS;
-type TemplateSpecification = Parameters<typeof HandlebarsRuntime.template>[0];
-
-/** Replaces each `{{expr}}` with `{{__emit (expr) "file" siteId}}`, so it prints a token. */
-function rewriteMustaches(ast: Program, file: TemplateFile): EmitSite[] {
-  const sites: EmitSite[] = [];
-  const lines = file.text.split("\n");
-  const visit = (prog: Program | undefined): void => {
-    if (!prog) return;
-    prog.body = prog.body.map((stmt) => {
-      if (stmt.type === "BlockStatement") {
-        visit((stmt as hbs.AST.BlockStatement).program);
-        visit((stmt as hbs.AST.BlockStatement).inverse);
-        return stmt;
-      }
-      if (stmt.type !== "MustacheStatement") return stmt;
-      const m = stmt as hbs.AST.MustacheStatement;
-      const { start, end } = m.loc;
-      const source = start.line === end.line ? lines[start.line - 1].slice(start.column, end.column) : `{{${(m.path as PathExpression).original}}}`;
-      sites.push({ template: file.path, line: start.line, column: start.column + 1, expression: source });
-      const isHelperCall = m.params.length > 0 || (m.hash?.pairs.length ?? 0) > 0 || (m.path.type === "PathExpression" && helperNamed((m.path as PathExpression).original) !== undefined);
-      const value: Expression = isHelperCall
-        ? ({ type: "SubExpression", path: m.path, params: m.params, hash: m.hash, loc: m.loc } as unknown as Expression)
-        : (m.path as Expression);
-      const fileName = { type: "StringLiteral", value: file.name, original: file.name, loc: m.loc } as unknown as Expression;
-      const siteId = { type: "NumberLiteral", value: sites.length - 1, original: sites.length - 1, loc: m.loc } as unknown as Expression;
-      return {
-        type: "MustacheStatement",
-        path: { type: "PathExpression", data: false, depth: 0, parts: ["__emit"], original: "__emit", loc: m.loc },
-        params: [value, fileName, siteId],
-        hash: undefined,
-        escaped: false,
-        strip: m.strip,
-        loc: m.loc,
-      } as unknown as hbs.AST.MustacheStatement;
-    });
-  };
-  visit(ast);
-  return sites;
+  for (const checked of fresh) cache.set(templateKey(context, checked.unit.file), templateEntry(checked));
+  return done.map((d) => d.unit);
 }

@@ -5,7 +5,7 @@
 import { isDialectName, type Piece, writeConfigText } from "../config-dialects";
 import type { Problem } from "../errors";
 import type { ParamValues } from "../types";
-import { type Emitted, TOKEN_PATTERN } from "./compile-templates";
+import { type Emitted, TOKEN_PATTERN } from "../value-tokens";
 
 /** Where each parameter came from (Params.origin), to name a refused value's place. */
 export interface ParamPlaces {

@@ -6,7 +6,9 @@ import type { Problem } from "../errors";
 import { describeObject as describe } from "../object-name";
 import { fieldOffset, yamlLib } from "../yaml-place";
 import type { KubeObject, Params, RenderedObject } from "../types";
-import type { CompiledTemplate, SourcePlace, TemplateSet, TracedText } from "./compile-templates";
+import type { TemplateSet } from "./compile-templates";
+import type { CompiledTemplate } from "../template-runtime";
+import type { SourcePlace, TracedText } from "../value-tokens";
 
 /** The field of a rendered object a problem is about. */
 export interface ObjectPlace {

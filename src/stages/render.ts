@@ -3,13 +3,13 @@
 // no value can change a manifest's shape; and each secret's landing place is checked.
 import yaml from "js-yaml";
 import { GenError, Problem } from "../errors";
-import { InexactInteger, KUBE_LOAD_ID, loadKubeDocuments } from "../kube-yaml";
+import { InexactInteger, loadKubeDocuments } from "../kube-yaml";
 import type { KubeObject, Params, RenderedObject } from "../types";
-import { cacheKey, madeFrom, NO_CACHE, placesIn, readByTemplateText, type CompileCache } from "../compile-cache";
-import type { CompiledTemplate, Emitted, RenderedText, SourcePlace, TemplateSet } from "./compile-templates";
+import type { ParsedText, TemplateSet } from "./compile-templates";
+import { type CompiledTemplate, RenderFault } from "../template-runtime";
+import { type Emitted, type RenderedText, type SourcePlace, TOKEN_PATTERN, TOKEN_PREFIX, tokenFor } from "../value-tokens";
 import { fillConfigText, type ParamPlaces } from "./fill-config-text";
 import { documentPlace, withPlace } from "./locate-problems";
-import { chunksOf, RenderFault, TOKEN_PATTERN, TOKEN_PREFIX, tokenFor, unitName } from "./compile-templates";
 
 /** Aliases may share nodes; a document that expands past this is refused (an alias bomb). */
 const MAX_EXPANDED_NODES = 1_000_000;
@@ -17,67 +17,53 @@ const MAX_EXPANDED_NODES = 1_000_000;
 export interface RenderOptions {
   /** Each template's code is freed as soon as it has rendered (the pipeline's case). */
   once?: boolean;
-  /** Where the parsed documents of earlier runs are kept; none by default. */
-  cache?: CompileCache;
 }
 
 export function renderTemplates(set: TemplateSet, params: Params, options: RenderOptions = {}): RenderedObject[] {
-  const cache = options.cache ?? NO_CACHE;
   const problems: Problem[] = [];
   const objects: RenderedObject[] = [];
-  // A chunk's templates are rendered, then parsed, then filled in; each template's problems are
-  // kept apart, so that they are reported together, in the set's order.
-  for (const members of chunksOf(set.templates, unitName)) {
-    const found = members.map((): Problem[] => []);
-    const rendered = members.map((template, i) => {
-      try {
-        return template.render(params.values, params.secretNames);
-      } catch (e) {
-        if (!(e instanceof RenderFault)) throw e;
-        found[i].push({ file: e.site.template, line: e.site.line, column: e.site.column, message: e.message });
-        return undefined;
-      } finally {
-        if (options.once) template.release();
-      }
-    });
-    const key = parsedChunkKey(members);
-    const names = members.map(unitName);
-    const earlier = readByTemplateText<unknown[] | null>(cache, key);
-    const at = placesIn(earlier, names);
-    const docs = members.map((template, i) => {
-      const r = rendered[i];
-      if (r === undefined) return undefined;
-      const kept = earlier?.texts[at[i]] === r.text ? earlier.made[at[i]] : null;
-      return Array.isArray(kept) ? kept : parseDocuments(template, params, r, found[i]);
-    });
-    // Written before the values go in (in place); only when a text is new, and all of them parsed.
-    const texts = rendered.map((r) => r?.text);
-    if (!madeFrom(earlier, names, texts) && found.every((p) => p.length === 0)) cache.set(key, parsedChunkEntry(names, texts as string[], docs as unknown[][]));
-    members.forEach((template, i) => {
-      if (docs[i] !== undefined) objects.push(...objectsOf(template, params, rendered[i]!, docs[i]!, found[i]));
-      problems.push(...found[i]);
-    });
+  // A text holds only the templates' own text and tokens, never a value; the same text always
+  // parses to the same documents, so those of an earlier run are used while the text stays the same.
+  const before = set.parsedBefore();
+  const parsed = new Map<string, ParsedText>();
+  for (const template of set.templates) {
+    // A template's problems are reported together, in the set's order, whatever found them.
+    let rendered: RenderedText;
+    try {
+      rendered = template.render(params.values, params.secretNames);
+    } catch (e) {
+      if (!(e instanceof RenderFault)) throw e;
+      problems.push({ file: e.site.template, line: e.site.line, column: e.site.column, message: e.message });
+      continue;
+    } finally {
+      if (options.once) template.release();
+    }
+    const earlier = before.get(template.file.name);
+    let docs = earlier?.[0] === rendered.text ? keptDocuments(earlier[1]) : undefined;
+    if (docs) parsed.set(template.file.name, earlier!);
+    else {
+      docs = parseDocuments(template, params, rendered, problems);
+      // Kept before the values go in (in place); a tree JSON cannot give back exactly is parsed again next time.
+      if (docs && !rendered.text.includes("*") && holdsAsJson(docs)) parsed.set(template.file.name, [rendered.text, JSON.stringify(docs)]);
+    }
+    if (docs !== undefined) objects.push(...objectsOf(template, params, rendered, docs, problems));
   }
   if (problems.length) throw new GenError("render", problems);
+  set.keepParsed(parsed);
   return objects;
 }
 
-/**
- * A chunk's parsed documents, each with the text it was parsed from (null where they are not
- * kept). A text holds only the templates' own text and tokens, never a value, so neither does the
- * entry; the same text always parses to the same documents. By the chunk's last template name, not
- * their text: after an edit to one template, a template added or removed, or a parameter that
- * changes what an `{{#if}}` keeps, the other texts of the chunk still match theirs.
- */
-const parsedChunkKey = (members: CompiledTemplate[]): string => cacheKey("parsed-chunk-v3", KUBE_LOAD_ID, members[members.length - 1].file.name);
-
-/** A tree JSON cannot give back exactly (aliases share nodes; numbers) is kept as null: parsed again next time. */
-function parsedChunkEntry(names: string[], texts: string[], docs: unknown[][]): string {
-  const kept = docs.map((d, i) => (texts[i].includes("*") || !holdsAsJson(d) ? "null" : JSON.stringify(d)));
-  return `{"names":${JSON.stringify(names)},"texts":${JSON.stringify(texts)},"made":[${kept.join(",")}]}`;
+/** Documents kept as JSON by an earlier run; undefined where the entry is damaged (then the text is parsed). */
+function keptDocuments(json: string): unknown[] | undefined {
+  try {
+    const docs = JSON.parse(json) as unknown;
+    return Array.isArray(docs) ? docs : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
-/** Whether JSON gives the tree back exactly: it has no infinite number, NaN or -0. */
+/** Whether JSON gives the tree back exactly: it has no infinite number, NaN or -0 (and no alias shares its nodes). */
 function holdsAsJson(v: unknown): boolean {
   if (typeof v === "number") return Number.isFinite(v) && !Object.is(v, -0);
   if (v === null || typeof v !== "object") return true;

@@ -4,7 +4,7 @@
 import type { ErrorObject, ValidateFunction } from "ajv/dist/2020";
 import { closestName } from "../closest-name";
 import { INEXACT_PARAMETER_MESSAGE, writesBackAs } from "../exact-integer";
-import { cacheKey, CompileCache, loadModuleCode, NO_CACHE } from "../compile-cache";
+import { cacheKey, CompileCache, evaluateModule, NO_CACHE } from "../compile-cache";
 import { GenError, Problem, pointerSegment } from "../errors";
 import { checkValues, INHERITED_NAMES, inheritedNameMessage, readParamsDocument } from "./load-params";
 import type { ParamLayer, ParamSchema, Params, ParamValue, ParamValues } from "../types";
@@ -135,7 +135,7 @@ export interface ValidateParamsInput {
 
 const AJV_VERSION = (require("ajv/package.json") as { version: string }).version;
 
-/** What ajv's standalone code requires, from the bundle (loaded with its code cache) rather than from node_modules. */
+/** What ajv's standalone code requires, from the bundle rather than from node_modules. */
 const AJV_RUNTIME: Record<string, () => unknown> = {
   "./param-formats": () => require("../param-formats"),
   "ajv/dist/runtime/equal": () => require("ajv/dist/runtime/equal"),
@@ -145,20 +145,14 @@ const AJV_RUNTIME: Record<string, () => unknown> = {
 };
 const requireAjvRuntime = (id: string): unknown => (AJV_RUNTIME[id] ?? (() => require(id)))();
 
-interface SchemaValidator {
-  validate: ValidateFunction;
-  /** Keeps V8's compiled code of a cached validator, once it has run. */
-  keepCompiled(): void;
-}
-
 /** The schema's validator: ajv's standalone code from the cache, or compiled and cached. */
-function schemaValidator(schema: ParamSchema, schemaFile: string, cache: CompileCache): SchemaValidator {
+function schemaValidator(schema: ParamSchema, schemaFile: string, cache: CompileCache): ValidateFunction {
   const key = cacheKey("params-validator-v4", AJV_VERSION, JSON.stringify(schema));
   const cached = cache.get(key);
   if (cached) {
     try {
-      const loaded = loadModuleCode(cached, { require: requireAjvRuntime, cache, key, filename: "params-validator.js" });
-      return { validate: loaded.exports as ValidateFunction, keepCompiled: loaded.keepCompiled };
+      const validate = evaluateModule(cached, requireAjvRuntime, "params-validator.js");
+      if (typeof validate === "function") return validate as ValidateFunction;
     } catch {
       // A damaged entry: compile afresh below.
     }
@@ -191,7 +185,7 @@ function schemaValidator(schema: ParamSchema, schemaFile: string, cache: Compile
     throw new GenError("validate-params", [{ file: schemaFile, message: `is not a valid JSON Schema: ${(e as Error).message}` }]);
   }
   cache.set(key, standaloneCode(ajv, validate));
-  return { validate, keepCompiled: () => undefined };
+  return validate;
 }
 
 export function validateParams(input: ValidateParamsInput): Params {
@@ -205,9 +199,8 @@ export function validateParams(input: ValidateParamsInput): Params {
     if (values[name] === undefined && declared[name].default !== undefined) origin[name] = "default";
   }
 
-  const { validate, keepCompiled } = schemaValidator(input.schema, input.schemaFile, input.cache ?? NO_CACHE);
+  const validate = schemaValidator(input.schema, input.schemaFile, input.cache ?? NO_CACHE);
   const valid = validate(values);
-  keepCompiled();
   if (!valid || mistyped.problems.length) {
     const problems = (validate.errors ?? []).map((e) => describeSchemaError(e, { origin, sources, values }));
     // One mistake, one message: a parameter missing because its name was mistyped is said by the typo.

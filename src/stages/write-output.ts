@@ -426,8 +426,7 @@ function swapTrees(trees: OutputTree[], dirs: string[]): FileChange[] {
   const staged: string[] = [];
   const journalFile = journalOf(dirs[0]);
   let journal: Journal | undefined;
-  // Large folders are written on a second thread while this one serializes the next files.
-  const writer = openFileWriter(trees.reduce((n, t, i) => n + t.files.size - compared[i].unchanged.size, 0));
+  const writer = openFileWriter();
   try {
     trees.forEach((t, i) => stage(t, compared[i].unchanged, writer, staged));
     writer.finish();
