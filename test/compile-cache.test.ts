@@ -183,7 +183,10 @@ describe("compile cache", () => {
     const env = { GEN_MANIFESTS_CACHE_DIR: cacheDir };
     const codeCaches = () => fs.readdirSync(cacheDir).filter((e) => e.startsWith("v8-")).length;
     const cli = copyOfCli();
-    for (const args of [["completion"], ["--help"], ["diff", "--help"]]) assert.equal(runCli(args, { cwd, env, cli }).status, 0);
+    for (const args of [["completion"], ["--help"], ["diff", "--help"]]) {
+      const r = runCli(args, { cwd, env, cli });
+      assert.equal(r.status, 0, `${args.join(" ")}: ${r.stderr}`);
+    }
     assert.equal(codeCaches(), 3);
     renderWith(cwd, env, "out", cli);
     renderWith(cwd, env, "out", cli);
