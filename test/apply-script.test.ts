@@ -5,7 +5,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { describe, it } from "node:test";
 import yaml from "js-yaml";
-import { makeChart, REPO, runCli, SECRET_TEMPLATE, secretText, tmpDir, WEB_TEMPLATE } from "./helpers";
+import { makeChart, REPO, runCliHere, SECRET_TEMPLATE, secretText, tmpDir, WEB_TEMPLATE } from "./helpers";
 
 const JOB_TEMPLATE = `apiVersion: batch/v1
 kind: Job
@@ -50,7 +50,7 @@ exit 0
 
 function renderedChart(): string {
   const cwd = makeChart({ "web.yaml.hbs": NS(WEB_TEMPLATE), "secret.yaml.hbs": NS(SECRET_TEMPLATE), "job.yaml.hbs": JOB_TEMPLATE }, { name: "web", password: "p" });
-  const r = runCli(["--params", "params.json"], { cwd });
+  const r = runCliHere(["--params", "params.json"], { cwd });
   assert.equal(r.status, 0, r.all);
   return cwd;
 }
@@ -166,7 +166,7 @@ describe("apply.sh", () => {
     const widget = "apiVersion: example.com/v1\nkind: Widget\nmetadata:\n  name: w\n  namespace: apps\nspec: {}\n";
     const role = "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata:\n  name: reader\nrules: []\n";
     const cwd = makeChart({ "web.yaml.hbs": NS(WEB_TEMPLATE), "widget.yaml.hbs": widget, "role.yaml.hbs": role }, { name: "web", password: "p" });
-    assert.equal(runCli(["--params", "params.json"], { cwd }).status, 0);
+    assert.equal(runCliHere(["--params", "params.json"], { cwd }).status, 0);
     const r = applyScript(cwd, ["--prune"], { LIVE_OBJECTS: "Widget/apps/w Widget/apps/old", LIVE_CLUSTER_OBJECTS: "ClusterRole//reader ClusterRole//old-reader" });
     assert.equal(r.status, 0, r.stderr);
     const gets = r.calls.filter((c) => c.startsWith("get "));
@@ -190,7 +190,7 @@ describe("apply.sh", () => {
   it("the shipped set applies namespace, secrets, services, jobs (each waited for), then workloads, then the jobs that need them", () => {
     const kubectl = fakeKubectl();
     const cwd = tmpDir();
-    const rendered = runCli(["--params", path.join(REPO, "params/example.json"), "--templates", path.join(REPO, "kubernetes-in"), "--out", path.join(cwd, "out")], { cwd });
+    const rendered = runCliHere(["--params", path.join(REPO, "params/example.json"), "--templates", path.join(REPO, "kubernetes-in"), "--out", path.join(cwd, "out")], { cwd });
     assert.equal(rendered.status, 0, rendered.all);
     const r = spawnSync("sh", [path.join(cwd, "out", "apply.sh")], { encoding: "utf8", env: { ...process.env, PATH: `${kubectl.bin}:${process.env.PATH}` } });
     assert.equal(r.status, 0, r.stderr);
@@ -210,7 +210,7 @@ describe("apply.sh", () => {
       fs.cpSync(cwd, other, { recursive: true });
       fs.writeFileSync(path.join(other, "params.json"), JSON.stringify({ name: "web", password: "another" }));
       fs.appendFileSync(path.join(other, "kubernetes-in", "web.yaml.hbs"), "---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: more\n  namespace: apps\n");
-      const r = runCli(["--params", "params.json"], { cwd: other });
+      const r = runCliHere(["--params", "params.json"], { cwd: other });
       assert.equal(r.status, 0, r.all);
       return other;
     }
@@ -242,17 +242,17 @@ describe("apply.sh", () => {
       const again = tmpDir("gm-same-run-");
       fs.cpSync(cwd, again, { recursive: true });
       fs.rmSync(path.join(again, "secrets"), { recursive: true });
-      assert.equal(runCli(["--params", "params.json"], { cwd: again }).status, 0);
+      assert.equal(runCliHere(["--params", "params.json"], { cwd: again }).status, 0);
       assert.equal(applyScript(cwd, ["--dry-run"], { GEN_MANIFESTS_SECRETS_DIR: path.join(again, "secrets") }).status, 0);
     });
   });
 
   describe("each output folder has its own secrets folder: --out prod then --out staging", () => {
     /** Two renders in one folder, the second with another password (another cluster's Secrets). */
-    function twoRenders(extra: string[] = []): { cwd: string; staging: ReturnType<typeof runCli> } {
+    function twoRenders(extra: string[] = []): { cwd: string; staging: ReturnType<typeof runCliHere> } {
       const cwd = renderedChart();
-      assert.equal(runCli(["--params", "params.json", "--out", "prod", ...extra], { cwd }).status, 0);
-      const staging = runCli(["--params", "params.json", "--set", "password=staging-only", "--out", "staging", ...extra], { cwd });
+      assert.equal(runCliHere(["--params", "params.json", "--out", "prod", ...extra], { cwd }).status, 0);
+      const staging = runCliHere(["--params", "params.json", "--set", "password=staging-only", "--out", "staging", ...extra], { cwd });
       return { cwd, staging };
     }
 

@@ -1,16 +1,16 @@
-// The binary as a user runs it: a new process, real files, exit codes and messages.
+// The CLI as a user runs it: real files, exit codes and messages; in this process where a new one adds nothing.
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { describe, it } from "node:test";
 import { parse, parseAllDocuments } from "yaml";
-import { CLI, EXAMPLE_PARAMS, makeChart, REPO, runCli, secretText, SECRET_TEMPLATE, snapshot, tmpDir, WEB_TEMPLATE, writeFiles } from "./helpers";
+import { CLI, EXAMPLE_PARAMS, makeChart, REPO, runCli, runCliHere, secretText, SECRET_TEMPLATE, snapshot, tmpDir, WEB_TEMPLATE, writeFiles } from "./helpers";
 
 const SENTINEL = "SENTINEL-7f3a9c-secret";
 const PARAMS = { name: "web", password: SENTINEL };
 const chart = (templates: Record<string, string> = { "web.yaml.hbs": WEB_TEMPLATE, "secret.yaml.hbs": SECRET_TEMPLATE }, params: Record<string, unknown> = PARAMS) => makeChart(templates, params);
-const render = (cwd: string, ...extra: string[]) => runCli(["--params", "params.json", ...extra], { cwd });
+const render = (cwd: string, ...extra: string[]) => runCliHere(["--params", "params.json", ...extra], { cwd });
 
 /** The sentinel's base64 text at each byte alignment inside longer data (a Secret's data holds it so). */
 const SENTINEL_BASE64 = [0, 1, 2].map((offset) => {
@@ -25,7 +25,7 @@ function assertNoSentinel(...texts: string[]): void {
 /** Runs a failing command and checks that out/ and secrets/ are byte for byte as before. */
 function assertFailsLeavingOutput(cwd: string, args: string[], code: number, message: RegExp): void {
   const before = { out: snapshot(path.join(cwd, "out")), secrets: snapshot(path.join(cwd, "secrets")) };
-  const r = runCli(args, { cwd });
+  const r = runCliHere(args, { cwd });
   assert.equal(r.status, code, r.all);
   assert.match(r.stderr, message);
   assert.doesNotMatch(r.all, /\n\s+at .*\(.*:\d+:\d+\)/, "no stack trace");
@@ -76,7 +76,7 @@ describe("cli: rendering", () => {
     const first = snapshot(path.join(cwd, "out"));
     fs.rmSync(path.join(cwd, "out"), { recursive: true });
     fs.rmSync(path.join(cwd, "secrets"), { recursive: true });
-    const elsewhere = runCli(["--params", path.join(cwd, "params.json"), "--templates", path.join(cwd, "kubernetes-in"), "--out", path.join(cwd, "out")], { cwd: REPO });
+    const elsewhere = runCliHere(["--params", path.join(cwd, "params.json"), "--templates", path.join(cwd, "kubernetes-in"), "--out", path.join(cwd, "out")], { cwd: REPO });
     assert.equal(elsewhere.status, 0, elsewhere.all);
     assert.deepEqual(snapshot(path.join(cwd, "out")), first);
   });
@@ -148,7 +148,7 @@ describe("cli: rendering", () => {
   });
 
   it("the committed out/ is what params/example.json renders today", () => {
-    const r = runCli(["--params", "params/example.json", "--check"]);
+    const r = runCliHere(["--params", "params/example.json", "--check"]);
     assert.equal(r.status, 0, r.all);
   });
 });
@@ -269,10 +269,10 @@ describe("cli: names in a parameters file that are not declared", () => {
   it("a stack's own outputs are ignored quietly, and listed once with --verbose", () => {
     const cwd = chart();
     fs.writeFileSync(path.join(cwd, "stack.json"), stack);
-    const quiet = runCli(["--params", "stack.json"], { cwd });
+    const quiet = runCliHere(["--params", "stack.json"], { cwd });
     assert.equal(quiet.status, 0, quiet.all);
     assert.equal(quiet.stderr, "");
-    const verbose = runCli(["--params", "stack.json", "--verbose"], { cwd });
+    const verbose = runCliHere(["--params", "stack.json", "--verbose"], { cwd });
     assert.equal(verbose.status, 0, verbose.all);
     assert.equal(verbose.stderr, "note: stack.json: ignored, not declared parameters: floating_network_id, server_ip\n");
   });
@@ -316,7 +316,7 @@ describe("cli: --kube-version", () => {
 describe("cli: messages a user can act on", () => {
   for (const args of [["dif", "--params", "params.json"], ["dif"], ["pla", "--params", "params.json"]]) {
     it(`a mistyped command suggests the right one, exit 2: ${args.join(" ")}`, () => {
-      const r = runCli(args, { cwd: chart() });
+      const r = runCliHere(args, { cwd: chart() });
       assert.equal(r.status, 2, r.all);
       const meant = args[0] === "dif" ? "diff" : "plan";
       assert.match(r.stderr, new RegExp(`^error: unknown command "${args[0]}"; did you mean ${meant}\\? \\(commands: render, diff, plan, init-params, completion; see --help\\)$`, "m"));
@@ -326,7 +326,7 @@ describe("cli: messages a user can act on", () => {
   it("--check on a stale folder prints the whole command to regenerate it, which can be pasted", () => {
     const cwd = chart();
     const typed = ["--params", "params.json", "--set", "replicas=3", "--set", "name=web two", "--out", "rendered", "--check"];
-    const r = runCli(typed, { cwd });
+    const r = runCliHere(typed, { cwd });
     assert.equal(r.status, 1, r.all);
     const hint = /run (gen-manifests .*) to regenerate it$/m.exec(r.stderr)?.[1];
     assert.equal(hint, "gen-manifests --params params.json --set replicas=3 --set 'name=web two' --out rendered");
@@ -334,7 +334,7 @@ describe("cli: messages a user can act on", () => {
     fs.writeFileSync(path.join(bin, "gen-manifests"), `#!/bin/sh\nexec "${process.execPath}" "${CLI}" "$@"\n`, { mode: 0o755 });
     const pasted = spawnSync("sh", ["-c", hint!], { cwd, encoding: "utf8", env: { ...process.env, PATH: `${bin}:${process.env.PATH}` } });
     assert.equal(pasted.status, 0, pasted.stderr);
-    assert.equal(runCli(typed, { cwd }).status, 0, "after the pasted command, --check passes");
+    assert.equal(runCliHere(typed, { cwd }).status, 0, "after the pasted command, --check passes");
   });
 
   it("problems are listed by file and line, whatever the check that found them", () => {
@@ -525,7 +525,7 @@ describe("cli: errors, exit codes, and no secret ever printed", () => {
   it("a secret that appears in a message anyway is masked", () => {
     const cwd = chart();
     // The secret's value doubles as a file name the user passes: it must still not be printed.
-    const r = runCli(["--params", "params.json", "--params", `${SENTINEL}.json`], { cwd });
+    const r = runCliHere(["--params", "params.json", "--params", `${SENTINEL}.json`], { cwd });
     assert.equal(r.status, 1);
     assert.match(r.stderr, /\[secret\]\.json: no such parameters file/);
   });
@@ -548,7 +548,7 @@ describe("cli: errors, exit codes, and no secret ever printed", () => {
 
   it("--output json prints the problems of a failed run on standard output, secrets masked", () => {
     const cwd = makeChart({ "web.yaml.hbs": WEB_TEMPLATE }, { name: "web", password: SENTINEL, replicas: "three" });
-    const r = runCli(["--params", "params.json", "--output", "json"], { cwd });
+    const r = runCliHere(["--params", "params.json", "--output", "json"], { cwd });
     assert.equal(r.status, 1);
     const report = JSON.parse(r.stdout) as { stage: string; exitCode: number; problems: { file?: string; line?: number; column?: number; pointer?: string; message: string }[] };
     assert.equal(report.stage, "validate-params");
@@ -560,7 +560,7 @@ describe("cli: errors, exit codes, and no secret ever printed", () => {
   });
 
   it("--output json reports a usage error the same way, with exit status 2", () => {
-    const r = runCli(["--params", "p.json", "--output=json", "--bogus"], { cwd: tmpDir() });
+    const r = runCliHere(["--params", "p.json", "--output=json", "--bogus"], { cwd: tmpDir() });
     assert.equal(r.status, 2);
     const report = JSON.parse(r.stdout) as { stage: string; problems: { message: string }[] };
     assert.equal(report.stage, "usage");

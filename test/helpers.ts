@@ -143,6 +143,36 @@ export function runCli(args: string[], opts: { cwd?: string; env?: Record<string
   return Object.assign(r, { all: `${r.stdout}${r.stderr}` });
 }
 
+/**
+ * The CLI run in this process, as `runCli` reports it (status, stdout, stderr): no new node, so a
+ * call costs the render instead of a process start. For calls that read only arguments and files:
+ * one that needs its own process (standard input, environment read at start, `--out -` through
+ * process.stdout, signals, locks between processes, the launcher or the bundle) uses `runCli`.
+ */
+export function runCliHere(args: string[], opts: { cwd?: string } = {}): { status: number; stdout: string; stderr: string; all: string } {
+  // Loaded on first use: a test file that only spawns does not pay for the CLI's modules.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { main } = require("../src/cli") as typeof import("../src/cli");
+  const out = { stdout: "", stderr: "" };
+  const put = (fd: 1 | 2, text: string): void => void (out[fd === 1 ? "stdout" : "stderr"] += text);
+  const console_ = { log: console.log, error: console.error, warn: console.warn };
+  const noColor = process.env.NO_COLOR;
+  const cwd = process.cwd();
+  console.log = (...a: unknown[]) => put(1, `${a.join(" ")}\n`);
+  console.error = console.warn = (...a: unknown[]) => put(2, `${a.join(" ")}\n`);
+  process.env.NO_COLOR = "1";
+  try {
+    process.chdir(opts.cwd ?? REPO);
+    const status = main(args, put);
+    return { status, ...out, all: `${out.stdout}${out.stderr}` };
+  } finally {
+    process.chdir(cwd);
+    Object.assign(console, console_);
+    if (noColor === undefined) delete process.env.NO_COLOR;
+    else process.env.NO_COLOR = noColor;
+  }
+}
+
 /** Every file below a folder with its mode and bytes, links as their target: to compare before and after. */
 export function snapshot(dir: string): Record<string, string> {
   const out: Record<string, string> = {};

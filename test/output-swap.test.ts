@@ -6,7 +6,7 @@ import { spawn, spawnSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { describe, it } from "node:test";
-import { CLI, makeChart, runCli, SECRET_TEMPLATE, snapshot, tmpDir, WEB_TEMPLATE } from "./helpers";
+import { CLI, makeChart, runCli, runCliHere, SECRET_TEMPLATE, snapshot, tmpDir, WEB_TEMPLATE } from "./helpers";
 
 const TEMPLATES = { "web.yaml.hbs": WEB_TEMPLATE, "secret.yaml.hbs": SECRET_TEMPLATE };
 /** Every step of a render that writes out/ (0) and secrets/ (1), in order. */
@@ -29,11 +29,11 @@ function changedChart(): { cwd: string; old: Folders; fresh: Folders } {
     fs.writeFileSync(path.join(dir, "params.json"), JSON.stringify({ name: "web", password: "new-password" }));
     fs.appendFileSync(path.join(dir, "kubernetes-in", "web.yaml.hbs"), "---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: more\n");
   };
-  assert.equal(runCli(["--params", "params.json", "--quiet"], { cwd }).status, 0);
+  assert.equal(runCliHere(["--params", "params.json", "--quiet"], { cwd }).status, 0);
   const old = folders(cwd);
   change(cwd);
   change(reference);
-  assert.equal(runCli(["--params", "params.json", "--quiet"], { cwd: reference }).status, 0);
+  assert.equal(runCliHere(["--params", "params.json", "--quiet"], { cwd: reference }).status, 0);
   return { cwd, old, fresh: folders(reference) };
 }
 
@@ -84,7 +84,7 @@ describe("the swap, killed at every step", { concurrency: 3 }, () => {
       if (applied?.status === 0) assert.ok([JSON.stringify(old), JSON.stringify(fresh)].includes(JSON.stringify(folders(cwd))), "apply.sh accepted a mix");
       else if (applied) assert.match(applied.stderr, /was not written with this folder|secrets folder \S+ is missing/);
       // A reader first puts back what the killed run left half done: old or new, each whole, one pair.
-      const check = runCli(["--params", "params.json", "--check"], { cwd });
+      const check = runCliHere(["--params", "params.json", "--check"], { cwd });
       const seen = folders(cwd);
       const pair = JSON.stringify(seen) === JSON.stringify(old) ? "old" : JSON.stringify(seen) === JSON.stringify(fresh) ? "new" : "mixed";
       assert.notEqual(pair, "mixed", `after --check: ${JSON.stringify(Object.keys(seen.out))} ${JSON.stringify(Object.keys(seen.secrets))}`);
@@ -93,7 +93,7 @@ describe("the swap, killed at every step", { concurrency: 3 }, () => {
       assert.equal(pair, STEPS.indexOf(step) >= STEPS.indexOf("committed") ? "new" : "old");
       assert.equal(applyCheck(cwd)?.status, 0);
       assert.deepEqual(hidden(cwd), [], "the reader removed the dead run's hidden folders");
-      const next = runCli(["--params", "params.json", "--quiet"], { cwd });
+      const next = runCliHere(["--params", "params.json", "--quiet"], { cwd });
       assert.equal(next.status, 0, next.all);
       assert.deepEqual(folders(cwd), fresh);
       assert.deepEqual(hidden(cwd), []);
@@ -106,7 +106,7 @@ describe("the swap, killed at every step", { concurrency: 3 }, () => {
     assert.equal(run.signal, "SIGKILL");
     assert.equal(fs.existsSync(path.join(cwd, "out")), false, "the window the journal covers: out/ is aside");
     assert.ok(hidden(cwd).some((f) => f.endsWith(".gen-manifests-journal")));
-    assert.equal(runCli(["--params", "params.json", "--quiet"], { cwd }).status, 0);
+    assert.equal(runCliHere(["--params", "params.json", "--quiet"], { cwd }).status, 0);
     assert.deepEqual(folders(cwd), fresh);
     assert.deepEqual(hidden(cwd), []);
   });
@@ -115,7 +115,7 @@ describe("the swap, killed at every step", { concurrency: 3 }, () => {
     const cwd = makeChart(TEMPLATES, { name: "web", password: "p" });
     const run = await start(cwd, ["--params", "params.json"], { GEN_MANIFESTS_TEST_HOOK: "kill@swapped-1" }).done;
     assert.equal(run.signal, "SIGKILL");
-    const plan = runCli(["plan", "--params", "params.json"], { cwd });
+    const plan = runCliHere(["plan", "--params", "params.json"], { cwd });
     assert.equal(plan.status, 0, plan.all);
     assert.deepEqual(fs.readdirSync(cwd).filter((f) => f === "out" || f === "secrets" || f.startsWith(".")), []);
   });
@@ -139,7 +139,7 @@ describe("journals: followed only when this user's run wrote them", () => {
       fs.writeFileSync(journal, JSON.stringify(c.journal));
       if (c.root) fs.chownSync(journal, 65534, 65534);
       for (const args of [["--params", "params.json"], ["--params", "params.json", "--check"]]) {
-        const r = runCli(args, { cwd });
+        const r = runCliHere(args, { cwd });
         assert.equal(r.status, 1, r.all);
         assert.match(r.stderr, c.message);
       }
@@ -214,7 +214,7 @@ describe("the lock: released by the kernel when its holder dies", () => {
     const writer = start(cwd, ["--params", "params.json", "--quiet"], { GEN_MANIFESTS_TEST_HOOK: "pause@moved-aside-0:3000" });
     await writer.paused;
     assert.equal(fs.existsSync(path.join(cwd, "out")), false, "the window: out/ is aside");
-    const check = runCli(["--params", "params.json", "--check"], { cwd });
+    const check = runCliHere(["--params", "params.json", "--check"], { cwd });
     assert.equal(check.status, 0, check.all);
     assert.match(check.stdout, /^out\/ is up to date/);
     assert.equal((await writer.done).code, 0);
@@ -259,10 +259,10 @@ describe("Ctrl-C and SIGTERM while writing", () => {
       fs.mkdirSync(path.join(cwd, name));
       fs.writeFileSync(path.join(cwd, name, "20-secret-web-secret.yaml"), "stringData:\n  password: old-password\n");
     }
-    assert.equal(runCli(["--params", "params.json", "--check"], { cwd }).status, 1);
+    assert.equal(runCliHere(["--params", "params.json", "--check"], { cwd }).status, 1);
     assert.deepEqual(hidden(cwd), []);
     fs.mkdirSync(path.join(cwd, ".secrets.old-aaaaaa"));
-    assert.equal(runCli(["--params", "params.json", "--quiet"], { cwd }).status, 0);
+    assert.equal(runCliHere(["--params", "params.json", "--quiet"], { cwd }).status, 0);
     assert.deepEqual(hidden(cwd), []);
   });
 });
@@ -270,13 +270,13 @@ describe("Ctrl-C and SIGTERM while writing", () => {
 describe("modes that drifted", () => {
   it("are reported by --check and repaired by the next run: apply.sh without its execute bit, secrets readable by others", () => {
     const cwd = makeChart(TEMPLATES, { name: "web", password: "p" });
-    assert.equal(runCli(["--params", "params.json", "--quiet"], { cwd }).status, 0);
+    assert.equal(runCliHere(["--params", "params.json", "--quiet"], { cwd }).status, 0);
     const before = folders(cwd);
     fs.chmodSync(path.join(cwd, "out", "apply.sh"), 0o644);
     fs.chmodSync(path.join(cwd, "secrets"), 0o755);
     fs.chmodSync(path.join(cwd, "secrets", "20-secret-web-secret.yaml"), 0o644);
     fs.chmodSync(path.join(cwd, "secrets", ".gen-manifests"), 0o640);
-    const check = runCli(["--params", "params.json", "--check"], { cwd });
+    const check = runCliHere(["--params", "params.json", "--check"], { cwd });
     assert.equal(check.status, 1, check.all);
     assert.deepEqual(check.stderr.split("\n").filter((l) => l.startsWith("changed:")), [
       "changed: out/apply.sh",
@@ -284,18 +284,18 @@ describe("modes that drifted", () => {
       "changed: secrets/.gen-manifests",
       "changed: secrets/20-secret-web-secret.yaml",
     ]);
-    const r = runCli(["--params", "params.json"], { cwd });
+    const r = runCliHere(["--params", "params.json"], { cwd });
     assert.equal(r.status, 0, r.all);
     assert.deepEqual(folders(cwd), before);
-    assert.equal(runCli(["--params", "params.json", "--check"], { cwd }).status, 0);
+    assert.equal(runCliHere(["--params", "params.json", "--check"], { cwd }).status, 0);
   });
 
   it("are not a change where git and the umask decide them: out/'s files and folder writable by the group", () => {
     const cwd = makeChart(TEMPLATES, { name: "web", password: "p" });
-    assert.equal(runCli(["--params", "params.json", "--quiet"], { cwd }).status, 0);
+    assert.equal(runCliHere(["--params", "params.json", "--quiet"], { cwd }).status, 0);
     for (const f of fs.readdirSync(path.join(cwd, "out"))) fs.chmodSync(path.join(cwd, "out", f), f === "apply.sh" ? 0o775 : 0o664);
     fs.chmodSync(path.join(cwd, "out"), 0o775);
-    const check = runCli(["--params", "params.json", "--check"], { cwd });
+    const check = runCliHere(["--params", "params.json", "--check"], { cwd });
     assert.equal(check.status, 0, check.all);
   });
 });
