@@ -19,6 +19,9 @@ import { BUILD_ID, isBuilt } from "./build-id";
 export interface CompileCache {
   get(key: string): string | undefined;
   set(key: string, code: string): void;
+  /** V8's code cache of the code kept under `key`, beside it and checked as it is: none in memory. */
+  getCodeCache?(key: string): Buffer | undefined;
+  setCodeCache?(key: string, data: Buffer): void;
 }
 
 export const NO_CACHE: CompileCache = { get: () => undefined, set: () => undefined };
@@ -216,7 +219,7 @@ export function pruneCompileCache(dir: string, now = Date.now(), maxBytes = MAX_
 /** The user's compile cache; `wrote` says whether this process generated code into it. */
 export interface UserCompileCache extends CompileCache {
   readonly wrote: boolean;
-  /** V8's code cache of the bundled CLI (the launcher's), so it is not compiled again at every run. */
+  /** Also the bundled CLI's (the launcher's), so it is not compiled again at every run. */
   getCodeCache(key: string): Buffer | undefined;
   setCodeCache(key: string, data: Buffer): void;
 }
@@ -255,10 +258,15 @@ export function openCompileCache(env: NodeJS.ProcessEnv = process.env): UserComp
   };
 }
 
-/** Evaluates cached CommonJS code (ajv's standalone validator, templates' code); returns its exports. */
-export function evaluateModule(code: string, require: (id: string) => unknown, filename: string): unknown {
-  const script = new vm.Script(`(function (require, module, exports) {${code}\n})`, { filename });
+/**
+ * Evaluates cached CommonJS code (ajv's standalone validator, templates' code); returns its exports.
+ * With `cachedData` (V8's code cache of this code), its functions are not compiled again; V8 itself
+ * rejects data made from other code or by another V8, and `script` says whether it did.
+ */
+export function evaluateModule(code: string, require: (id: string) => unknown, filename: string, cachedData?: Buffer, loaded?: (script: vm.Script) => void): unknown {
+  const script = new vm.Script(`(function (require, module, exports) {${code}\n})`, { filename, cachedData });
   const module = { exports: {} as unknown };
   (script.runInThisContext() as (...args: unknown[]) => void)(require, module, module.exports);
+  loaded?.(script);
   return module.exports;
 }

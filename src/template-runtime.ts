@@ -2,6 +2,7 @@
 // (Handlebars.create()) with only the known helpers, templates compiled with noEscape, strict and
 // knownHelpersOnly, and every `{{expr}}` rewritten to print a value token (value-tokens.ts). The
 // full compiler is loaded only when a template must be compiled; a warm run needs only the runtime.
+import type { Script } from "node:vm";
 import HandlebarsRuntime from "handlebars/runtime";
 import { type DialectName } from "./config-dialects";
 import { evaluateModule } from "./compile-cache";
@@ -128,9 +129,9 @@ const requireNothing = (id: string): never => {
 };
 
 /** The set's templates from its code; undefined where it is not the code of these templates (a damaged entry). */
-export function loadSet(code: string, files: TemplateFile[]): LoadedUnit[] | undefined {
+export function loadSet(code: string, files: TemplateFile[], cachedData?: Buffer, loaded?: (script: Script) => void): LoadedUnit[] | undefined {
   try {
-    const entries = evaluateModule(code, requireNothing, "templates.js") as [string, string | null, Omit<EmitSite, "template">[], TemplateSpecification][];
+    const entries = evaluateModule(code, requireNothing, "templates.js", cachedData, loaded) as [string, string | null, Omit<EmitSite, "template">[], TemplateSpecification][];
     if (!Array.isArray(entries) || entries.length !== files.length) return undefined;
     return entries.map(([name, phase, sites, spec], i) => {
       if (name !== files[i].name || !Array.isArray(sites) || typeof spec !== "object" || spec === null) throw new Error("not this set's code");

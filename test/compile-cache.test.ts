@@ -143,10 +143,11 @@ describe("compile cache", () => {
     const cli = copyOfCli();
     const cold = renderWith(cwd, env, "cold/out", cli);
     const codeCaches = () => fs.readdirSync(cacheDir).filter((e) => /^v8-[0-9a-f]{64}\.bin$/.test(e)).sort();
-    // Not from the cold run: it also compiled the compilers, which a warm run never uses.
-    assert.equal(codeCaches().length, 0, fs.readdirSync(cacheDir).join(", "));
+    // Not the CLI's from the cold run: it also compiled the compilers, which a warm run never uses
+    // (the one code cache there is the template set's, taken after its render).
+    assert.equal(codeCaches().length, 1, fs.readdirSync(cacheDir).join(", "));
     assert.deepEqual(renderWith(cwd, env, "warm/out", cli), cold);
-    assert.equal(codeCaches().length, 1, "the first warm run keeps the CLI's render command");
+    assert.equal(codeCaches().length, 2, "the first warm run keeps the CLI's render command");
     const stamp = (names: string[]) => names.map((e) => `${e} ${fs.statSync(path.join(cacheDir, e)).mtimeMs}`);
     const before = stamp(fs.readdirSync(cacheDir).sort());
     assert.deepEqual(renderWith(cwd, env, "warm-again/out", cli), cold);
@@ -154,11 +155,11 @@ describe("compile cache", () => {
     // A failed run compiles little: it leaves no entry for its command to be stuck with.
     const failed = runCli(["plan", "--params", "missing.json"], { cwd, env, cli });
     assert.equal(failed.status, 1);
-    assert.equal(codeCaches().length, 1);
+    assert.equal(codeCaches().length, 2);
     // Another command compiles other functions: it gets an entry of its own.
     const plan = runCli(["plan", "--params", "params.json"], { cwd, env, cli });
     assert.equal(plan.status, 0, plan.all);
-    assert.equal(codeCaches().length, 2);
+    assert.equal(codeCaches().length, 3);
   });
 
   it("a bundle changed in place (as patch-package does) is compiled afresh, never run from V8's code of the one before", () => {
@@ -190,7 +191,34 @@ describe("compile cache", () => {
     assert.equal(codeCaches(), 3);
     renderWith(cwd, env, "out", cli);
     renderWith(cwd, env, "out", cli);
-    assert.equal(codeCaches(), 4, "render's own entry");
+    assert.equal(codeCaches(), 5, "render's own entry, and the template set's");
+  });
+
+  it("a damaged or foreign V8 code cache of the template set gives the same bytes, and is ignored and replaced", () => {
+    const cwd = makeChart({ "web.yaml.hbs": WEB_TEMPLATE, "secret.yaml.hbs": SECRET_TEMPLATE }, { name: "web", password: SENTINEL });
+    const cacheDir = tmpDir("gm-cache-");
+    const env = { GEN_MANIFESTS_CACHE_DIR: cacheDir };
+    const cold = renderWith(cwd, env, "cold/out");
+    // The cold run's one code cache is the set's (the CLI's is taken from a warm run).
+    const [name, ...others] = fs.readdirSync(cacheDir).filter((e) => e.startsWith("v8-"));
+    assert.ok(name !== undefined && others.length === 0, fs.readdirSync(cacheDir).join(", "));
+    const file = path.join(cacheDir, name);
+    const good = fs.readFileSync(file);
+    const damaged: [string, Buffer][] = [
+      ["truncated", good.subarray(0, good.length >> 1)],
+      ["changed under its seal", Buffer.concat([good.subarray(0, 100), Buffer.from("x"), good.subarray(101)])],
+      // Sealed as ours, but not V8's data for this code: V8 rejects it.
+      ["not V8's data", sealEntry(name, Buffer.alloc(good.length - 68, 7))],
+    ];
+    for (const [what, bytes] of damaged) {
+      fs.writeFileSync(file, bytes, { mode: 0o600 });
+      assert.deepEqual(renderWith(cwd, env, `${what}/out`), cold, what);
+      assert.ok(!fs.readFileSync(file).equals(bytes), `${what}: replaced`);
+    }
+    // Another user's (here: writable by others) is never read.
+    fs.writeFileSync(file, damaged[2][1]);
+    fs.chmodSync(file, 0o666);
+    assert.deepEqual(renderWith(cwd, env, "foreign/out"), cold);
   });
 
   it("forgets entries unused for 30 days, when it next grows, and keeps the ones in use", () => {

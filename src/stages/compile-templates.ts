@@ -1,6 +1,7 @@
 // Parses every template before any is rendered, checks what each one may use (template-analysis.ts),
 // and compiles them for the Handlebars runtime (template-runtime.ts), through the compile cache
 // when it is given one.
+import type { Script } from "node:vm";
 import { cacheKey, CompileCache, NO_CACHE } from "../compile-cache";
 import { GenError, Problem } from "../errors";
 import { phaseByName } from "../phases";
@@ -57,14 +58,21 @@ export function compileTemplates(input: CompileTemplatesInput): TemplateSet {
   const context = cacheKey([...declared].sort().join(","), [...secrets].sort().join(","), [...partialNames].sort().join(","));
   const setKey = cacheKey("template-set", context, ...input.files.map((f) => `${f.name}\0${f.text}`));
   const cached = cache.get(setKey);
-  let units = cached === undefined ? undefined : loadSet(cached, input.files);
+  // V8's code cache of the set's code, beside its entry: without it, each template's functions are
+  // compiled when it is first rendered, a fifth of a warm run of 1,000 templates (bench/results.md).
+  let script: Script | undefined;
+  let codeCache = cached === undefined ? undefined : cache.getCodeCache?.(setKey);
+  let units = cached === undefined ? undefined : loadSet(cached, input.files, codeCache, (s) => (script = s));
   if (!units) {
     // Compiled, then loaded from its code as a warm run loads it: a hit runs what a miss does.
     const code = setSource(compileSet(input.files, declared, secrets, partialNames, cache, context));
     cache.set(setKey, code);
-    units = loadSet(code, input.files);
+    codeCache = undefined;
+    units = loadSet(code, input.files, undefined, (s) => (script = s));
     if (!units) throw new Error("the compiled template set does not load");
   }
+  // Taken after the render (keepParsed), so it holds the functions the render compiled.
+  let keepCodeCache = cache.setCodeCache !== undefined && (codeCache === undefined || script!.cachedDataRejected === true);
   const parsedKey = cacheKey("parsed-documents", setKey);
   let before: Map<string, ParsedText> | undefined;
   let tracer: Tracer | undefined;
@@ -73,6 +81,8 @@ export function compileTemplates(input: CompileTemplatesInput): TemplateSet {
     ...instantiate(units, trace),
     parsedBefore: () => (before ??= readParsedEntry(cache.get(parsedKey))),
     keepParsed(parsed) {
+      if (keepCodeCache) cache.setCodeCache!(setKey, script!.createCachedData());
+      keepCodeCache = false;
       const earlier = before ?? readParsedEntry(cache.get(parsedKey));
       const same = earlier.size === parsed.size && [...parsed].every(([name, [text, docs]]) => earlier.get(name)?.[0] === text && earlier.get(name)?.[1] === docs);
       if (!same) cache.set(parsedKey, parsedEntry(parsed));
