@@ -4,6 +4,7 @@ import fc from "fast-check";
 import { mergeParamLayers, parseParamsFile } from "../src/stages/load-params";
 import { runPipeline } from "../src/pipeline";
 import { problemsOf, templateFiles, TEST_SCHEMA } from "./helpers";
+import type { ParamSchema } from "../src/types";
 
 const load = (path: string, text: string) => parseParamsFile({ path, text }).values;
 
@@ -150,19 +151,19 @@ describe("load-params: merging", () => {
 });
 
 describe("load-params: a parameter's problem names its line in the file that supplied it", () => {
-  const schemaRun = (files: Record<string, string>) =>
-    problemsOf(() =>
-      runPipeline({
-        paramsFiles: Object.entries(files).map(([p, text]) => ({ path: p, text })),
-        sets: [],
-        schema: TEST_SCHEMA,
-        schemaFile: "schema.json",
-        templates: templateFiles({ "a.yaml.hbs": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{name}}\n" }),
-        outDir: "out",
-        secretsDir: "secrets",
-        inlineSecrets: false,
-      }),
-    );
+  /** The whole pipeline over parameters files (path → text), in memory, with one ConfigMap template. */
+  const pipelineOf = (files: Record<string, string>, schema: ParamSchema = TEST_SCHEMA) =>
+    runPipeline({
+      paramsFiles: Object.entries(files).map(([p, text]) => ({ path: p, text })),
+      sets: [],
+      schema,
+      schemaFile: "schema.json",
+      templates: templateFiles({ "a.yaml.hbs": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{name}}\n" }),
+      outDir: "out",
+      secretsDir: "secrets",
+      inlineSecrets: false,
+    });
+  const schemaRun = (files: Record<string, string>) => problemsOf(() => pipelineOf(files));
   const cases: { name: string; files: Record<string, string>; error: string }[] = [
     { name: "plain JSON", files: { "p.json": '{\n  "name": "n",\n  "password": "p",\n  "replicas": "three"\n}\n' }, error: "p.json:4:15: /replicas: must be an integer" },
     { name: "plain YAML", files: { "p.yaml": "name: n\npassword: p\nreplicas: three\n" }, error: "p.yaml:3:11: /replicas: must be an integer" },
@@ -194,7 +195,7 @@ describe("load-params: a parameter's problem names its line in the file that sup
       properties: { ...TEST_SCHEMA.properties, swift_siteurl: { type: "string" }, swift_container: { type: "string" }, swift_tenant_name: { type: "string" } },
       required: ["name", "password", "swift_siteurl", "swift_container", "swift_tenant_name"],
     };
-    const pipeline = (text: string) => runPipeline({ paramsFiles: [{ path: "p.yaml", text }], sets: [], schema, schemaFile: "schema.json", templates: templateFiles({ "a.yaml.hbs": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n" }), outDir: "out", secretsDir: "secrets", inlineSecrets: false });
+    const pipeline = (text: string) => pipelineOf({ "p.yaml": text }, schema);
     const run = (text: string) => problemsOf(() => pipeline(text));
     const cases = [
       { name: "a URL without /TENANT/CONTAINER", text: "name: n\npassword: p\nswift_siteurl: https://example.com\n", error: "p.yaml:3:16: /swift_siteurl: is not a URL whose path ends in /TENANT/CONTAINER, and swift_container and swift_tenant_name are derived from it; correct it, or set them" },
@@ -209,16 +210,7 @@ describe("load-params: a parameter's problem names its line in the file that sup
   });
 
   it("a name near no declared one (a Heat stack's own output) is ignored, and listed for --verbose", () => {
-    const result = runPipeline({
-      paramsFiles: [{ path: "s.yaml", text: "stack_status: CREATE_COMPLETE\noutputs:\n  - output_key: name\n    output_value: n\n  - output_key: password\n    output_value: p\n  - output_key: floating_network_id\n    output_value: x\n" }],
-      sets: [],
-      schema: TEST_SCHEMA,
-      schemaFile: "schema.json",
-      templates: templateFiles({ "a.yaml.hbs": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{name}}\n" }),
-      outDir: "out",
-      secretsDir: "secrets",
-      inlineSecrets: false,
-    });
+    const result = pipelineOf({ "s.yaml": "stack_status: CREATE_COMPLETE\noutputs:\n  - output_key: name\n    output_value: n\n  - output_key: password\n    output_value: p\n  - output_key: floating_network_id\n    output_value: x\n" });
     assert.deepEqual(result.params.ignored, [{ name: "floating_network_id", file: "s.yaml" }]);
   });
 });
